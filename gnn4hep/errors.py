@@ -1,0 +1,35 @@
+"""Error types that carry the file, column or config key a problem is about.
+
+Every error a user can cause with bad input derives from :class:`Gnn4hepError`, so the CLI can print
+one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Gnn4hepError(Exception):
+    """Base class of all errors caused by user input (files, configs, arguments)."""
+
+
+class InputFileError(Gnn4hepError, ValueError):
+    """A data file is missing, malformed or inconsistent.
+
+    The message always names the file and, where it applies, the column.
+    """
+
+    def __init__(self, path: str | Path, problem: str, column: str | None = None):
+        self.path = str(path)
+        self.column = column
+        self.problem = problem
+        where = f"{self.path}" + (f", column '{column}'" if column else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class SubmissionError(Gnn4hepError, ValueError):
+    """A track-candidate table (hit_id, track_id) does not match the event it is scored against."""
+
+
+class ConfigError(Gnn4hepError, ValueError):
+    """An experiment config has an unknown key, a missing key or a value of the wrong type."""

@@ -1,0 +1,74 @@
+"""Atomic file writes: a file is either absent or complete, never half-written.
+
+Each writer writes to a temporary file in the same folder, flushes it to disk, then renames it over
+the target with ``os.replace`` (atomic on POSIX and Windows within one file system).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; parent folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON atomically (numpy scalars are converted)."""
+    return atomic_write_text(path, json.dumps(to_builtin(obj), indent=2, sort_keys=False) + "\n")
+
+
+def atomic_write_yaml(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as YAML atomically."""
+    return atomic_write_text(path, yaml.safe_dump(to_builtin(obj), sort_keys=False))
+
+
+def atomic_savefig(fig, path: str | Path, **kwargs) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix)."""
+    import io
+
+    path = Path(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", **kwargs)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def to_builtin(obj: Any) -> Any:
+    """Convert numpy scalars/arrays and Paths inside dicts/lists to JSON/YAML-safe builtins."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): to_builtin(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_builtin(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_builtin(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

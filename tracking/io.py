@@ -1,0 +1,308 @@
+"""Read and write events in the TrackML challenge CSV format, with clear errors on bad files.
+
+File names follow the challenge: ``<prefix>-<part>.csv`` or ``<prefix>-<part>.csv.gz`` where
+``prefix`` is e.g. ``path/to/event000000001`` and ``part`` is one of hits, cells, particles, truth.
+A data set is a folder or a zip file of such files.
+
+Every problem with a file (missing, empty, truncated gzip, malformed row, missing or renamed column,
+non-numeric value, NaN, duplicate hit_id, hits without truth rows, ...) raises
+:class:`gnn4hep.errors.InputFileError` naming the file and the column.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gnn4hep.errors import InputFileError
+from gnn4hep.tracking.detector import DETECTOR_COLUMNS, Detector
+from gnn4hep.tracking.event import PARTS, Event, table_schema
+from gnn4hep.utils.atomic import atomic_write_bytes
+
+EVENT_FILE_PATTERN = re.compile(r"(?:.*/)?(event(\d{9}))-([a-z]+)\.csv(\.gz)?$")
+
+
+def _read_csv_checked(source, display_name: str) -> pd.DataFrame:
+    """``pd.read_csv`` with every parser/decompression failure turned into an InputFileError."""
+    try:
+        return pd.read_csv(source, header=0, index_col=False, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise InputFileError(display_name, "the file is empty (no header line)") from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[-1]
+        raise InputFileError(display_name, f"malformed CSV: {detail}") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise InputFileError(display_name, f"truncated or corrupt gzip data ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputFileError(display_name, "not a text CSV file (undecodable bytes)") from None
+
+
+def validate_table(
+    table: pd.DataFrame, columns: dict[str, str], display_name: str, unique: str | None = None
+) -> pd.DataFrame:
+    """Check ``table`` against ``columns`` (name -> dtype, in order) and return it coerced.
+
+    Raises:
+        InputFileError: a column is missing, holds a non-numeric value, NaN, a non-integer value in
+            an integer column, a negative id, or ``unique`` has duplicates. The message names the
+            file, the column and the first offending row (1-based data row).
+    """
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        found = ", ".join(map(str, table.columns))
+        raise InputFileError(
+            display_name, f"missing column(s) {missing}; the file has: {found}", column=missing[0]
+        )
+    out = {}
+    for column, dtype in columns.items():
+        values = table[column]
+        if values.dtype == object:
+            numeric = pd.to_numeric(values, errors="coerce")
+            bad = numeric.isna() & values.notna()
+            if bad.any():
+                row = int(np.flatnonzero(bad.to_numpy())[0])
+                raise InputFileError(
+                    display_name,
+                    f"non-numeric value {values.iloc[row]!r} in data row {row + 1}",
+                    column=column,
+                )
+            values = numeric
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            n_bad = int(values.isna().sum())
+            raise InputFileError(
+                display_name, f"{n_bad} missing/NaN value(s), first in data row {row + 1}", column=column
+            )
+        kind = np.dtype(dtype).kind
+        raw = values.to_numpy()
+        if kind in "iu":
+            if raw.dtype.kind == "f":
+                if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+                    row = int(np.flatnonzero(raw != np.round(raw))[0])
+                    raise InputFileError(
+                        display_name,
+                        f"integer column holds non-integer value {raw[row]!r} in data row {row + 1}",
+                        column=column,
+                    )
+            if kind == "u" and raw.dtype.kind in "if" and np.any(raw < 0):
+                row = int(np.flatnonzero(raw < 0)[0])
+                raise InputFileError(
+                    display_name, f"negative id {raw[row]} in data row {row + 1}", column=column
+                )
+        elif not np.all(np.isfinite(raw.astype(np.float64))):
+            row = int(np.flatnonzero(~np.isfinite(raw.astype(np.float64)))[0])
+            raise InputFileError(
+                display_name, f"non-finite value {raw[row]} in data row {row + 1}", column=column
+            )
+        out[column] = raw.astype(np.dtype(dtype))
+    result = pd.DataFrame(out)
+    if unique is not None:
+        duplicated = result[unique].duplicated()
+        if duplicated.any():
+            row = int(np.flatnonzero(duplicated.to_numpy())[0])
+            raise InputFileError(
+                display_name,
+                f"duplicate {unique} {result[unique].iloc[row]} ({int(duplicated.sum())} duplicates, "
+                f"first in data row {row + 1})",
+                column=unique,
+            )
+    return result
+
+
+UNIQUE_KEYS = {"hits": "hit_id", "truth": "hit_id", "particles": "particle_id", "cells": None}
+
+
+def _part_path(prefix: Path, part: str) -> Path:
+    candidates = [Path(f"{prefix}-{part}.csv"), Path(f"{prefix}-{part}.csv.gz")]
+    present = [p for p in candidates if p.exists()]
+    if not present:
+        raise InputFileError(
+            candidates[0], f"no {part} file for this event (looked for .csv and .csv.gz)"
+        )
+    if len(present) > 1:
+        raise InputFileError(present[0], f"both {present[0].name} and {present[1].name} exist")
+    return present[0]
+
+
+def _event_id_from_prefix(prefix: str) -> int:
+    match = re.search(r"event(\d+)$", str(prefix))
+    if not match:
+        raise InputFileError(prefix, "event prefix must end with 'eventNNNNNNNNN'")
+    return int(match.group(1))
+
+
+def _read_part(source, part: str, display_name: str) -> pd.DataFrame:
+    raw = _read_csv_checked(source, display_name)
+    schema = table_schema(part, raw.columns)
+    return validate_table(raw, schema, display_name, unique=UNIQUE_KEYS[part])
+
+
+def check_event_consistency(event: Event, names: dict[str, str]) -> None:
+    """Cross-table checks: every hit has exactly one truth row, cells and truth name known hits,
+    and every non-noise truth particle_id is in particles."""
+    if event.hits is not None and event.truth is not None:
+        hit_ids = event.hits["hit_id"].to_numpy()
+        truth_ids = event.truth["hit_id"].to_numpy()
+        no_truth = np.setdiff1d(hit_ids, truth_ids)
+        if len(no_truth):
+            raise InputFileError(
+                names["truth"],
+                f"{len(no_truth)} hit(s) of the hits file have no truth row (e.g. hit_id {no_truth[0]})",
+                column="hit_id",
+            )
+        unknown = np.setdiff1d(truth_ids, hit_ids)
+        if len(unknown):
+            raise InputFileError(
+                names["truth"],
+                f"{len(unknown)} truth row(s) name hits not in the hits file (e.g. hit_id {unknown[0]})",
+                column="hit_id",
+            )
+    if event.hits is not None and event.cells is not None:
+        unknown = np.setdiff1d(event.cells["hit_id"].to_numpy(), event.hits["hit_id"].to_numpy())
+        if len(unknown):
+            raise InputFileError(
+                names["cells"],
+                f"{len(unknown)} cell hit_id(s) are not in the hits file (e.g. {unknown[0]})",
+                column="hit_id",
+            )
+    if event.truth is not None and event.particles is not None:
+        pids = event.truth["particle_id"].to_numpy()
+        unknown = np.setdiff1d(pids[pids != 0], event.particles["particle_id"].to_numpy())
+        if len(unknown):
+            raise InputFileError(
+                names["truth"],
+                f"{len(unknown)} particle_id(s) are not in the particles file (e.g. {unknown[0]})",
+                column="particle_id",
+            )
+
+
+def read_event(prefix: str | Path, parts: Iterable[str] = PARTS) -> Event:
+    """Read one event's CSV files (``.csv`` or ``.csv.gz``).
+
+    Args:
+        prefix: path without the ``-<part>.csv`` suffix, e.g. ``data/event000000001``.
+        parts: which tables to read.
+
+    Returns:
+        The :class:`Event`, with the tables not asked for left ``None``.
+    """
+    parts = tuple(parts)
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        raise ValueError(f"unknown event part(s) {unknown}; choose from {list(PARTS)}")
+    prefix = Path(prefix)
+    event = Event(event_id=_event_id_from_prefix(prefix.name))
+    names = {}
+    for part in parts:
+        path = _part_path(prefix, part)
+        names[part] = str(path)
+        setattr(event, part, _read_part(path, part, str(path)))
+    check_event_consistency(event, names)
+    event.meta["prefix"] = str(prefix)
+    return event
+
+
+def list_events(path: str | Path) -> list[str]:
+    """Sorted event prefixes (``eventNNNNNNNNN``) found in a folder or a zip file."""
+    path = Path(path)
+    if path.is_dir():
+        names = [p.name for p in path.iterdir()]
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    else:
+        raise InputFileError(path, "not a folder or a zip file of TrackML events")
+    prefixes = {m.group(1) for n in names if (m := EVENT_FILE_PATTERN.match(n))}
+    return sorted(prefixes)
+
+
+def read_dataset(
+    path: str | Path,
+    parts: Iterable[str] = PARTS,
+    skip: int = 0,
+    nevents: int | None = None,
+) -> Iterator[Event]:
+    """Lazily iterate the events of a folder or a zip file, in event-id order.
+
+    Each event is read only when the iterator reaches it.
+    """
+    path = Path(path)
+    parts = tuple(parts)
+    prefixes = list_events(path)[skip:]
+    if nevents is not None:
+        prefixes = prefixes[:nevents]
+    if path.is_dir():
+        for prefix in prefixes:
+            yield read_event(path / prefix, parts)
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = {m.group(1) + "-" + m.group(3): n for n in archive.namelist() if (m := EVENT_FILE_PATTERN.match(n))}
+        for prefix in prefixes:
+            event = Event(event_id=_event_id_from_prefix(prefix))
+            names = {}
+            for part in parts:
+                member = members.get(f"{prefix}-{part}")
+                display = f"{path}:{member or prefix + '-' + part + '.csv'}"
+                if member is None:
+                    raise InputFileError(display, f"no {part} file for this event in the zip")
+                data = archive.read(member)
+                source = io.BytesIO(gzip.decompress(data) if member.endswith(".gz") else data)
+                names[part] = display
+                setattr(event, part, _read_part(source, part, display))
+            check_event_consistency(event, names)
+            yield event
+
+
+def read_detector(path: str | Path | None = None, field_tesla: float = 2.0) -> Detector:
+    """Read ``detectors.csv`` or ``detectors.csv.gz``; the packaged TrackML geometry when ``None``."""
+    from gnn4hep.tracking.detector import default_detector_path
+
+    path = Path(path) if path is not None else default_detector_path()
+    if not path.exists():
+        raise InputFileError(path, "detector file not found")
+    raw = _read_csv_checked(path, str(path))
+    columns = {c: ("int32" if c in ("volume_id", "layer_id", "module_id") else "float64") for c in DETECTOR_COLUMNS}
+    modules = validate_table(raw, columns, str(path))
+    duplicated = modules.duplicated(["volume_id", "layer_id", "module_id"])
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated.to_numpy())[0])
+        raise InputFileError(path, f"duplicate module id in data row {row + 1}", column="module_id")
+    return Detector(modules=modules.reset_index(drop=True), field_tesla=field_tesla, source=str(path))
+
+
+def write_event(event: Event, prefix: str | Path, compress: bool = True) -> list[Path]:
+    """Write the event's tables in the exact challenge format, one file per present table.
+
+    Columns, their order and dtypes follow the challenge (integer ids stay integers; particle_id
+    is written as an unsigned integer). Each file is written atomically.
+
+    Args:
+        event: the event.
+        prefix: output prefix, e.g. ``out/event000000001``; parent folders are created.
+        compress: write ``.csv.gz`` (default) or plain ``.csv``.
+
+    Returns:
+        The paths written.
+    """
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for part, table in event.parts().items():
+        schema = table_schema(part, table.columns)
+        name = f"{prefix}-{part}.csv"
+        table = validate_table(table, schema, f"{name} (in memory)", unique=UNIQUE_KEYS[part])
+        text = table.to_csv(index=False, lineterminator="\n").encode()
+        if compress:
+            name += ".gz"
+            text = gzip.compress(text, compresslevel=6, mtime=0)
+        atomic_write_bytes(Path(name), text)
+        written.append(Path(name))
+    return written
