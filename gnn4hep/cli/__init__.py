@@ -1,0 +1,1 @@
+"""The ``gnn4hep`` command line."""

@@ -1,0 +1,45 @@
+"""Shared pieces of CLI commands: JSON output, tables, reading a submission CSV."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from gnn4hep.errors import InputFileError
+from gnn4hep.utils.atomic import to_builtin
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON object on stdout (what ``--json`` flags emit)."""
+    sys.stdout.write(json.dumps(to_builtin(obj)) + "\n")
+    sys.stdout.flush()
+
+
+def metrics_table(title: str, values: dict[str, Any]) -> Table:
+    """A two-column rich table of metric name -> value."""
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in values.items():
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    return table
+
+
+def read_submission(path: str | Path) -> pd.DataFrame:
+    """Read a submission CSV (``hit_id, track_id`` [, ``event_id``]) with clear errors."""
+    from gnn4hep.tracking.io import _read_csv_checked, validate_table
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "submission file not found")
+    raw = _read_csv_checked(path, str(path))
+    return validate_table(raw, {"hit_id": "int64", "track_id": "int64"}, str(path))
