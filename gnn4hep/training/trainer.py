@@ -1,0 +1,115 @@
+"""One place that turns the ``trainer:`` config section into a ``lightning.Trainer``.
+
+CPU by default; a GPU when one is present and ``accelerator: auto``; DDP across ``devices`` and
+``num_nodes`` (gloo on CPU, nccl on GPU). Checkpoints (best and last) and a CSV log of the losses
+go into the run folder; early stopping is optional.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from gnn4hep.config.schema import Section
+
+
+class TrainerConfig(Section):
+    """The ``trainer:`` section of experiment configs."""
+
+    max_epochs: int = Field(10, ge=1, description="training epochs")
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    devices: int = Field(1, ge=1, description="processes/GPUs per node; >1 uses DDP")
+    num_nodes: int = Field(1, ge=1, description="machines for DDP")
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
+    precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, ge=1)
+    early_stopping_patience: Optional[int] = Field(None, ge=1, description="epochs without improvement")
+    monitor: str = "val_loss"
+    gradient_clip: Optional[float] = Field(None, gt=0)
+    limit_train_batches: Optional[float] = Field(None, gt=0, description="fraction or number of batches")
+    progress_bar: bool = True
+    num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads (default: torch's)")
+
+
+def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"):
+    """Build a ``lightning.Trainer`` writing checkpoints and CSV logs under ``run_dir``.
+
+    Returns:
+        (trainer, checkpoint_callback)
+    """
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    run_dir = Path(run_dir)
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints" / name,
+        filename="best",
+        monitor=config.monitor,
+        mode="min",
+        save_last=True,
+        save_weights_only=True,
+    )
+    callbacks = [checkpoint]
+    if config.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor=config.monitor, patience=config.early_stopping_patience, mode="min"))
+    accelerator = config.accelerator
+    if accelerator == "auto":
+        accelerator = "gpu" if torch.cuda.is_available() else "cpu"
+    elif accelerator == "gpu" and not torch.cuda.is_available():
+        accelerator = "cpu"
+    strategy = config.strategy
+    if strategy == "auto" and (config.devices > 1 or config.num_nodes > 1):
+        strategy = "ddp" if accelerator == "gpu" else "ddp_spawn"
+    if strategy != "auto" and accelerator == "cpu":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        strategy = DDPStrategy(process_group_backend="gloo", start_method="spawn" if strategy == "ddp_spawn" else "popen")
+    trainer = L.Trainer(
+        max_epochs=config.max_epochs,
+        accelerator=accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy=strategy,
+        precision=config.precision,
+        callbacks=callbacks,
+        logger=CSVLogger(run_dir / "logs", name=name, version=""),
+        default_root_dir=run_dir,
+        enable_progress_bar=config.progress_bar,
+        enable_model_summary=False,
+        gradient_clip_val=config.gradient_clip,
+        limit_train_batches=config.limit_train_batches,
+        log_every_n_steps=1,
+        deterministic=False,
+    )
+    return trainer, checkpoint
+
+
+def plot_loss_curves(run_dir: str | Path, name: str = "model"):
+    """A matplotlib figure of train/val loss per epoch from the CSV log, or None if there is none."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    path = Path(run_dir) / "logs" / name / "metrics.csv"
+    if not path.exists():
+        return None
+    log = pd.read_csv(path)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for column in [c for c in log.columns if c.endswith("loss") or c.endswith("loss_epoch")]:
+        series = log.dropna(subset=[column]).groupby("epoch")[column].mean()
+        if len(series):
+            ax.plot(series.index, series.to_numpy(), marker="o", label=column)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.set_title(f"{name}: loss curves")
+    return fig
