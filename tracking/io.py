@@ -64,7 +64,7 @@ def validate_table(
     out = {}
     for column, dtype in columns.items():
         values = table[column]
-        if values.dtype == object:
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
             numeric = pd.to_numeric(values, errors="coerce")
             bad = numeric.isna() & values.notna()
             if bad.any():
