@@ -10,7 +10,8 @@ Definitions (all vectorised; "selected particle" = not noise, pT > ``pt_min`` an
 - **efficiency**: matched selected particles / selected particles.
 - **fake rate**: among tracks with at least ``min_hits`` hits whose majority particle is selected
   (for ``pt_min`` = 0: every track with at least ``min_hits`` hits, noise-majority tracks
-  included), the fraction that are not double-majority matched.
+  included), the fraction that are not double-majority matched to a particle (a track whose
+  majority is noise is always fake).
 - **duplicate rate**: among tracks with at least ``min_hits`` hits whose majority particle is
   selected and makes up more than half of the track (single majority), the fraction beyond the
   first per particle: (n_such_tracks - n_particles_with_one) / n_such_tracks. Double majority
@@ -64,7 +65,7 @@ def track_metrics(
     major_selected = (known >= 0) & (major != 0) & (major_pt > pt_min) & (matching.major_particle_nhits >= min_hits)
 
     selected = (info["pt"].to_numpy() > pt_min) & (info["nhits_event"].to_numpy() >= min_hits)
-    good = matching.good
+    good = matching.good & (major != 0)  # a track of noise hits matches no particle: it is fake
     matched_particles = np.unique(major[good & major_selected])
     n_particles = int(selected.sum())
     n_matched = int(len(matched_particles))

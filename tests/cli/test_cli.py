@@ -1,0 +1,72 @@
+"""The gnn4hep command line: info, score, run; --json output; one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gnn4hep.tracking import degrade
+from gnn4hep.tracking.io import write_event
+from gnn4hep.tracking.toy import make_toy_event
+
+
+def gnn4hep(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gnn4hep.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def event_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    event = make_toy_event(n_particles=80, seed=5, event_id=3)
+    write_event(event, folder / "event000000003")
+    degrade.reassign_random(degrade.truth_submission(event.truth), 0.1, 0).to_csv(folder / "sub.csv", index=False)
+    return folder
+
+
+def test_info_json(event_files):
+    result = gnn4hep("info", str(event_files / "event000000003"), "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["event_id"] == 3 and info["n_hits"] > 0 and info["n_particles"] == 80
+
+
+def test_score_json_and_table(event_files):
+    result = gnn4hep("score", str(event_files / "event000000003"), str(event_files / "sub.csv"), "--json")
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert 0.5 < values["trackml_score"] < 1.0
+    assert {"efficiency", "fake_rate", "duplicate_rate", "efficiency_all"} <= set(values)
+    table = gnn4hep("score", str(event_files / "event000000003"), str(event_files / "sub.csv"))
+    assert "trackml_score" in table.stdout
+
+
+def test_bad_inputs_give_one_line_errors(event_files, tmp_path):
+    bad_sub = tmp_path / "bad.csv"
+    bad_sub.write_text("hit_id,track\n1,2\n")
+    cases = [
+        (("score", str(event_files / "event000000003"), str(bad_sub)), "missing column(s) ['track_id']"),
+        (("score", str(event_files / "event000000003"), str(tmp_path / "nope.csv")), "submission file not found"),
+        (("info", str(tmp_path / "event000000001")), "no hits file"),
+        (("score", str(event_files / "event000000003"), str(event_files / "sub.csv"), "--weights", "phase9"), "phase9"),
+        (("run", str(tmp_path / "missing.yaml")), "config file not found"),
+    ]
+    for args, message in cases:
+        result = gnn4hep(*args)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert message in result.stderr.replace("\n", " ") or message in result.stdout, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_run_with_override_and_out(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: cli\nstages: [score_demo]\ndemo: {n_particles: 40}\n")
+    result = gnn4hep("run", str(config), "-o", "seed=4", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["trackml_score"] == pytest.approx(1.0)
+    bad = gnn4hep("run", str(config), "-o", "demo.colour=red", "--out", str(tmp_path / "out2"))
+    assert bad.returncode == 2 and "unknown key 'demo.colour'" in bad.stderr
