@@ -14,6 +14,7 @@ from gnn4hep.errors import ConfigError
 #: Modules that define stages; the runner imports them before resolving stage names.
 STAGE_MODULES: tuple[str, ...] = (
     "gnn4hep.runner.demo_stages",
+    "gnn4hep.training.edge_stages",
 )
 
 
