@@ -20,8 +20,8 @@ Score
     of that particle's hits. The score is the sum of the weights of the majority particle's hits in
     good tracks, divided by the event's total weight.
 
-Everything here is vectorised (pandas factorize + numpy bincount/lexsort): no loop over hits or
-tracks. The reference implementation loops in Python over hits.
+Everything here is vectorised (pandas factorize, a scipy CSR matrix to count hits per
+(track, particle) pair, numpy ufuncs): no loop over hits or tracks. The reference implementation loops in Python over hits.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse
 
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.particle_id import is_primary
@@ -190,6 +191,21 @@ def align_submission(truth: pd.DataFrame, submission: pd.DataFrame) -> np.ndarra
     return track_of_hit
 
 
+def _dense_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of integer ``values`` and the sorted uniques; O(n) when their range is small."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), values
+    lo, hi = values.min(), values.max()
+    if int(hi) - int(lo) <= 4 * len(values) + 1024:
+        shifted = (values - lo).astype(np.int64)
+        present = np.zeros(int(hi) - int(lo) + 1, dtype=bool)
+        present[shifted] = True
+        remap = np.cumsum(present) - 1
+        return remap[shifted], (np.flatnonzero(present) + lo).astype(values.dtype)
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
 @dataclass
 class TrackMatching:
     """Per-track majority matching, the intermediate result of the score.
@@ -242,21 +258,30 @@ def match_tracks(truth: pd.DataFrame, submission: pd.DataFrame, weights=None) ->
 
     particle_code, particle_uniques = pd.factorize(pid, sort=True)
     particle_nhits = np.bincount(particle_code)
-    track_code, track_uniques = pd.factorize(track_of_hit, sort=False)
+    track_code, track_uniques = _dense_codes(track_of_hit)
     n_particles = len(particle_uniques)
 
-    pair_key = track_code.astype(np.int64) * n_particles + particle_code
-    pair_code, pair_uniques = pd.factorize(pair_key, sort=False)
-    pair_nhits = np.bincount(pair_code)
-    pair_weight = np.bincount(pair_code, weights=weights)
-    pair_track = pair_uniques // n_particles
-    pair_particle = pair_uniques % n_particles
+    # (track, particle) pairs: a CSR matrix sums duplicates with an O(n) counting sort; the real
+    # part counts hits, the imaginary part sums their weights.
+    pairs = scipy.sparse.csr_matrix(
+        (np.ones(len(track_code)) + 1j * weights, (track_code, particle_code)),
+        shape=(len(track_uniques), n_particles),
+    )
+    pairs.sum_duplicates()
+    pair_track = np.repeat(np.arange(len(track_uniques)), np.diff(pairs.indptr))
+    pair_particle = pairs.indices.astype(np.int64)
+    pair_nhits = np.rint(pairs.data.real).astype(np.int64)
+    pair_weight = pairs.data.imag
 
     # Per track: most hits first, then the lower particle id (codes are sorted by particle id).
-    order = np.lexsort((pair_particle, -pair_nhits, pair_track))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = pair_track[order][1:] != pair_track[order][:-1]
-    best = order[first]
+    # One key orders both: key = nhits * n_particles + (n_particles - 1 - particle_code); its
+    # per-track maximum picks a unique pair, found in O(n) without sorting.
+    rank_key = pair_nhits.astype(np.int64) * n_particles + (n_particles - 1 - pair_particle)
+    n_tracks = len(track_uniques)
+    best_key = np.full(n_tracks, -1, dtype=np.int64)
+    np.maximum.at(best_key, pair_track, rank_key)
+    best = np.flatnonzero(rank_key == best_key[pair_track])
+    best = best[np.argsort(pair_track[best])]
     best_track = pair_track[best]
     track_nhits = np.bincount(track_code)
     return TrackMatching(
