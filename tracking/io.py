@@ -89,18 +89,18 @@ def validate_table(
                     row = int(np.flatnonzero(raw != np.round(raw))[0])
                     raise InputFileError(
                         display_name,
-                        f"integer column holds non-integer value {raw[row]!r} in data row {row + 1}",
+                        f"integer column holds non-integer value {raw[row].item()!r} in data row {row + 1}",
                         column=column,
                     )
             if kind == "u" and raw.dtype.kind in "if" and np.any(raw < 0):
                 row = int(np.flatnonzero(raw < 0)[0])
                 raise InputFileError(
-                    display_name, f"negative id {raw[row]} in data row {row + 1}", column=column
+                    display_name, f"negative id {raw[row].item()} in data row {row + 1}", column=column
                 )
         elif not np.all(np.isfinite(raw.astype(np.float64))):
             row = int(np.flatnonzero(~np.isfinite(raw.astype(np.float64)))[0])
             raise InputFileError(
-                display_name, f"non-finite value {raw[row]} in data row {row + 1}", column=column
+                display_name, f"non-finite value {raw[row].item()} in data row {row + 1}", column=column
             )
         out[column] = raw.astype(np.dtype(dtype))
     result = pd.DataFrame(out)

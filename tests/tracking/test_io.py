@@ -97,7 +97,7 @@ BAD_CASES = {
     "duplicate_hit_id": ("hits", lambda t: t + t.splitlines()[1] + "\n", "duplicate hit_id"),
     "empty_file": ("particles", lambda t: "", "the file is empty"),
     "truncated_row": ("truth", lambda t: t[: t.rindex(",")] + "\n", "missing/NaN"),
-    "float_id": ("truth", lambda t: t.replace("\n1,", "\n1.5,", 1), "non-integer value"),
+    "float_id": ("truth", lambda t: t.replace("\n1,", "\n1.5,", 1), "non-integer value 1.5 in data row"),
     "negative_particle_id": ("particles", lambda t: "\n".join([t.splitlines()[0], "-" + t.splitlines()[1]] + t.splitlines()[2:]) + "\n", "negative id"),
     "ragged_row": ("hits", lambda t: t.replace("\n2,", "\n2,1,2,3,4,", 1), "malformed CSV"),
 }
