@@ -1,0 +1,65 @@
+"""ParticleNet: parameter counts of the paper, shapes, permutation and padding invariance, kNN route."""
+
+from __future__ import annotations
+
+import torch
+
+from gnn4hep.models.particlenet import ParticleNet
+from gnn4hep.models.particlenet_edgeconv import EdgeConvBlock
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def inputs(B=3, M=20, F=7, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    points = torch.randn(B, M, 2, generator=gen) * 0.3
+    features = torch.randn(B, M, F, generator=gen)
+    mask = torch.arange(M)[None, :] < torch.tensor([M, 12, 4])[:, None]
+    return points * mask[..., None], features * mask[..., None], mask
+
+
+def test_parameter_counts_match_the_paper():
+    # Qu & Gouskos, Table 2: ParticleNet 366k, ParticleNet-Lite 26k parameters (7 input features, 2 classes)
+    assert abs(n_params(ParticleNet(input_dim=7)) - 366e3) / 366e3 < 0.02
+    assert abs(n_params(ParticleNet.lite(input_dim=7)) - 26e3) / 26e3 < 0.05
+
+
+def test_shapes_permutation_and_padding():
+    torch.manual_seed(0)
+    model = ParticleNet.lite(input_dim=7).eval()
+    points, features, mask = inputs()
+    out = model(points, features, mask)
+    assert out.shape == (3, 2) and torch.isfinite(out).all()
+    perm = torch.randperm(20)
+    torch.testing.assert_close(model(points[:, perm], features[:, perm], mask[:, perm]), out, atol=1e-5, rtol=1e-5)
+    # more padding changes nothing
+    pad = lambda t: torch.cat([t, torch.zeros(3, 5, *t.shape[2:], dtype=t.dtype)], 1)
+    torch.testing.assert_close(model(pad(points), pad(features), pad(mask)), out, atol=1e-5, rtol=1e-5)
+
+
+def test_edgeconv_block_equals_a_loop_over_neighbours():
+    torch.manual_seed(1)
+    block = EdgeConvBlock(in_channels=3, channels=(4, 5), k=3).eval()
+    points, features, mask = inputs(B=1, M=6, F=3)
+    mask[:] = True
+    out = block(points, features, mask)
+    x = features[0]
+    d = torch.cdist(points[0], points[0]) + torch.eye(6) * 1e9
+    expected = []
+    for i in range(6):
+        nbrs = d[i].argsort()[:3]
+        edges = torch.cat([x[i].expand(3, 3), x[nbrs] - x[i]], 1).T[None, :, :, None]  # (1, 6, 3, 1)
+        msg = block.edge_mlp(edges)[0, :, :, 0].mean(1)
+        short = block.shortcut(x[i][None, :, None])[0, :, 0]
+        expected.append(torch.relu(short + msg))
+    torch.testing.assert_close(out[0], torch.stack(expected), atol=1e-5, rtol=1e-5)
+
+
+def test_single_constituent_jet_is_finite():
+    model = ParticleNet.lite(input_dim=7).eval()
+    points, features, mask = inputs()
+    mask = torch.zeros_like(mask)
+    mask[:, 0] = True
+    assert torch.isfinite(model(points, features, mask)).all()
