@@ -1,0 +1,135 @@
+"""Top level: simulate one event (:func:`simulate_event`) or many into files (:func:`simulate_events`).
+
+Random numbers: event ``i`` of seed ``s`` uses ``numpy.random.SeedSequence([s, i])``, spawned into
+independent streams for the source, the propagation (scattering), efficiency and noise, and the
+digitisation. An event is therefore identical bit for bit whatever the number of workers, and
+changing one stage never changes the random numbers of another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from gnn4hep.tracking.detector import Detector
+from gnn4hep.tracking.event import Event
+from gnn4hep.tracking.scoring import weight_hits
+from gnn4hep.tracking.simulation import digitisation
+from gnn4hep.tracking.simulation.geometry_index import cached_index
+from gnn4hep.tracking.simulation.material import mass_of
+from gnn4hep.tracking.simulation.propagation import PropagationSettings, propagate
+from gnn4hep.tracking.simulation.sources import ParticleSource
+
+
+class SimulationConfig(BaseModel):
+    """Options of the detector simulation (mm, GeV, T)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_pt_gev: float = Field(0.15, ge=0, description="only particles above this pT are propagated")
+    multiple_scattering: bool = True
+    energy_loss: bool = False
+    max_path_mm: float = Field(12_000.0, gt=0, description="loopers stop after this path length")
+    max_turns: float | None = Field(None, gt=0, description="optional limit on the turns of a looper")
+    trackml_navigation: bool = Field(
+        True,
+        description="emulate the challenge simulation: barrel layers are hit only outward and a "
+        "looper that turns back inside the barrel stops (as in the real data); False follows "
+        "loopers through every layer until they leave or reach max_path_mm",
+    )
+    hit_efficiency: float = Field(0.99, ge=0, le=1)
+    noise_hits: int = Field(0, ge=0, description="noise hits per event")
+    noise_fraction: float = Field(0.0, ge=0, description="extra noise hits as a fraction of signal hits")
+    digitisation: Literal["clusters", "smear"] = "clusters"
+    primaries_only_weights: bool = False
+
+    def propagation_settings(self) -> PropagationSettings:
+        return PropagationSettings(
+            multiple_scattering=self.multiple_scattering,
+            energy_loss=self.energy_loss,
+            max_path_mm=self.max_path_mm,
+            max_turns=self.max_turns,
+            barrel_outward_only=self.trackml_navigation,
+            stop_turning_in_barrel=self.trackml_navigation,
+        )
+
+
+def event_streams(seed: int, event_index: int, n: int = 4) -> list[np.random.Generator]:
+    """The independent random generators of one event (source, propagation, efficiency+noise, digi)."""
+    children = np.random.SeedSequence([int(seed), int(event_index)]).spawn(n)
+    return [np.random.default_rng(child) for child in children]
+
+
+def simulate_event(
+    source: ParticleSource,
+    detector: Detector,
+    seed: int = 0,
+    config: SimulationConfig | None = None,
+    event_index: int = 0,
+    event_id: int | None = None,
+) -> Event:
+    """Simulate event ``event_index`` of ``source`` in ``detector``, reproducibly from ``seed``.
+
+    Returns:
+        An :class:`Event` with hits, cells, particles (with nhits) and truth (with true positions,
+        momenta at each hit (entering the module) and TrackML weights), in the challenge format.
+    """
+    config = config or SimulationConfig()
+    source_rng, propagation_rng, efficiency_rng, digitisation_rng = event_streams(seed, event_index)
+    index = cached_index(detector)
+    particles = source.generate(source_rng, event_index).reset_index(drop=True)
+    stop = particles.pop("stop_path_mm").to_numpy(float) if "stop_path_mm" in particles else None
+    momentum = particles[["px", "py", "pz"]].to_numpy(np.float64)
+    pt = np.hypot(momentum[:, 0], momentum[:, 1])
+    charge = np.where(pt >= config.min_pt_gev, particles["q"].to_numpy(np.float64), 0.0)
+    result = propagate(
+        index, particles[["vx", "vy", "vz"]].to_numpy(np.float64), momentum, charge,
+        mass_of(particles["particle_type"].to_numpy()), detector.field_tesla, propagation_rng,
+        config.propagation_settings(), max_path=stop,
+    )  # fmt: skip
+    detected = efficiency_rng.random(len(result.particle)) < config.hit_efficiency
+    part, module = result.particle[detected], result.module[detected]
+    true_position, true_momentum = result.position[detected], result.momentum[detected]
+    n_noise = config.noise_hits + int(round(config.noise_fraction * len(part)))
+    noise_module, noise_position, noise_cells = digitisation.noise_hits(index, n_noise, efficiency_rng)
+    if config.digitisation == "clusters":
+        measured, cells = digitisation.clusters(index, module, true_position, true_momentum)
+    else:
+        measured, cells = digitisation.smear(index, module, true_position, digitisation_rng)
+    all_module = np.concatenate([module, noise_module])
+    all_measured = np.concatenate([measured, noise_position])
+    all_true = np.concatenate([true_position, noise_position])
+    all_momentum = np.concatenate([true_momentum, np.zeros((n_noise, 3))])
+    pid = np.concatenate([particles["particle_id"].to_numpy(np.uint64)[part], np.zeros(n_noise, np.uint64)])
+    cells = pd.concat([cells, noise_cells.assign(hit=noise_cells["hit"] + len(part))], ignore_index=True)
+    # hit_id 1..n in detector order (volume, layer, module), as in the challenge files
+    ids = index.module_ids[all_module]
+    order = np.lexsort((all_measured[:, 2], all_module, ids[:, 1], ids[:, 0]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(1, len(order) + 1)
+    hits = pd.DataFrame({
+        "hit_id": np.arange(1, len(order) + 1),
+        "x": all_measured[order, 0], "y": all_measured[order, 1], "z": all_measured[order, 2],
+        "volume_id": ids[order, 0], "layer_id": ids[order, 1], "module_id": ids[order, 2],
+    })  # fmt: skip
+    truth = pd.DataFrame({
+        "hit_id": hits["hit_id"].to_numpy(), "particle_id": pid[order],
+        "tx": all_true[order, 0], "ty": all_true[order, 1], "tz": all_true[order, 2],
+        "tpx": all_momentum[order, 0], "tpy": all_momentum[order, 1], "tpz": all_momentum[order, 2],
+    })  # fmt: skip
+    nhits = np.bincount(part, minlength=len(particles))
+    particles = particles.assign(nhits=nhits.astype(np.int32))
+    truth["weight"] = weight_hits(truth, particles, primaries_only=config.primaries_only_weights).to_numpy()
+    cells = pd.DataFrame({"hit_id": rank[cells["hit"].to_numpy()], "ch0": cells["ch0"], "ch1": cells["ch1"],
+                          "value": cells["value"]}).sort_values(["hit_id", "ch0", "ch1"], kind="stable")  # fmt: skip
+    particles = particles[["particle_id", "particle_type", "vx", "vy", "vz", "px", "py", "pz", "q", "nhits"]]
+    event = Event(
+        event_id=event_index if event_id is None else event_id,
+        hits=hits, cells=cells.reset_index(drop=True), particles=particles, truth=truth,
+    )  # fmt: skip
+    event.meta.update(seed=seed, event_index=event_index, n_noise=n_noise)
+    return event
