@@ -1,0 +1,52 @@
+"""The ``gnn4hep simulate`` command: TrackML-format events on the real TrackML geometry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def _check_source(value: str) -> str:
+    from gnn4hep.tracking.simulation.batch import SOURCE_KINDS
+
+    if value in ("gun", "quick", "pythia"):
+        return value
+    if value.startswith("replay:"):
+        path = Path(value[len("replay:"):])
+        if not value[len("replay:"):]:
+            raise typer.BadParameter("replay needs a path: replay:PATH", param_hint="--source")
+        if not path.exists():
+            raise typer.BadParameter(f"replay path {str(path)!r} does not exist", param_hint="--source")
+        return value
+    raise typer.BadParameter(f"{value!r} is not one of {', '.join(SOURCE_KINDS)}", param_hint="--source")
+
+
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="output folder for eventNNNNNNNNN-*.csv.gz")],
+    events: Annotated[int, typer.Option("--events", min=1, help="number of events")] = 1,
+    pileup: Annotated[float, typer.Option("--pileup", min=0.0, help="mean pileup mu (pythia source)")] = 200.0,
+    source: Annotated[str, typer.Option("--source", callback=_check_source,
+                                        help="pythia | gun | quick | replay:PATH")] = "quick",
+    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed; event i uses (seed, i)")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="parallel processes")] = 1,
+    noise_hits: Annotated[int, typer.Option("--noise-hits", min=0, help="noise hits per event")] = 0,
+    efficiency: Annotated[float, typer.Option("--efficiency", min=0.0, max=1.0, help="hit efficiency")] = 0.99,
+    min_pt: Annotated[float, typer.Option("--min-pt", min=0.0, help="pT cut in GeV")] = 0.15,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
+) -> None:
+    """Simulate events in the TrackML challenge format on the TrackML detector."""
+    from gnn4hep.cli.common import console
+    from gnn4hep.tracking.simulation import SimulationConfig, simulate_events
+
+    config = SimulationConfig(noise_hits=noise_hits, hit_efficiency=efficiency, min_pt_gev=min_pt)
+    prefixes = simulate_events(
+        out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
+    )
+    console.print(f"wrote {len(prefixes)} event(s) to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` command to ``app``."""
+    app.command("simulate")(simulate)
