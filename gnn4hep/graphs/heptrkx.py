@@ -123,6 +123,35 @@ def load_heptrkx_graph(path: str | Path, edge_features: bool = False) -> Data:
     return data
 
 
+def write_heptrkx_graph(path: str | Path, x, edge_index, y) -> Path:
+    """Write a graph in the HEP.TrkX ``.npz`` format (atomically); inverse of :func:`load_heptrkx_graph`.
+
+    Args:
+        path: the ``.npz`` file to write.
+        x: (N, 3) node features (r/1000, phi/pi, z/1000).
+        edge_index: (2, E) int, row 0 = inner hit, row 1 = outer hit.
+        y: (E,) edge truth.
+    """
+    import io
+
+    from gnn4hep.utils.atomic import atomic_write_bytes
+
+    x = np.asarray(x, dtype=np.float32)
+    edge_index = np.asarray(edge_index, dtype=np.int64)
+    edges = np.arange(edge_index.shape[1], dtype=np.int64)
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        X=x,
+        Ri_rows=edge_index[1],
+        Ri_cols=edges,
+        Ro_rows=edge_index[0],
+        Ro_cols=edges,
+        y=np.asarray(y, dtype=np.float32),
+    )
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
 def list_graph_files(folder: str | Path) -> list[Path]:
     """The ``.npz`` files of ``folder`` (recursively), sorted; InputFileError when there are none."""
     folder = Path(folder)
