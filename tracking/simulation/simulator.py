@@ -16,7 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from gnn4hep.tracking.detector import Detector
-from gnn4hep.tracking.event import Event
+from gnn4hep.tracking.event import Event, coerce_table
 from gnn4hep.tracking.scoring import weight_hits
 from gnn4hep.tracking.simulation import digitisation
 from gnn4hep.tracking.simulation.geometry_index import cached_index
@@ -127,9 +127,10 @@ def simulate_event(
     cells = pd.DataFrame({"hit_id": rank[cells["hit"].to_numpy()], "ch0": cells["ch0"], "ch1": cells["ch1"],
                           "value": cells["value"]}).sort_values(["hit_id", "ch0", "ch1"], kind="stable")  # fmt: skip
     particles = particles[["particle_id", "particle_type", "vx", "vy", "vz", "px", "py", "pz", "q", "nhits"]]
+    tables = {"hits": hits, "cells": cells.reset_index(drop=True), "particles": particles, "truth": truth}
     event = Event(
         event_id=event_index if event_id is None else event_id,
-        hits=hits, cells=cells.reset_index(drop=True), particles=particles, truth=truth,
-    )  # fmt: skip
+        **{part: coerce_table(part, table) for part, table in tables.items()},
+    )
     event.meta.update(seed=seed, event_index=event_index, n_noise=n_noise)
     return event
