@@ -14,7 +14,10 @@ from gnn4hep.errors import ConfigError
 #: Modules that define stages; the runner imports them before resolving stage names.
 STAGE_MODULES: tuple[str, ...] = (
     "gnn4hep.runner.demo_stages",
+    "gnn4hep.jets.stages",
     "gnn4hep.training.edge_stages",
+    "gnn4hep.quantum.stages",
+    "gnn4hep.pipelines.trackml_gnn",
 )
 
 

@@ -1,0 +1,1 @@
+"""End-to-end pipelines assembled from runner stages (each module registers its stages)."""

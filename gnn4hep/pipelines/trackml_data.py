@@ -1,0 +1,95 @@
+"""Where the TrackML pipeline's events are: given folders, or events simulated into the run folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from gnn4hep.errors import ConfigError
+from gnn4hep.pipelines.trackml_config import TrackmlDataConfig
+
+#: Toy cylinders relabelled as the TrackML barrel layers they mimic (for the ``toy`` source).
+_TOY_VOLUME = np.array([8, 8, 8, 8, 13, 13, 13, 13, 17, 17])
+_TOY_LAYER = np.array([2, 4, 6, 8, 2, 4, 6, 8, 2, 4])
+
+
+def data_dirs(run_dir: Path, cfg: TrackmlDataConfig) -> tuple[Path, Path]:
+    """(train folder, test folder): the configured ones or ``<run>/data/{train,test}``."""
+    train = Path(cfg.train_dir) if cfg.train_dir is not None else Path(run_dir) / "data" / "train"
+    test = Path(cfg.test_dir) if cfg.test_dir is not None else Path(run_dir) / "data" / "test"
+    return train, test
+
+
+def _prefixes(folder: Path, n: int, key: str) -> list[Path]:
+    from gnn4hep.tracking.io import list_events
+
+    if not folder.is_dir():
+        raise ConfigError(f"data.{key}: {folder} is not a folder of TrackML events (run trackml_simulate first?)")
+    names = list_events(folder)[:n]
+    if not names:
+        raise ConfigError(f"data.{key}: no eventNNNNNNNNN-*.csv[.gz] files in {folder}")
+    return [folder / name for name in names]
+
+
+def split_event_prefixes(run_dir: Path, cfg: TrackmlDataConfig) -> tuple[list[Path], list[Path]]:
+    """Event prefixes of the training and test sets (at most n_train / n_test)."""
+    train, test = data_dirs(run_dir, cfg)
+    return _prefixes(train, cfg.n_train, "train_dir"), _prefixes(test, cfg.n_test, "test_dir")
+
+
+def eval_event_prefixes(cfg: TrackmlDataConfig) -> list[Path]:
+    """The extra evaluation events (checked to exist)."""
+    out = []
+    for prefix in cfg.eval_events:
+        if not Path(f"{prefix}-hits.csv").exists() and not Path(f"{prefix}-hits.csv.gz").exists():
+            raise ConfigError(f"data.eval_events: no hits file for event prefix {prefix}")
+        out.append(Path(prefix))
+    return out
+
+
+def write_toy_events(out_dir: Path, n_events: int, n_particles: int, seed: int, first_id: int = 1) -> None:
+    """Analytic toy events (:func:`gnn4hep.tracking.toy.make_toy_event`) relabelled with TrackML
+    barrel layer ids, written in the TrackML format."""
+    from gnn4hep.tracking.io import write_event
+    from gnn4hep.tracking.toy import make_toy_event
+
+    for i in range(n_events):
+        event = make_toy_event(n_particles=n_particles, seed=seed + i, event_id=first_id + i)
+        index = event.hits["layer_id"].to_numpy() // 2 - 1
+        event.hits["volume_id"] = _TOY_VOLUME[index].astype(np.int32)
+        event.hits["layer_id"] = _TOY_LAYER[index].astype(np.int32)
+        write_event(event, Path(out_dir) / event.name)
+
+
+def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: logging.Logger) -> None:
+    """Fill ``<run>/data/{train,test}`` for the sets not given in the config.
+
+    Training and test events get different seeds (and event ids), so they never overlap.
+    """
+    train, test = data_dirs(run_dir, cfg)
+    jobs = []
+    if cfg.train_dir is None:
+        jobs.append((train, cfg.n_train, seed * 1000 + 1, 1))
+    if cfg.test_dir is None:
+        jobs.append((test, cfg.n_test, seed * 1000 + 500_001, 100_001))
+    for folder, n_events, job_seed, first_id in jobs:
+        folder.mkdir(parents=True, exist_ok=True)
+        logger.info(f"  simulating {n_events} {cfg.source} events (pile-up {cfg.pileup:g}) into {folder}")
+        if cfg.source == "toy":
+            write_toy_events(folder, n_events, cfg.n_particles, job_seed, first_id)
+            continue
+        from gnn4hep.tracking.simulation import simulate_events
+
+        simulate_events(folder, n_events, source=cfg.source, pileup=cfg.pileup, seed=job_seed, workers=cfg.workers)
+
+
+def read_available(prefix: str | Path, parts: tuple[str, ...] = ("hits", "cells", "particles", "truth")):
+    """Read the parts of an event that exist on disk (cells and truth are optional; hits are not)."""
+    from gnn4hep.tracking.io import read_event
+
+    present = tuple(
+        part for part in parts if part == "hits" or Path(f"{prefix}-{part}.csv").exists() or Path(f"{prefix}-{part}.csv.gz").exists()
+    )
+    return read_event(prefix, parts=present)

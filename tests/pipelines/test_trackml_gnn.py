@@ -1,0 +1,60 @@
+"""One-step smoke test of experiments/trackml_gnn_small.yaml and stage-file contracts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from gnn4hep.errors import ConfigError
+from gnn4hep.runner.run import run_experiment
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = REPO / "experiments" / "trackml_gnn_small.yaml"
+
+
+def test_small_pipeline_runs_end_to_end(tmp_path):
+    run = run_experiment(SMALL, ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0"], out=tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("trackml_score", "track_efficiency", "fake_rate", "duplicate_rate"):
+        assert key in metrics and 0.0 <= metrics[key] <= 1.0
+    assert {"graph", "inference", "building"} <= set(metrics["time_per_event"])
+    assert metrics["graph_test"]["efficiency"] > 0.9
+    graph_file = next((run / "graphs" / "test").glob("*.pt"))
+    content = torch.load(graph_file, weights_only=True)
+    assert {"x", "edge_index", "y", "hit_id", "particle_id", "pt"} <= set(content)
+    submission = pd.read_csv(next((run / "submissions" / "test").glob("*.csv")))
+    assert submission["hit_id"].is_unique and list(submission.columns) == ["hit_id", "track_id"]
+    hits = pd.read_csv(next((run / "data" / "test").glob("*-hits.csv*")))
+    assert set(submission["hit_id"]) == set(hits["hit_id"])
+    scores = pd.read_parquet(next((run / "edge_scores" / "test").glob("*.parquet")))
+    assert scores["edge_score"].between(0, 1).all()
+    for name in ("test_efficiency", "test_edge_roc", "test_event_display"):
+        assert (run / "plots" / f"{name}.png").exists()
+
+
+def test_bad_graph_method_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="graph.method"):
+        run_experiment(SMALL, ["graph.method=triplets"], out=tmp_path / "run")
+
+
+def test_missing_train_dir_is_named(tmp_path):  # every stage accepts the whole config
+    with pytest.raises(ConfigError, match="data.train_dir"):
+        run_experiment(SMALL, [f"data.train_dir={tmp_path / 'nowhere'}", "stages=[trackml_build_graphs]"], out=tmp_path / "run")
+
+
+def test_stages_one_by_one_reuse_an_earlier_run(tmp_path, sample_event_prefix):
+    first = run_experiment(SMALL, ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0"], out=tmp_path / "first")
+    overrides = [
+        f"data.from_run={first}",
+        f"data.test_dir={sample_event_prefix.parent}",
+        "stages=[trackml_build_graphs,trackml_infer,trackml_build_tracks,trackml_evaluate]",
+    ]
+    second = run_experiment(SMALL, overrides, out=tmp_path / "second")
+    metrics = json.loads((second / "metrics.json").read_text())
+    assert metrics["test"]["n_events"] == 1 and 0 <= metrics["trackml_score"] <= 1
+    assert not (second / "graphs" / "train").exists()
+    assert (second / "submissions" / "test" / f"{sample_event_prefix.name}.csv").exists()

@@ -1,0 +1,2 @@
+"""Evaluation of track candidates over several events: aggregated track metrics and plots
+(efficiency vs pT and eta, event display)."""

@@ -1,0 +1,74 @@
+"""Plots of track-finding performance: efficiency vs pT and vs eta, and an event display."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _binned_efficiency(values: np.ndarray, matched: np.ndarray, edges: np.ndarray):
+    index = np.digitize(values, edges) - 1
+    inside = (index >= 0) & (index < len(edges) - 1)
+    total = np.bincount(index[inside], minlength=len(edges) - 1)
+    passed = np.bincount(index[inside], weights=matched[inside].astype(float), minlength=len(edges) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eff = passed / total
+        err = np.sqrt(eff * (1 - eff) / total)
+    return eff, err, total
+
+
+def plot_efficiency(particles: pd.DataFrame, pt_min_eta: float = 1.0):
+    """Figure with efficiency vs pT (log bins) and vs eta (pT > ``pt_min_eta``), binomial errors.
+
+    ``particles``: columns pt, eta, matched (e.g. from
+    :func:`gnn4hep.tracking.evaluation.aggregate.particle_efficiency_table`).
+    """
+    fig, (ax_pt, ax_eta) = plt.subplots(1, 2, figsize=(10, 3.8))
+    pt_edges = np.logspace(np.log10(0.1), np.log10(max(20.0, particles["pt"].max() if len(particles) else 20.0)), 16)
+    eff, err, _ = _binned_efficiency(particles["pt"].to_numpy(), particles["matched"].to_numpy(), pt_edges)
+    centres = np.sqrt(pt_edges[1:] * pt_edges[:-1])
+    ax_pt.errorbar(centres, eff, yerr=err, fmt="o", ms=4)
+    ax_pt.set_xscale("log")
+    ax_pt.set_xlabel("particle pT [GeV]")
+    ax_pt.set_ylabel("double-majority efficiency")
+    ax_pt.set_ylim(0, 1.05)
+    high = particles[particles["pt"] > pt_min_eta]
+    eta_edges = np.linspace(-4, 4, 17)
+    eff, err, _ = _binned_efficiency(high["eta"].to_numpy(), high["matched"].to_numpy(), eta_edges)
+    ax_eta.errorbar(0.5 * (eta_edges[1:] + eta_edges[:-1]), eff, yerr=err, fmt="o", ms=4)
+    ax_eta.set_xlabel(f"particle eta (pT > {pt_min_eta:g} GeV)")
+    ax_eta.set_ylim(0, 1.05)
+    for ax in (ax_pt, ax_eta):
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_event_display(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.DataFrame, particles: pd.DataFrame, pt_min: float = 1.0, max_tracks: int = 60):
+    """x-y and r-z views: hits of true particles with pT > ``pt_min`` (lines, top row) and the
+    reconstructed tracks holding them (lines, bottom row); other hits in light grey."""
+    table = hits[["hit_id", "x", "y", "z"]].merge(truth[["hit_id", "particle_id", "tx", "ty", "tz"]], on="hit_id")
+    table = table.merge(submission, on="hit_id", how="left")
+    pt = pd.Series(np.hypot(particles["px"], particles["py"]).to_numpy(), index=particles["particle_id"].to_numpy())
+    table["pt"] = pt.reindex(table["particle_id"].to_numpy()).fillna(0.0).to_numpy()
+    table["r"] = np.hypot(table["x"], table["y"])
+    table["d"] = np.sqrt(table["tx"] ** 2 + table["ty"] ** 2 + table["tz"] ** 2)
+    chosen = table.loc[table["pt"] > pt_min, "particle_id"].drop_duplicates().head(max_tracks)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 10))
+    for row, (key, ids, title) in enumerate([("particle_id", chosen, "true"), ("track_id", table.loc[table["particle_id"].isin(chosen), "track_id"].drop_duplicates(), "reconstructed")]):
+        ax_xy, ax_rz = axes[row]
+        for ax, (u, v) in ((ax_xy, ("x", "y")), (ax_rz, ("z", "r"))):
+            ax.scatter(table[u], table[v], s=0.3, c="0.8")
+        colors = plt.cm.tab20(np.linspace(0, 1, 20))
+        for i, (_, group) in enumerate(table[table[key].isin(ids)].groupby(key)):
+            group = group.sort_values("d")
+            ax_xy.plot(group["x"], group["y"], "-o", ms=2, lw=0.8, color=colors[i % 20])
+            ax_rz.plot(group["z"], group["r"], "-o", ms=2, lw=0.8, color=colors[i % 20])
+        ax_xy.set_title(f"{title} tracks (x-y)")
+        ax_rz.set_title(f"{title} tracks (r-z)")
+        ax_xy.set_xlabel("x [mm]"); ax_xy.set_ylabel("y [mm]"); ax_xy.set_aspect("equal")  # fmt: skip
+        ax_rz.set_xlabel("z [mm]"); ax_rz.set_ylabel("r [mm]")  # fmt: skip
+    return fig
