@@ -1,0 +1,78 @@
+"""One-step smoke tests of experiments/jets_qg.yaml and the training pieces (tiny data, 1 epoch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gnn4hep.errors import ConfigError
+from gnn4hep.jets.io import write_particle_transformer
+from gnn4hep.runner.run import run_experiment
+
+from .conftest import make_jets
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["trainer.max_epochs=1", "trainer.batch_size=16", "trainer.progress_bar=false",
+        "jet_models.pfn_phi_sizes=[16,16]", "jet_models.pfn_f_sizes=[16]", "jet_models.mpnn_hidden=8",
+        "jet_models.mpnn_iterations=1", "jet_models.image_size=8", "jet_models.bdt_max_iter=10"]
+
+
+@pytest.fixture
+def part_dirs(tmp_path):
+    train_dir, test_dir = tmp_path / "train", tmp_path / "test"
+    train_dir.mkdir(), test_dir.mkdir()
+    write_particle_transformer(make_jets(64, 20, seed=1, with_pid=False), train_dir / "toy")
+    write_particle_transformer(make_jets(32, 20, seed=2, with_pid=False), test_dir / "toy")
+    return train_dir, test_dir
+
+
+def test_jets_qg_smoke(tmp_path, part_dirs):
+    train_dir, test_dir = part_dirs
+    run = run_experiment(REPO / "experiments" / "jets_qg.yaml",
+                         [f"data.path={train_dir}", "models=[pfn,efn,particlenet_lite,mpnn,cnn,bdt]", *TINY],
+                         out=tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"pfn", "efn", "particlenet_lite", "mpnn", "cnn", "bdt"}
+    for values in metrics.values():
+        assert {"auc", "accuracy", "rej30", "rej50", "n_params"} <= set(values)
+        assert 0 <= values["auc"] <= 1
+    assert (run / "plots" / "roc.png").is_file() and (run / "results.md").is_file()
+    split = json.loads((run / "data_split.json").read_text())
+    assert split["n_train"] + split["n_val"] + split["n_test"] == 64
+    scores = np.load(run / "test_scores.npz")
+    assert scores["pfn"].shape == (split["n_test"],)
+
+
+def test_jets_qg_test_path_and_particlenet(tmp_path, part_dirs):
+    train_dir, test_dir = part_dirs
+    run = run_experiment(REPO / "experiments" / "jets_qg.yaml",
+                         [f"data.path={train_dir}", f"data.test_path={test_dir}", "models=[particlenet,bdt]", *TINY],
+                         out=tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"particlenet", "bdt"}
+    assert json.loads((run / "data_split.json").read_text())["n_test"] == 32
+
+
+def test_jets_cv_stage(tmp_path, part_dirs):
+    train_dir, _ = part_dirs
+    run = run_experiment(REPO / "experiments" / "jets_qg.yaml",
+                         [f"data.path={train_dir}", "stages=[jets_cv]", "cv.folds=2", "models=[efn,bdt]", *TINY],
+                         out=tmp_path / "run")
+    cv = json.loads((run / "cv.json").read_text())
+    assert set(cv) == {"efn", "bdt"} and len(cv["efn"]["auc_per_fold"]) == 2
+    assert cv["bdt"]["auc"] == pytest.approx(np.mean(cv["bdt"]["auc_per_fold"]))
+    assert "± " in (run / "cv.md").read_text()
+
+
+def test_bad_model_name_and_missing_data(tmp_path, part_dirs):
+    train_dir, _ = part_dirs
+    with pytest.raises(ConfigError, match="unknown model"):
+        run_experiment(REPO / "experiments" / "jets_qg.yaml", [f"data.path={train_dir}", "models=[xgb]", *TINY],
+                       out=tmp_path / "run1")
+    with pytest.raises(ConfigError, match="data.path"):
+        run_experiment(REPO / "experiments" / "jets_qg.yaml", ["stages=[jets_tag]", *TINY], out=tmp_path / "run2")
+    with pytest.raises(ConfigError, match="unknown key"):
+        run_experiment(REPO / "experiments" / "jets_qg.yaml", ["data.colour=red"], out=tmp_path / "run3")
