@@ -85,8 +85,9 @@ def validate_table(
         raw = values.to_numpy()
         if kind in "iu":
             if raw.dtype.kind == "f":
-                if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
-                    row = int(np.flatnonzero(raw != np.round(raw))[0])
+                not_integer = ~np.isfinite(raw) | (raw != np.round(raw))
+                if not_integer.any():
+                    row = int(np.flatnonzero(not_integer)[0])
                     raise InputFileError(
                         display_name,
                         f"integer column holds non-integer value {raw[row].item()!r} in data row {row + 1}",
@@ -155,14 +156,16 @@ def check_event_consistency(event: Event, names: dict[str, str]) -> None:
         if len(no_truth):
             raise InputFileError(
                 names["truth"],
-                f"{len(no_truth)} hit(s) of the hits file have no truth row (e.g. hit_id {no_truth[0]})",
+                f"{len(no_truth)} hit(s) of the hits file have no truth row (e.g. hit_id {no_truth[0]}); "
+                "is this file truncated?",
                 column="hit_id",
             )
         unknown = np.setdiff1d(truth_ids, hit_ids)
         if len(unknown):
             raise InputFileError(
-                names["truth"],
-                f"{len(unknown)} truth row(s) name hits not in the hits file (e.g. hit_id {unknown[0]})",
+                names["hits"],
+                f"{len(unknown)} hit(s) of the truth file are missing here (e.g. hit_id {unknown[0]}); "
+                "is this file truncated?",
                 column="hit_id",
             )
     if event.hits is not None and event.cells is not None:
@@ -178,8 +181,9 @@ def check_event_consistency(event: Event, names: dict[str, str]) -> None:
         unknown = np.setdiff1d(pids[pids != 0], event.particles["particle_id"].to_numpy())
         if len(unknown):
             raise InputFileError(
-                names["truth"],
-                f"{len(unknown)} particle_id(s) are not in the particles file (e.g. {unknown[0]})",
+                names["particles"],
+                f"{len(unknown)} particle_id(s) of the truth file are missing here (e.g. {unknown[0]}); "
+                "is this file truncated?",
                 column="particle_id",
             )
 

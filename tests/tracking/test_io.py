@@ -138,8 +138,9 @@ def test_truth_particle_not_in_particles(toy_prefix):
     path = Path(f"{toy_prefix}-particles.csv")
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:1] + lines[2:]) + "\n")
-    with pytest.raises(InputFileError, match="not in the particles file"):
+    with pytest.raises(InputFileError, match="particle_id.s. of the truth file are missing here") as info:
         read_event(toy_prefix, parts=("particles", "truth"))
+    assert "event000000007-particles.csv" in str(info.value)
 
 
 def test_missing_file_and_bad_prefix(tmp_path, toy_prefix):
