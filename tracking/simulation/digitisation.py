@@ -21,6 +21,20 @@ from gnn4hep.tracking.simulation.geometry_index import GeometryIndex
 
 MAX_SAMPLES = 256  # samples per hit along its path through the sensor
 
+#: Noise hits per (volume_id, layer_id) in the real TrackML sample event (event000000001, 829 noise
+#: hits): the challenge's noise is concentrated in the outer strip layers. Used as layer weights.
+TRACKML_NOISE_PER_LAYER = {
+    (7, 2): 11, (7, 4): 5, (7, 6): 6, (7, 8): 7, (7, 10): 2, (7, 12): 5, (7, 14): 1,
+    (8, 2): 8, (8, 4): 12, (8, 6): 30, (8, 8): 32,
+    (9, 2): 3, (9, 4): 5, (9, 6): 6, (9, 8): 3, (9, 10): 7, (9, 12): 4, (9, 14): 5,
+    (12, 2): 7, (12, 4): 10, (12, 6): 7, (12, 8): 3, (12, 10): 13, (12, 12): 14,
+    (13, 2): 39, (13, 4): 55, (13, 6): 61, (13, 8): 91,
+    (14, 2): 2, (14, 4): 9, (14, 6): 12, (14, 8): 9, (14, 10): 9, (14, 12): 8,
+    (16, 2): 6, (16, 4): 4, (16, 6): 3, (16, 8): 3, (16, 10): 6, (16, 12): 2,
+    (17, 2): 122, (17, 4): 144,
+    (18, 2): 5, (18, 4): 7, (18, 6): 8, (18, 8): 7, (18, 10): 4, (18, 12): 7,
+}  # fmt: skip
+
 
 def to_local(index: GeometryIndex, module: np.ndarray, position: np.ndarray) -> np.ndarray:
     """Local (u, v, w) mm of global ``position`` (n, 3) on ``module`` (n,)."""
@@ -89,9 +103,23 @@ def smear(index: GeometryIndex, module: np.ndarray, position: np.ndarray, rng: n
     return to_global(index, module, local), cells
 
 
-def noise_hits(index: GeometryIndex, n: int, rng: np.random.Generator):
-    """``n`` noise hits: (module (n,), position (n, 3) mm on the module plane, cells DataFrame)."""
-    module = rng.integers(0, len(index.hv), n)
+def noise_hits(index: GeometryIndex, n: int, rng: np.random.Generator, distribution: str = "trackml"):
+    """``n`` noise hits: (module (n,), position (n, 3) mm on the module plane, cells DataFrame).
+
+    ``distribution``: ``"trackml"`` spreads them over layers like the challenge data
+    (:data:`TRACKML_NOISE_PER_LAYER`), then uniformly over the modules of the layer; ``"uniform"``
+    picks modules uniformly.
+    """
+    if distribution == "uniform":
+        module = rng.integers(0, len(index.hv), n)
+    else:
+        weights = np.array([TRACKML_NOISE_PER_LAYER.get((int(v), int(l)), 1)
+                            for v, l in zip(index.layer_volume, index.layer_id)], dtype=float)  # fmt: skip
+        layer = rng.choice(len(weights), size=n, p=weights / weights.sum())
+        n_in_layer = np.bincount(index.module_layer, minlength=len(weights))
+        first = np.concatenate([[0], np.cumsum(n_in_layer)[:-1]])
+        by_layer = np.argsort(index.module_layer, kind="stable")
+        module = by_layer[first[layer] + (rng.random(n) * n_in_layer[layer]).astype(np.int64)]
     v = rng.uniform(-1, 1, n) * index.hv[module]
     half_u = index.min_hu[module] + (index.max_hu[module] - index.min_hu[module]) * (v + index.hv[module]) / (2 * index.hv[module])
     u = rng.uniform(-1, 1, n) * half_u

@@ -43,7 +43,9 @@ class SimulationConfig(BaseModel):
     )
     hit_efficiency: float = Field(0.99, ge=0, le=1)
     noise_hits: int = Field(0, ge=0, description="noise hits per event")
-    noise_fraction: float = Field(0.0, ge=0, description="extra noise hits as a fraction of signal hits")
+    noise_fraction: float = Field(0.0, ge=0, description="extra noise hits as a fraction of signal hits "
+                                  "(0.23 in the real event 1001)")
+    noise_distribution: Literal["trackml", "uniform"] = "trackml"
     digitisation: Literal["clusters", "smear"] = "clusters"
     primaries_only_weights: bool = False
 
@@ -95,7 +97,9 @@ def simulate_event(
     part, module = result.particle[detected], result.module[detected]
     true_position, true_momentum = result.position[detected], result.momentum[detected]
     n_noise = config.noise_hits + int(round(config.noise_fraction * len(part)))
-    noise_module, noise_position, noise_cells = digitisation.noise_hits(index, n_noise, efficiency_rng)
+    noise_module, noise_position, noise_cells = digitisation.noise_hits(
+        index, n_noise, efficiency_rng, config.noise_distribution
+    )
     if config.digitisation == "clusters":
         measured, cells = digitisation.clusters(index, module, true_position, true_momentum)
     else:
