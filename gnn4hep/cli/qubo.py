@@ -1,0 +1,119 @@
+"""``gnn4hep qubo build|solve|score``: QUBO track finding (qallse model) with D-Wave Ocean samplers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gnn4hep.cli.common import console, metrics_table, print_json
+
+qubo_app = typer.Typer(
+    help="Track finding as a QUBO (Bapst et al. 2019, qallse): build, solve with Ocean samplers, score.",
+    no_args_is_help=True,
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+
+
+@qubo_app.command("build")
+def build(
+    event: Annotated[Path, typer.Argument(help="TrackML event prefix with hits, truth and particles")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="QUBO file to write (.json)")],
+    density: Annotated[float, typer.Option(help="fraction of particles kept, in (0, 1]")] = 0.1,
+    seed: Annotated[int, typer.Option(help="seed of the particle sampling")] = 0,
+    doublets: Annotated[
+        Optional[Path],
+        typer.Option(help="doublets of any hit graph: CSV hit_id_in,hit_id_out[,score] or a graph .pt; default: geometric seeding"),
+    ] = None,
+    min_score: Annotated[float, typer.Option(help="drop input doublets with a score below this")] = 0.0,
+    all_volumes: Annotated[bool, typer.Option(help="keep every volume (default: barrel 8, 13, 17 only)")] = False,
+    bqm: Annotated[Optional[Path], typer.Option(help="also write dimod's native BQM file here")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Reduce EVENT (barrel, density, no double hits), write it next to the QUBO, build and save the QUBO."""
+    from gnn4hep.quantum.pipeline import build_qubo
+
+    if not 0 < density <= 1:
+        raise typer.BadParameter(f"{density} is not in (0, 1]", param_hint="--density")
+    if out.suffix.lower() != ".json":
+        raise typer.BadParameter(f"{out} must end with .json (use --bqm for dimod's format)", param_hint="--out")
+    _, info = build_qubo(
+        event, out, density=density, seed=seed, doublets=doublets, min_score=min_score,
+        volumes=None if all_volumes else (8, 13, 17), bqm_file=bqm,
+    )  # fmt: skip
+    summary = {
+        "n_variables": info["n_variables"],
+        "n_couplings": info["n_couplings"],
+        "build_seconds": info["build_seconds"],
+        **{k: v for k, v in info.items() if k not in ("n_variables", "n_couplings", "build_seconds")},
+        "qubo": str(out),
+    }
+    if json_out:
+        print_json(summary)
+        return
+    console.print(metrics_table(f"QUBO {out}", summary))
+
+
+@qubo_app.command("solve")
+def solve(
+    qubo: Annotated[Path, typer.Argument(help="QUBO file written by 'gnn4hep qubo build'")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="TrackML submission CSV to write")],
+    sampler: Annotated[str, typer.Option(help="sa | tabu | steepest | exact | hybrid | qpu | leap-hybrid | mock-qpu")] = "sa",
+    reads: Annotated[int, typer.Option(help="number of reads (samplers that take it)")] = 10,
+    seed: Annotated[Optional[int], typer.Option(help="random seed (samplers that take it)")] = 0,
+    sweeps: Annotated[Optional[int], typer.Option(help="SA sweeps per read (sa only)")] = None,
+    min_hits: Annotated[int, typer.Option(help="shortest chain kept as a track")] = 3,
+    sampler_option: Annotated[
+        Optional[list[str]],
+        typer.Option(help="KEY=VALUE passed to the sampler's constructor (repeatable; VALUE parsed as JSON when it can be)"),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Solve a QUBO with a dimod sampler and write the submission of the lowest-energy sample."""
+    from gnn4hep.quantum.pipeline import solve_qubo
+    from gnn4hep.quantum.samplers import SAMPLER_NAMES
+
+    if sampler not in SAMPLER_NAMES:
+        raise typer.BadParameter(f"'{sampler}' is not one of {', '.join(SAMPLER_NAMES)}", param_hint="--sampler")
+    if reads < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--reads")
+    options = {}
+    for item in sampler_option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--sampler-option")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    result = solve_qubo(qubo, out, sampler=sampler, seed=seed, num_reads=reads, sampler_options=options, min_hits=min_hits,
+                        **({"num_sweeps": sweeps} if sweeps else {}))  # fmt: skip
+    result["submission"] = str(out)
+    if json_out:
+        print_json(result)
+        return
+    console.print(metrics_table(f"{qubo} solved with {sampler}", result))
+
+
+@qubo_app.command("score")
+def score(
+    qubo: Annotated[Path, typer.Argument(help="QUBO file (records its reduced event)")],
+    submission: Annotated[Path, typer.Argument(help="submission CSV hit_id,track_id")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Purity and efficiency (qallse, doublets of focus particles), TrackML score, track metrics."""
+    from gnn4hep.quantum.pipeline import score_submission
+
+    result = score_submission(qubo, submission)
+    if json_out:
+        print_json(result)
+        return
+    console.print(metrics_table(f"{submission} on the event of {qubo}", result))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``qubo`` sub-command group."""
+    app.add_typer(qubo_app, name="qubo")

@@ -1,0 +1,151 @@
+"""The three verbs of QUBO track finding on files: build, solve, score (used by the CLI and stages).
+
+- :func:`build_qubo`: event → reduced event (written next to the QUBO) → doublets → QUBO file.
+- :func:`solve_qubo`: QUBO file → sampler → lowest-energy sample → TrackML submission CSV.
+- :func:`score_submission`: QUBO file + submission → metrics on the reduced event it records.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gnn4hep.errors import InputFileError
+from gnn4hep.quantum.dataset import reduce_event, reduced_event_prefix
+from gnn4hep.quantum.decode import decode_sample
+from gnn4hep.quantum.doublets import DoubletConfig, doublets_from_graph, make_doublets
+from gnn4hep.quantum.metrics import score_solution
+from gnn4hep.quantum.model import QuboConfig, QuboModel, build_bqm
+from gnn4hep.quantum.samplers import make_sampler, solve
+from gnn4hep.quantum.serialization import load_qubo, save_qubo
+from gnn4hep.tracking.event import Event
+from gnn4hep.tracking.io import read_event, write_event
+from gnn4hep.utils.atomic import atomic_write_text
+
+
+def read_doublet_source(path: str | Path, hits: pd.DataFrame, min_score: float = 0.0) -> pd.DataFrame:
+    """Doublets from a file: an edge-table CSV (``hit_id_in, hit_id_out[, score]``) or a graph
+    file of :func:`gnn4hep.graphs.io.save_graph` (``edge_index``, ``hit_id``, ``edge_scores``).
+    Edges touching hits absent from ``hits`` (e.g. removed by the density reduction) are dropped."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "doublet/graph file not found")
+    if path.suffix in (".pt", ".pth"):
+        from gnn4hep.graphs.io import load_graph
+
+        graph = load_graph(path)
+        node_hit = graph.hit_id.numpy()
+        edges = graph.edge_index.numpy()
+        scores = graph.edge_scores.numpy() if getattr(graph, "edge_scores", None) is not None else np.ones(edges.shape[1])
+        table = pd.DataFrame({"hit_id_in": node_hit[edges[0]], "hit_id_out": node_hit[edges[1]], "score": scores})
+    else:
+        table = pd.read_csv(path)
+    known = hits["hit_id"].to_numpy()
+    if {"hit_id_in", "hit_id_out"} <= set(table.columns):
+        table = table[table["hit_id_in"].isin(known) & table["hit_id_out"].isin(known)]
+    return doublets_from_graph(table, hits, min_score=min_score)
+
+
+def build_qubo(
+    event: Event | str | Path,
+    out: str | Path,
+    density: float = 0.1,
+    seed: int = 0,
+    config: QuboConfig | None = None,
+    doublet_config: DoubletConfig | None = None,
+    doublets: pd.DataFrame | str | Path | None = None,
+    min_score: float = 0.0,
+    volumes: tuple[int, ...] | None = (8, 13, 17),
+    bqm_file: str | Path | None = None,
+) -> tuple[QuboModel, dict[str, Any]]:
+    """Reduce an event, write it next to ``out``, build its QUBO and save it to ``out``.
+
+    Args:
+        event: an Event or a TrackML event prefix (hits, truth, particles).
+        doublets: None: geometric doublets (qallse's seeding); a DataFrame or a file (see
+            :func:`read_doublet_source`): doublets of any hit graph, e.g. GNN-scored edges.
+        min_score: loose cut on the doublet scores.
+        bqm_file: also write dimod's native BQM file there.
+
+    Returns:
+        (model, info) with the reduced event prefix and the build statistics.
+    """
+    if not isinstance(event, Event):
+        event = read_event(event, parts=("hits", "particles", "truth"))
+    reduced = reduce_event(event, density=density, seed=seed, volumes=volumes)
+    prefix = reduced_event_prefix(out, reduced.name)
+    write_event(reduced, prefix)
+    if doublets is None:
+        table, source = make_doublets(reduced.hits, doublet_config), "geometric"
+    elif isinstance(doublets, pd.DataFrame):
+        table = doublets_from_graph(
+            doublets[doublets["hit_id_in"].isin(reduced.hits["hit_id"]) & doublets["hit_id_out"].isin(reduced.hits["hit_id"])],
+            reduced.hits,
+            min_score=min_score,
+        )
+        source = "table"
+    else:
+        table, source = read_doublet_source(doublets, reduced.hits, min_score), str(doublets)
+    model = build_bqm(reduced.hits, table, config)
+    meta = {k: v for k, v in reduced.meta.items() if k != "prefix"}
+    meta.update(doublet_source=source, min_score=min_score)
+    save_qubo(model, out, event=prefix, meta=meta)
+    if bqm_file is not None:
+        save_qubo(model, bqm_file)
+    info = {**model.stats, "event": str(prefix), **{k: meta[k] for k in ("density", "seed", "n_focus_particles")}}
+    return model, info
+
+
+def solve_qubo(
+    qubo: str | Path,
+    out: str | Path,
+    sampler: str = "sa",
+    seed: int | None = 0,
+    num_reads: int | None = 10,
+    sampler_options: dict | None = None,
+    min_hits: int = 3,
+    **sample_options: Any,
+) -> dict[str, Any]:
+    """Solve a QUBO file and write the TrackML submission of its lowest-energy sample.
+
+    ``sample_options`` (e.g. ``num_sweeps``) go to ``sampler.sample`` when it accepts them.
+
+    Returns:
+        dict with ``energy``, ``solve_seconds``, ``n_selected`` and ``n_tracks``.
+    """
+    model, info = load_qubo(qubo)
+    hits = _reduced_event(qubo, info, parts=("hits",)).hits
+    sampleset, seconds = solve(model.bqm, make_sampler(sampler, **(sampler_options or {})), num_reads=num_reads, seed=seed, **sample_options)
+    best = sampleset.first
+    submission, _ = decode_sample(model.triplets, best.sample, hits, min_hits=min_hits)
+    submission.insert(0, "event_id", int(Path(info["event"]).name.removeprefix("event") or 0))
+    atomic_write_text(out, submission.to_csv(index=False, lineterminator="\n"))
+    counts = submission["track_id"].value_counts()
+    return {
+        "sampler": sampler,
+        "energy": float(best.energy),
+        "solve_seconds": seconds,
+        "n_variables": model.n_variables,
+        "n_selected": int(sum(1 for v in best.sample.values() if v == 1)),
+        "n_tracks": int((counts >= min_hits).sum()),
+    }
+
+
+def score_submission(qubo: str | Path, submission: pd.DataFrame | str | Path) -> dict[str, float]:
+    """Metrics (:func:`gnn4hep.quantum.metrics.score_solution`) of a submission on the QUBO's event."""
+    from gnn4hep.cli.common import read_submission
+
+    _, info = load_qubo(qubo)
+    event = _reduced_event(qubo, info, parts=("hits", "truth", "particles"))
+    if not isinstance(submission, pd.DataFrame):
+        submission = read_submission(submission)
+    return score_solution(event, submission)
+
+
+def _reduced_event(qubo: str | Path, info: dict, parts: tuple[str, ...]) -> Event:
+    if not info.get("event"):
+        raise InputFileError(qubo, "the QUBO file records no event (a dimod .bqm file? use the JSON file)")
+    return read_event(info["event"], parts=parts)

@@ -1,0 +1,107 @@
+"""CLI (gnn4hep qubo build/solve/score) and the trackml_qubo experiment config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from gnn4hep.cli.main import app
+from gnn4hep.quantum.doublets import make_doublets
+from gnn4hep.runner.run import run_experiment
+from gnn4hep.tracking.io import write_event
+from gnn4hep.tracking.toy import make_toy_event
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def _invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture
+def toy_prefix(tmp_path):
+    event = make_toy_event(n_particles=120, seed=3, event_id=7)
+    prefix = tmp_path / "in" / event.name
+    write_event(event, prefix)
+    return prefix
+
+
+def test_build_solve_score_round_trip(toy_prefix, tmp_path):
+    qubo = tmp_path / "q.json"
+    result = _invoke("qubo", "build", toy_prefix, "--density", "0.5", "--seed", "1", "-o", qubo, "--all-volumes", "--json")
+    assert result.exit_code == 0, result.output
+    built = json.loads(result.stdout)
+    assert built["n_variables"] > 0 and built["n_couplings"] > 0 and built["build_seconds"] > 0
+    assert (tmp_path / "q_event" / "event000000007-hits.csv.gz").is_file()
+    submission = tmp_path / "sub.csv"
+    result = _invoke("qubo", "solve", qubo, "--sampler", "sa", "--seed", "2", "--reads", "4", "-o", submission, "--json")
+    assert result.exit_code == 0, result.output
+    solved = json.loads(result.stdout)
+    assert solved["energy"] < 0 and solved["n_selected"] > 0
+    table = pd.read_csv(submission)
+    hits = pd.read_csv(tmp_path / "q_event" / "event000000007-hits.csv.gz")
+    assert sorted(table["hit_id"]) == sorted(hits["hit_id"]) and (table["event_id"] == 7).all()
+    result = _invoke("qubo", "score", qubo, submission, "--json")
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.stdout)
+    assert {"purity", "efficiency", "trackml_score"} <= set(scored)
+    assert scored["purity"] > 0.9 and scored["efficiency"] > 0.9 and scored["trackml_score"] > 0.8
+
+
+def test_build_from_a_doublet_table(toy_prefix, tmp_path):
+    from gnn4hep.tracking.io import read_event
+
+    doublets = make_doublets(read_event(toy_prefix, parts=("hits",)).hits).assign(score=0.9)
+    csv = tmp_path / "edges.csv"
+    doublets.to_csv(csv, index=False)
+    result = _invoke("qubo", "build", toy_prefix, "--density", "1", "-o", tmp_path / "g.json", "--all-volumes",
+                     "--doublets", csv, "--json")  # fmt: skip
+    geometric = _invoke("qubo", "build", toy_prefix, "--density", "1", "-o", tmp_path / "r.json", "--all-volumes", "--json")
+    assert result.exit_code == 0 and geometric.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_variables"] == json.loads(geometric.stdout)["n_variables"]
+
+
+def test_cli_input_errors_are_one_line(toy_prefix, tmp_path):
+    result = _invoke("qubo", "build", toy_prefix, "--density", "1.5", "-o", tmp_path / "q.json")
+    assert result.exit_code == 2 and "--density" in result.output
+    result = _invoke("qubo", "solve", tmp_path / "absent.json", "-o", tmp_path / "s.csv")
+    assert result.exit_code != 0 and isinstance(result.exception, Exception) and "not found" in str(result.exception)
+
+
+def test_fake_token_never_printed_or_written(toy_prefix, tmp_path, monkeypatch):
+    import socket
+
+    token = "DEV-fake-token-0123456789abcdef"
+    monkeypatch.setenv("DWAVE_API_TOKEN", token)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DWAVE_API_ENDPOINT", "http://127.0.0.1:9/sapi/v2/")  # no region look-up
+
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    qubo = tmp_path / "q.json"
+    assert _invoke("qubo", "build", toy_prefix, "--density", "0.3", "-o", qubo, "--all-volumes").exit_code == 0
+    result = _invoke("qubo", "solve", qubo, "--sampler", "qpu", "-o", tmp_path / "s.csv",
+                     "--sampler-option", "http_retry_total=0")  # fmt: skip
+    assert result.exit_code != 0
+    assert token not in result.output and token not in str(result.exception)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), path
+
+
+def test_experiment_smoke(tmp_path):
+    overrides = ["qubo_data.toy_particles=80", "qubo_data.densities=[0.5]", "qubo_solve.num_reads=2"]
+    run_dir = run_experiment(REPO / "experiments" / "trackml_qubo.yaml", overrides, out=tmp_path / "run")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"purity", "efficiency", "trackml_score"} <= set(metrics)
+    assert {"n_variables", "n_couplings", "build_seconds"} <= set(metrics["density_0.5"])
+    assert {"energy", "solve_seconds"} <= set(metrics["density_0.5_sa"])
+    assert (run_dir / "plots" / "qubo_metrics.png").is_file()
