@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gnn4hep.cli.runs",
     "gnn4hep.cli.qubo",
     "gnn4hep.cli.simulate",
+    "gnn4hep.cli.fit",
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]

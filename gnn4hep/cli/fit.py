@@ -1,0 +1,68 @@
+"""The ``gnn4hep fit`` command: Kalman refit of track candidates, perigee parameters to CSV."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from gnn4hep.errors import InputFileError
+
+
+def fit(
+    event: Annotated[Path, typer.Argument(help="event prefix, e.g. data/event000000001 (hits; cells optional)")],
+    candidates: Annotated[Path, typer.Argument(help="CSV with hit_id,track_id (any track builder or QUBO decoder)")],
+    out: Annotated[Path, typer.Option("--out", help="output CSV of track parameters (one row per track)")],
+    cleaned: Annotated[Optional[Path], typer.Option("--cleaned", help="also write the cleaned candidates (hit_id,track_id)")] = None,
+    chi2_cut: Annotated[float, typer.Option("--chi2-cut", min=0.0, help="outlier cut on a hit's smoothed chi2 (2 dof)")] = 15.0,
+    max_outliers: Annotated[int, typer.Option("--max-outliers", min=0, help="outlier-removal rounds (0: none)")] = 5,
+    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Kalman passes per fit")] = 1,
+    mass: Annotated[float, typer.Option("--mass", min=0.0, help="scattering mass hypothesis, GeV")] = 0.1056584,
+    detector: Annotated[Optional[Path], typer.Option("--detector", help="detectors.csv[.gz] (default: packaged TrackML)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
+) -> None:
+    """Refit track candidates with a Kalman filter + smoother; reject outliers; write perigee parameters."""
+    from gnn4hep.cli.common import console, metrics_table, print_json, read_submission
+    from gnn4hep.tracking.event import PARTS
+    from gnn4hep.tracking.fitting import FitConfig, refit
+    from gnn4hep.tracking.io import read_detector, read_event
+    from gnn4hep.utils.atomic import atomic_write_text
+
+    parts = [p for p in PARTS if p in ("hits", "cells") and list(event.parent.glob(f"{event.name}-{p}.csv*"))]
+    if "hits" not in parts:
+        raise InputFileError(f"{event}-hits.csv[.gz]", "hits file not found")
+    ev = read_event(event, parts=parts)
+    table = read_submission(candidates)
+    geometry = read_detector(detector) if detector is not None else read_detector()
+    config = FitConfig(chi2_cut=chi2_cut, max_outliers=max_outliers, iterations=iterations, mass_gev=mass)
+    start = time.perf_counter()
+    cleaned_table, params = refit(ev, table, geometry, config, name=str(candidates))
+    seconds = time.perf_counter() - start
+    atomic_write_text(out, params.to_csv(index=False))
+    if cleaned is not None:
+        atomic_write_text(cleaned, cleaned_table.to_csv(index=False))
+    fitted = params["fitted"].to_numpy()
+    ratio = (params["chi2"] / params["ndf"].where(params["ndf"] > 0))[fitted]
+    summary = {
+        "n_tracks": int(len(params)),
+        "n_fitted": int(fitted.sum()),
+        "n_short": int((params["n_hits"] + params["n_outliers"] < 3).sum()),
+        "n_failed": int(((params["n_hits"] + params["n_outliers"] >= 3) & ~fitted).sum()),
+        "n_outliers": int(params["n_outliers"].sum()),
+        "mean_chi2_ndf": float(ratio.mean()) if len(ratio) else float("nan"),
+        "median_pt_gev": float(np.nanmedian(params["pt"])) if fitted.any() else float("nan"),
+        "seconds": seconds,
+        "out": str(out),
+    }
+    if json_out:
+        print_json(summary)
+        return
+    console.print(metrics_table(f"Kalman refit of {candidates.name}", summary))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``fit`` command to ``app``."""
+    app.command("fit")(fit)

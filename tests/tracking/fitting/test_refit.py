@@ -1,0 +1,88 @@
+"""Public refit API on simulated TrackML events: columns, pass-through, outliers, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gnn4hep.errors import SubmissionError
+from gnn4hep.tracking.fitting import COV_COLUMNS, PARAM_COLUMNS, FitConfig, refit
+from gnn4hep.tracking.fitting.perigee import particles_to_perigee, wrap_angle
+from gnn4hep.tracking.io import read_detector
+from gnn4hep.tracking.simulation import GunSource, SimulationConfig, simulate_event
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return read_detector()
+
+
+@pytest.fixture(scope="module")
+def event(detector):
+    source = GunSource(n_particles=300, pt_gev=(1.0, 50.0), eta=(-2.5, 2.5))
+    return simulate_event(source, detector, seed=21, config=SimulationConfig(digitisation="smear", hit_efficiency=1.0))
+
+
+def _truth_candidates(event):
+    return pd.DataFrame({"hit_id": event.truth["hit_id"], "track_id": event.truth["particle_id"].astype(np.int64)})
+
+
+def test_refit_truth_tracks_recovers_particles(event, detector):
+    cleaned, params = refit(event, _truth_candidates(event), detector, FitConfig(mass_gev=0.13957))
+    assert list(params.columns) == list(PARAM_COLUMNS) and len(COV_COLUMNS) == 15
+    assert params["fitted"].all()
+    assert (params["n_outliers"] == 0).mean() > 0.95
+    assert sorted(cleaned["hit_id"]) == sorted(event.hits["hit_id"])
+    particles = event.particles.set_index(event.particles["particle_id"].astype(np.int64)).loc[params["track_id"]]
+    truth = particles_to_perigee(particles[["vx", "vy", "vz"]].to_numpy(float), particles[["px", "py", "pz"]].to_numpy(float),
+                                 particles["q"].to_numpy(float), 2.0)
+    diff = params[["d0", "z0", "phi", "theta", "qop"]].to_numpy() - truth
+    diff[:, 2] = wrap_angle(diff[:, 2])
+    pulls = diff / params[[f"sigma_{c}" for c in ("d0", "z0", "phi", "theta", "qop")]].to_numpy()
+    assert np.all(np.abs(np.median(pulls, axis=0)) < 0.3)
+    assert np.all(np.abs(pulls).max(axis=0) < 8)
+    assert np.allclose(params["pt"], np.hypot(particles["px"], particles["py"]), rtol=0.1)
+    assert np.allclose(params["sigma_d0"] ** 2, params["cov_00"])
+
+
+def test_short_tracks_pass_through_and_unassigned_hits_get_singletons(event, detector):
+    candidates = _truth_candidates(event)
+    first = candidates["track_id"].iloc[0]
+    rows = np.flatnonzero(candidates["track_id"].to_numpy() == first)
+    candidates.loc[rows[2:], "track_id"] = -1  # keep two hits in `first`
+    candidates = candidates[candidates["track_id"] != -1]  # and drop the rest of them
+    cleaned, params = refit(event, candidates, detector)
+    row = params.set_index("track_id").loc[first]
+    assert not row["fitted"] and np.isnan(row["d0"]) and row["n_hits"] == 2
+    assert len(cleaned) == len(event.hits) and cleaned["hit_id"].is_unique
+    new_ids = cleaned.set_index("hit_id").loc[event.truth["hit_id"].to_numpy()[rows[2:]], "track_id"]
+    assert new_ids.is_unique and not set(new_ids) & set(candidates["track_id"])
+
+
+def test_injected_wrong_hits_are_rejected(event, detector):
+    candidates = _truth_candidates(event)
+    tracks = candidates["track_id"].to_numpy().copy()
+    rng = np.random.default_rng(3)
+    ids = np.unique(tracks)
+    victims = rng.choice(len(tracks), 20, replace=False)
+    for i in victims:  # move each victim hit into another, random track
+        tracks[i] = rng.choice(ids[ids != tracks[i]])
+    cleaned, params = refit(event, candidates.assign(track_id=tracks), detector, FitConfig(mass_gev=0.13957))
+    moved = cleaned.set_index("hit_id").loc[candidates["hit_id"].to_numpy()[victims], "track_id"].to_numpy()
+    rejected = ~np.isin(moved, ids)
+    assert rejected.mean() >= 0.9, rejected.mean()
+    assert params["n_outliers"].sum() <= 20 + 5
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        (pd.DataFrame({"hit_id": [1, 2]}), "missing column 'track_id'"),
+        (pd.DataFrame({"hit_id": [1, 1], "track_id": [0, 0]}), "more than once"),
+        (pd.DataFrame({"hit_id": [10**9], "track_id": [0]}), "not in the event"),
+        (pd.DataFrame({"hit_id": [1.0, np.nan], "track_id": [0, 0]}), "missing values"),
+    ],
+)
+def test_bad_candidates_are_named(event, detector, table, message):
+    with pytest.raises(SubmissionError, match=message) as info:
+        refit(event, table, detector, name="my.csv")
+    assert "my.csv" in str(info.value)

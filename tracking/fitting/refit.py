@@ -1,0 +1,210 @@
+"""Refit track candidates with the Kalman filter, reject outliers, report perigee track parameters.
+
+:func:`refit` takes any TrackML submission table (``hit_id, track_id``): the output of every track
+builder and of the QUBO decoder. For each candidate with at least 3 hits:
+
+1. hits are ordered by their transverse radius r = sqrt(x^2 + y^2) (r grows along a track from the
+   interaction region until it has turned by pi; loopers coming back inwards are ordered wrongly);
+2. measurements are local (u, v) = first two rows of R^T (x - c) on the hit's module
+   (``detectors.csv``), variance pitch^2 / 12 per axis (or the cluster extent in pixels times the pitch,
+   squared over 12, with ``FitConfig(cluster_errors=True)`` when cells exist);
+3. the batched Kalman filter + RTS smoother fits all candidates at once
+   (:func:`~gnn4hep.tracking.fitting.track_fit.fit_surfaces`);
+4. outlier rejection: while a track's worst hit has smoothed chi2 (2 dof) above ``chi2_cut`` and the
+   track keeps >= ``min_hits`` hits, that hit is dropped and the changed tracks are refitted
+   (at most ``max_outliers`` rounds).
+
+Returns ``(cleaned_candidates, track_params)``. ``cleaned_candidates`` holds every hit of the event:
+rejected outliers, and hits absent from ``candidates``, get new singleton track ids, so the table
+stays a valid submission. ``track_params`` has one row per input track (see ``PARAM_COLUMNS``);
+tracks with fewer than 3 hits are passed through with ``fitted = False`` and NaN parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gnn4hep.errors import SubmissionError
+from gnn4hep.tracking.detector import Detector
+from gnn4hep.tracking.fitting.kalman import Surfaces
+from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
+from gnn4hep.tracking.fitting.track_fit import fit_surfaces
+
+PERIGEE = ("d0", "z0", "phi", "theta", "qop")
+COV_COLUMNS = tuple(f"cov_{i}{j}" for i in range(5) for j in range(i, 5))
+PARAM_COLUMNS = (("track_id", "n_hits", "fitted") + PERIGEE + ("pt", "eta", "chi2", "ndf", "n_outliers")
+                 + tuple(f"sigma_{p}" for p in PERIGEE) + COV_COLUMNS)
+HIT_COLUMNS = ("hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id")
+
+
+@dataclass
+class FitConfig:
+    """Settings of :func:`refit`.
+
+    chi2_cut: smoothed-residual chi2 (2 dof) above which a hit is an outlier (15: p = 5.5e-4).
+    max_outliers: rounds of outlier removal (one hit per track per round).
+    min_hits: a track never drops below this many hits. iterations: Kalman passes per fit.
+    mass_gev: scattering mass hypothesis. material: multiple scattering on/off.
+    error_scale: multiplies sigma_u, sigma_v (1: pitch / sqrt(12)). cluster_errors: use cells.
+    """
+
+    chi2_cut: float = 15.0
+    max_outliers: int = 5
+    min_hits: int = 3
+    iterations: int = 1
+    mass_gev: float = MUON_MASS_GEV
+    material: bool = True
+    error_scale: float = 1.0
+    cluster_errors: bool = False
+    chunk: int = 5000
+
+
+def _check_candidates(candidates: pd.DataFrame, hit_ids: np.ndarray, name: str) -> pd.DataFrame:
+    for column in ("hit_id", "track_id"):
+        if column not in candidates.columns:
+            raise SubmissionError(f"{name}: missing column '{column}'")
+        if candidates[column].isna().any():
+            raise SubmissionError(f"{name}: column '{column}' has missing values")
+    out = candidates[["hit_id", "track_id"]].astype(np.int64)
+    if out["hit_id"].duplicated().any():
+        dup = int(out.loc[out["hit_id"].duplicated(), "hit_id"].iloc[0])
+        raise SubmissionError(f"{name}: column 'hit_id': hit {dup} appears more than once")
+    unknown = ~np.isin(out["hit_id"].to_numpy(), hit_ids)
+    if unknown.any():
+        raise SubmissionError(f"{name}: column 'hit_id': {int(unknown.sum())} hits are not in the event "
+                              f"(first: {int(out['hit_id'].to_numpy()[unknown][0])})")
+    return out
+
+
+def _cluster_extent(cells: pd.DataFrame) -> pd.DataFrame:
+    """Number of distinct ch0 and ch1 cells of each hit's cluster."""
+    return cells.groupby("hit_id").agg(n_u=("ch0", "nunique"), n_v=("ch1", "nunique"))
+
+
+def _hit_table(event, candidates: pd.DataFrame, detector: Detector, config: FitConfig) -> pd.DataFrame:
+    hits = event.hits
+    missing = [c for c in HIT_COLUMNS if c not in hits.columns]
+    if missing:
+        raise SubmissionError(f"event hits: missing column '{missing[0]}'")
+    table = candidates.merge(hits[list(HIT_COLUMNS)], on="hit_id", how="left", validate="one_to_one")
+    if table[["x", "y", "z"]].isna().any().any():
+        raise SubmissionError("event hits: columns 'x, y, z' have missing values")
+    table["module_row"] = detector.module_index(table["volume_id"], table["layer_id"], table["module_id"])
+    table["distance"] = np.hypot(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64))
+    pitch = detector.modules[["pitch_u", "pitch_v"]].to_numpy(np.float64)[table["module_row"].to_numpy()]
+    if config.cluster_errors and getattr(event, "cells", None) is not None and len(event.cells):
+        extent = _cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
+        pitch = pitch * np.maximum(extent, 1.0)
+    variance = (config.error_scale * pitch) ** 2 / 12.0
+    table["var_u"], table["var_v"] = variance[:, 0], variance[:, 1]
+    return table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
+
+
+def _surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, detector: Detector) -> Surfaces:
+    """Padded Surfaces of tracks whose hits are table rows ``rows`` (concatenated, sorted)."""
+    n_tracks, width = len(lengths), int(lengths.max())
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    slot = np.minimum(np.arange(width)[None, :], lengths[:, None] - 1)
+    index = rows[starts[:, None] + slot]  # (T, L) padded with the last hit
+    mask = np.arange(width)[None, :] < lengths[:, None]
+    module = table["module_row"].to_numpy()[index]
+    centers, rotations = detector.centers[module], detector.rotations[module]
+    xyz = table[["x", "y", "z"]].to_numpy(np.float64)[index]
+    rel = xyz - centers
+    local = np.stack([np.einsum("tli,tli->tl", rotations[..., :, 0], rel),
+                      np.einsum("tli,tli->tl", rotations[..., :, 1], rel)], -1)
+    thickness = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[module]
+    variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
+    return Surfaces(centers, rotations, thickness, local, variances, mask)
+
+
+def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, config: FitConfig | None = None,
+          name: str = "candidates") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Kalman refit of track candidates with outlier rejection.
+
+    Args:
+        event: a :class:`~gnn4hep.tracking.event.Event` with hits (cells optional).
+        candidates: ``hit_id, track_id`` table (any track builder, the QUBO decoder).
+        detector: geometry and field (default: the packaged TrackML detector, 2 T).
+        config: :class:`FitConfig`. name: how errors name ``candidates``.
+
+    Returns:
+        (cleaned_candidates, track_params): the submission with outliers and unassigned hits moved to
+        new singleton tracks, and one row of perigee parameters per input track (``PARAM_COLUMNS``:
+        perigee at x = y = 0, mm / rad / e/GeV, pt GeV, 15 upper-triangle covariance entries).
+    """
+    if detector is None:
+        from gnn4hep.tracking.io import read_detector
+
+        detector = read_detector()
+    config = config or FitConfig()
+    b_tesla = detector.field_tesla
+    candidates = _check_candidates(candidates, event.hits["hit_id"].to_numpy(), name)
+    table = _hit_table(event, candidates, detector, config)
+    track_ids, track_code = np.unique(table["track_id"].to_numpy(), return_inverse=True)
+    n_per_track = np.bincount(track_code, minlength=len(track_ids))
+    active = np.ones(len(table), dtype=bool)
+    params = pd.DataFrame({"track_id": track_ids, "n_hits": n_per_track, "fitted": False,
+                           "chi2": np.nan, "ndf": 0, "n_outliers": 0})
+    perigee = np.full((len(track_ids), 5), np.nan)
+    cov = np.full((len(track_ids), 5, 5), np.nan)
+    chi2 = np.full(len(track_ids), np.nan)
+    ndf = np.zeros(len(track_ids), np.int64)
+    ok = np.zeros(len(track_ids), bool)
+    to_fit = np.flatnonzero(n_per_track >= 3)
+    for round_ in range(config.max_outliers + 1):
+        if len(to_fit) == 0:
+            break
+        sel = active & np.isin(track_code, to_fit)
+        rows = np.flatnonzero(sel)
+        lengths = np.bincount(track_code[rows], minlength=len(track_ids))[to_fit]
+        surfaces = _surfaces(table, rows, lengths, detector)
+        fit = fit_surfaces(surfaces, b_tesla, config.mass_gev, config.material, config.iterations, config.chunk)
+        perigee[to_fit], cov[to_fit], chi2[to_fit], ndf[to_fit], ok[to_fit] = (
+            fit.perigee, fit.perigee_cov, fit.chi2, fit.ndf, fit.ok)
+        if round_ == config.max_outliers:
+            break
+        worst = np.argmax(fit.hit_chi2, axis=1)
+        worst_chi2 = fit.hit_chi2[np.arange(len(to_fit)), worst]
+        drop = fit.ok & (worst_chi2 > config.chi2_cut) & (lengths > config.min_hits)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        active[rows[starts[drop] + worst[drop]]] = False
+        to_fit = to_fit[drop]
+    n_active = np.bincount(track_code[active], minlength=len(track_ids))
+    params["n_hits"] = n_active
+    params["n_outliers"] = n_per_track - n_active
+    params["fitted"] = ok
+    params["chi2"] = np.where(ok, chi2, np.nan)
+    params["ndf"] = np.where(ok, ndf, 0)
+    good = ok[:, None]
+    perigee = np.where(good, perigee, np.nan)
+    cov = np.where(good[:, :, None], cov, np.nan)
+    for i, column in enumerate(PERIGEE):
+        params[column] = perigee[:, i]
+    theta, qop = perigee[:, 3], perigee[:, 4]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        params["pt"] = np.sin(theta) / np.abs(qop)
+        params["eta"] = -np.log(np.tan(0.5 * theta))
+        for i, column in enumerate(PERIGEE):
+            params[f"sigma_{column}"] = np.sqrt(cov[:, i, i])
+    iu, ju = np.triu_indices(5)
+    for column, i, j in zip(COV_COLUMNS, iu, ju):
+        params[column] = cov[:, i, j]
+    params = params[list(PARAM_COLUMNS)]
+    cleaned = _cleaned_candidates(event, table, active, candidates)
+    return cleaned, params
+
+
+def _cleaned_candidates(event, table: pd.DataFrame, active: np.ndarray, candidates: pd.DataFrame) -> pd.DataFrame:
+    """Every event hit: its track, or a new singleton id for outliers and unassigned hits."""
+    hit_ids = event.hits["hit_id"].to_numpy()
+    track = pd.Series(table["track_id"].to_numpy(), index=table["hit_id"].to_numpy())
+    track = track[active].reindex(hit_ids)
+    orphan = track.isna().to_numpy()
+    next_id = int(max(candidates["track_id"].max() if len(candidates) else 0, 0)) + 1
+    values = track.to_numpy(copy=True)
+    values[orphan] = next_id + np.arange(int(orphan.sum()))
+    return pd.DataFrame({"hit_id": hit_ids, "track_id": values.astype(np.int64)})

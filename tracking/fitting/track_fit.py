@@ -1,0 +1,120 @@
+"""Fit of padded measurement sequences: three-point seed, Kalman filter + smoother, perigee.
+
+:func:`fit_surfaces` is the array-level fitter used by :func:`gnn4hep.tracking.fitting.refit`:
+
+1. seed (phi, theta, q/p) from the helix through three well-spread measurements (see
+   :func:`seed_states`) (:mod:`~gnn4hep.tracking.fitting.seeding`), on the first surface at the first
+   measurement, with a wide diagonal covariance (``SEED_SIGMAS``) so the seed carries no weight;
+2. Kalman filter + RTS smoother (:mod:`~gnn4hep.tracking.fitting.kalman`), linearised about the
+   seed's noiseless helix;
+3. ``iterations - 1`` further passes linearised about the smoothed states of the previous pass
+   (re-seeded with the same wide covariance, so no hit is counted twice);
+4. perigee parameters at the beam line from the smoothed state on the first surface (no material
+   between the beam line and the first hit), with covariance J P J^T.
+
+Tracks are processed in chunks of ``chunk`` to bound memory (about 1.6 kB per track and surface).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gnn4hep.tracking.fitting.kalman import KalmanResult, Surfaces, kalman_smoother
+from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
+from gnn4hep.tracking.fitting.perigee import bound_to_perigee
+from gnn4hep.tracking.fitting.propagation import bound_to_global, propagate
+from gnn4hep.tracking.fitting.seeding import robust_seed
+
+#: Seed standard deviations of (l0 mm, l1 mm, phi, theta); q/p gets SEED_QOP_REL * |q/p| + SEED_QOP_ABS.
+SEED_SIGMAS = np.array([1.0, 10.0, 0.05, 0.05])
+SEED_QOP_REL, SEED_QOP_ABS = 1.0, 0.05
+
+
+@dataclass
+class TrackFit:
+    """Fit of T tracks: perigee (T, 5), perigee_cov (T, 5, 5), chi2 (T,), ndf (T,), hit_chi2 (T, L),
+    ok (T,), and the last Kalman pass (smoothed states on every surface)."""
+
+    perigee: np.ndarray
+    perigee_cov: np.ndarray
+    chi2: np.ndarray
+    ndf: np.ndarray
+    hit_chi2: np.ndarray
+    ok: np.ndarray
+    kalman: KalmanResult | None = None
+
+
+def seed_covariance(qop: np.ndarray) -> np.ndarray:
+    """Wide diagonal seed covariance (T, 5, 5)."""
+    cov = np.zeros((len(qop), 5, 5))
+    idx = np.arange(4)
+    cov[:, idx, idx] = SEED_SIGMAS**2
+    cov[:, 4, 4] = (SEED_QOP_REL * np.abs(qop) + SEED_QOP_ABS) ** 2
+    return cov
+
+
+def seed_states(surfaces: Surfaces, b_tesla: float) -> np.ndarray:
+    """Three-point seeds (T, 5) on the first surface of each track.
+
+    The triplet is chosen by :func:`~gnn4hep.tracking.fitting.seeding.robust_seed` among spread-out
+    triplets (first / middle / last hit and others): the literal first three hits often lie in one
+    layer (overlapping modules, 1 to 3 mm apart) where the three-point curvature is meaningless, and
+    a wrong hit among the three must not spoil the linearisation. The seed helix is then carried back
+    to the first surface. |q/p| is capped at 10 e/GeV (pT > 0.1 GeV).
+    """
+    n = surfaces.mask.sum(axis=1)
+    rows = np.arange(len(n))
+    local = np.concatenate([surfaces.measurements, np.zeros(surfaces.measurements.shape[:2] + (3,))], -1)
+    points = bound_to_global(local, surfaces.centers, surfaces.rotations)
+    triplet, phi, theta, qop = robust_seed(points, n, b_tesla)
+    qop = np.clip(qop, -10.0, 10.0)
+    first = triplet[:, 0]
+    state = np.concatenate([surfaces.measurements[rows, first], np.stack([phi, theta, qop], -1)], -1)
+    moved, _, _, miss = propagate(state, surfaces.centers[rows, first], surfaces.rotations[rows, first],
+                                  surfaces.centers[:, 0], surfaces.rotations[:, 0], b_tesla, jacobian=False)
+    keep_start = (first == 0) | ~np.isfinite(miss) | (miss > 1e-3)
+    start = np.concatenate([surfaces.measurements[:, 0], np.stack([phi, theta, qop], -1)], -1)
+    return np.where(keep_start[:, None], start, moved)
+
+
+def _fit_chunk(surfaces: Surfaces, b_tesla, mass_gev, material, iterations, seed=None) -> TrackFit:
+    state = seed_states(surfaces, b_tesla) if seed is None else seed
+    reference = None
+    for _ in range(max(iterations, 1)):
+        result = kalman_smoother(surfaces, state, seed_covariance(state[:, 4]), b_tesla, mass_gev, material, reference)
+        good = np.all(np.isfinite(result.smoothed), axis=(1, 2))
+        state = np.where(good[:, None], result.smoothed[:, 0], state)
+        reference = np.where(good[:, None, None], result.smoothed, result.smoothed if reference is None else reference)
+    perigee, jac = bound_to_perigee(result.smoothed[:, 0], surfaces.centers[:, 0], surfaces.rotations[:, 0], b_tesla)
+    cov = jac @ result.smoothed_cov[:, 0] @ jac.transpose(0, 2, 1)
+    cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+    ok = result.ok & np.all(np.isfinite(perigee), axis=1) & np.all(np.diagonal(cov, axis1=1, axis2=2) > 0, axis=1)
+    return TrackFit(perigee, cov, result.chi2, result.ndf, result.hit_chi2, ok, result)
+
+
+def fit_surfaces(surfaces: Surfaces, b_tesla: float = 2.0, mass_gev: float = MUON_MASS_GEV,
+                 material: bool = True, iterations: int = 2, chunk: int = 5000,
+                 keep_states: bool = False) -> TrackFit:
+    """Fit T padded tracks (each with >= 3 measurements, the first three real).
+
+    Args:
+        surfaces: padded surfaces and measurements (see :class:`~gnn4hep.tracking.fitting.kalman.Surfaces`).
+        b_tesla: B_z (T). mass_gev: mass hypothesis of the scattering (muon by default).
+        material: add multiple-scattering noise at each surface.
+        iterations: Kalman passes (the second re-linearises on the first's smoothed track).
+        chunk: tracks per batch. keep_states: keep the smoothed states of one-chunk fits.
+    """
+    n = len(surfaces.mask)
+    if n == 0:
+        empty = np.zeros((0, 5))
+        return TrackFit(empty, np.zeros((0, 5, 5)), np.zeros(0), np.zeros(0, np.int64),
+                        np.zeros((0, surfaces.mask.shape[1])), np.zeros(0, bool))
+    parts = [
+        _fit_chunk(surfaces.take(slice(start, start + chunk)), b_tesla, mass_gev, material, iterations)
+        for start in range(0, n, chunk)
+    ]
+    if len(parts) == 1:
+        return parts[0] if keep_states else TrackFit(*(getattr(parts[0], f) for f in ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok")))
+    return TrackFit(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok")))
