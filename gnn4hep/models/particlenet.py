@@ -56,7 +56,7 @@ class ParticleNet(nn.Module):
 
     def forward(self, points: Tensor, features: Tensor, mask: Tensor) -> Tensor:
         m = mask[..., None].to(features.dtype)
-        x = self.input_norm(features.transpose(1, 2)).transpose(1, 2) * m
+        x = self.input_norm(features.reshape(-1, features.shape[-1])).reshape(features.shape) * m
         coordinates = points
         for block in self.blocks:
             x = block(coordinates, x, mask)

@@ -50,9 +50,9 @@ def test_edgeconv_block_equals_a_loop_over_neighbours():
     expected = []
     for i in range(6):
         nbrs = d[i].argsort()[:3]
-        edges = torch.cat([x[i].expand(3, 3), x[nbrs] - x[i]], 1).T[None, :, :, None]  # (1, 6, 3, 1)
-        msg = block.edge_mlp(edges)[0, :, :, 0].mean(1)
-        short = block.shortcut(x[i][None, :, None])[0, :, 0]
+        edges = torch.cat([x[i].expand(3, 3), x[nbrs] - x[i]], 1)  # (k, 2C) = [x_i, x_j - x_i]
+        msg = block.edge_mlp(edges).mean(0)
+        short = block.shortcut_norm(block.shortcut(x[i][None]))[0]
         expected.append(torch.relu(short + msg))
     torch.testing.assert_close(out[0], torch.stack(expected), atol=1e-5, rtol=1e-5)
 
