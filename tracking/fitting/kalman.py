@@ -156,14 +156,26 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             # a surface the reference helix cannot reach is skipped (identity step, no update); its
             # hit is reported with an infinite chi2 so outlier rejection drops it first
             reached[:, k] = hit
-            f = np.where(hit[:, None, None], f, np.eye(5))
-            ref_next = np.where(hit[:, None], ref_next, ref)
-            state = ref_next + (f @ (state - ref)[:, :, None])[:, :, 0]
-            ref = ref_next if reference is None else np.where(hit[:, None], reference[:, k], ref)
-            here_c = np.where(hit[:, None], surfaces.centers[:, k], here_c)
-            here_r = np.where(hit[:, None, None], surfaces.rotations[:, k], here_r)
+            if hit.all():
+                state = ref_next + (f @ (state - ref)[:, :, None])[:, :, 0]
+                ref = ref_next if reference is None else reference[:, k]
+                here_c, here_r = surfaces.centers[:, k], surfaces.rotations[:, k]
+            else:
+                f = np.where(hit[:, None, None], f, np.eye(5))
+                ref_next = np.where(hit[:, None], ref_next, ref)
+                state = ref_next + (f @ (state - ref)[:, :, None])[:, :, 0]
+                ref = ref_next if reference is None else np.where(hit[:, None], reference[:, k], ref)
+                here_c = np.where(hit[:, None], surfaces.centers[:, k], here_c)
+                here_r = np.where(hit[:, None, None], surfaces.rotations[:, k], here_r)
             jac_t[k] = _t(f)
-            cov = f @ cov @ jac_t[k]
+            # F has the rows of theta and q/p of the identity: only its first three rows multiply
+            top = f[:, :3, :] @ cov  # (T, 3, 5)
+            new = np.empty_like(cov)
+            new[:, :3, :3] = top @ jac_t[k][:, :, :3]
+            new[:, :3, 3:] = top[:, :, 3:]
+            new[:, 3:, :3] = new[:, :3, 3:].transpose(0, 2, 1)
+            new[:, 3:, 3:] = cov[:, 3:, 3:]
+            cov = new
         pred[k], pred_cov[k] = state, cov
         m = surfaces.mask[:, k] & reached[:, k]
         var = surfaces.variances[:, k]

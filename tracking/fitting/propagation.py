@@ -169,27 +169,28 @@ def propagate(params, centers, rotations, new_centers, new_rotations, b_tesla: f
     ds_fun, dc_fun = _ds_dc(a, sin_a, cos_a, s_fun, c_fun)
     st, ct, cp, sp = helix.sin_t, helix.cos_t, helix.cos_p, helix.sin_p
     delta = x1 - x0
-    dx = np.zeros((n, 3, 5))  # d x(s) / d y at fixed s
-    dx[:, :, 0] = rotations[:, :, 0]
-    dx[:, :, 1] = rotations[:, :, 1]
-    dx[:, 0, 2] = -delta[:, 1]
-    dx[:, 1, 2] = delta[:, 0]
-    dx[:, 0, 3] = ct * s * (cp * s_fun - sp * c_fun)
-    dx[:, 1, 3] = ct * s * (sp * s_fun + cp * c_fun)
-    dx[:, 2, 3] = -st * s
+    dx = np.zeros((3, n, 5))  # d x_i(s) / d y_j at fixed s, as [i, track, j]
+    dx[:, :, 0] = rotations[:, :, 0].T
+    dx[:, :, 1] = rotations[:, :, 1].T
+    dx[0, :, 2] = -delta[:, 1]
+    dx[1, :, 2] = delta[:, 0]
+    dx[0, :, 3] = ct * s * (cp * s_fun - sp * c_fun)
+    dx[1, :, 3] = ct * s * (sp * s_fun + cp * c_fun)
+    dx[2, :, 3] = -st * s
     domega = -K_GEV_PER_T_MM * b_tesla
-    dx[:, 0, 4] = st * s * s * (cp * ds_fun - sp * dc_fun) * domega
-    dx[:, 1, 4] = st * s * s * (sp * ds_fun + cp * dc_fun) * domega
+    st_s2 = st * s * s * domega
+    dx[0, :, 4] = st_s2 * (cp * ds_fun - sp * dc_fun)
+    dx[1, :, 4] = st_s2 * (sp * ds_fun + cp * dc_fun)
     denom = np.sum(w_new * d1, -1)
 
-    def project(vector, matrix):  # vector (n, 3) . matrix (n, 3, 5) -> (n, 5)
-        return vector[:, 0:1] * matrix[:, 0] + vector[:, 1:2] * matrix[:, 1] + vector[:, 2:3] * matrix[:, 2]
+    def project(vector, matrix):  # vector (n, 3) . matrix (3, n, 5) -> (n, 5)
+        return vector[:, 0:1] * matrix[0] + vector[:, 1:2] * matrix[1] + vector[:, 2:3] * matrix[2]
 
     ds_dy = -project(w_new, dx) / np.where(np.abs(denom) > 1e-12, denom, 1e-12)[:, None]
-    dx_total = dx + d1[:, :, None] * ds_dy[:, None, :]
+    dx += d1.T[:, :, None] * ds_dy[None, :, :]
     jac = np.zeros((n, 5, 5))
-    jac[:, 0, :] = project(new_rotations[:, :, 0], dx_total)
-    jac[:, 1, :] = project(new_rotations[:, :, 1], dx_total)
+    jac[:, 0, :] = project(new_rotations[:, :, 0], dx)
+    jac[:, 1, :] = project(new_rotations[:, :, 1], dx)
     jac[:, 2, :] = helix.omega[:, None] * ds_dy
     jac[:, 2, 2] += 1.0
     jac[:, 2, 4] += s * domega

@@ -1,0 +1,104 @@
+"""Benchmark: Kalman track fits per second on one CPU core, tracks of 10 hits, batches of 1k/10k/100k.
+
+Tracks are simulated single muons (gun, 1-100 GeV, |eta| < 2.5, Pythia-free) on the TrackML
+geometry; every track with >= 10 hits contributes its first 10 hits (in radius order), and the set is
+tiled to the batch size. Two timings per batch:
+
+- ``fit``: the array-level fitter (seed, filter, smoother, perigee + covariance),
+  :func:`gnn4hep.tracking.fitting.fit_surfaces`, one Kalman pass;
+- ``refit``: the public DataFrame API :func:`gnn4hep.tracking.fitting.refit` on a (hit_id, track_id)
+  table, including the module look-ups and the outlier-rejection rounds.
+
+Prints a table and writes benchmarks/results/kalman.json. Run: OMP_NUM_THREADS=1 python benchmarks/kalman.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gnn4hep.tracking.event import Event
+from gnn4hep.tracking.fitting import FitConfig, fit_surfaces, refit
+from gnn4hep.tracking.fitting.refit import _hit_table, _surfaces
+from gnn4hep.tracking.io import read_detector
+from gnn4hep.tracking.simulation import GunSource, SimulationConfig, simulate_event
+from gnn4hep.utils.atomic import atomic_write_json
+
+OUT = Path(__file__).resolve().parent / "results" / "kalman.json"
+N_HITS = 10
+
+
+def ten_hit_tracks(detector, n_particles: int = 3000, seed: int = 1):
+    """(event, candidates) of simulated muon tracks cut to their first 10 hits."""
+    source = GunSource(n_particles=n_particles, pt_gev=(1.0, 100.0), eta=(-2.5, 2.5))
+    event = simulate_event(source, detector, seed=seed, config=SimulationConfig(digitisation="smear", hit_efficiency=1.0))
+    truth = event.truth.merge(event.hits[["hit_id", "x", "y"]], on="hit_id")
+    truth["r"] = np.hypot(truth["x"], truth["y"])
+    truth = truth.sort_values(["particle_id", "r"])
+    truth["rank"] = truth.groupby("particle_id").cumcount()
+    size = truth.groupby("particle_id")["hit_id"].transform("size")
+    keep = truth[(size >= N_HITS) & (truth["rank"] < N_HITS)]
+    return event, pd.DataFrame({"hit_id": keep["hit_id"].to_numpy(), "track_id": keep["particle_id"].to_numpy().astype(np.int64)})
+
+
+def tiled_event(event, candidates, n_tracks: int):
+    """An event whose hits repeat ``candidates``' tracks until there are ``n_tracks`` tracks."""
+    hits = event.hits.set_index("hit_id").loc[candidates["hit_id"]].reset_index()
+    codes = pd.factorize(candidates["track_id"])[0]
+    n_base = codes.max() + 1
+    reps = int(np.ceil(n_tracks / n_base))
+    tiled = pd.concat([hits] * reps, ignore_index=True)
+    tiled["hit_id"] = np.arange(1, len(tiled) + 1)
+    track = np.concatenate([codes + i * n_base for i in range(reps)])
+    keep = track < n_tracks
+    tiled, track = tiled[keep].reset_index(drop=True), track[keep]
+    return Event(event_id=0, hits=tiled), pd.DataFrame({"hit_id": tiled["hit_id"], "track_id": track})
+
+
+def time_call(function, repeats: int):
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main(batches=(1_000, 10_000, 100_000)) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    detector = read_detector()
+    event, candidates = ten_hit_tracks(detector)
+    config = FitConfig(mass_gev=0.13957)
+    rows = []
+    for n in batches:
+        big_event, big_candidates = tiled_event(event, candidates, n)
+        table = _hit_table(big_event, big_candidates, detector, config)
+        codes = pd.factorize(table["track_id"])[0]
+        surfaces = _surfaces(table, np.arange(len(table)), np.bincount(codes), detector)
+        repeats = 3 if n <= 10_000 else 1
+        fit_seconds = time_call(lambda: fit_surfaces(surfaces, detector.field_tesla, config.mass_gev), repeats)
+        refit_seconds = time_call(lambda: refit(big_event, big_candidates, detector, config), repeats)
+        fitted = fit_surfaces(surfaces, detector.field_tesla, config.mass_gev)
+        rows.append({"batch": n, "hits_per_track": N_HITS, "fit_seconds": fit_seconds,
+                     "fit_tracks_per_second": n / fit_seconds, "refit_seconds": refit_seconds,
+                     "refit_tracks_per_second": n / refit_seconds, "fraction_fitted": float(fitted.ok.mean())})
+    print(f"{'batch':>8} {'fit s':>8} {'fit trk/s':>11} {'refit s':>8} {'refit trk/s':>12}")
+    for row in rows:
+        print(f"{row['batch']:>8} {row['fit_seconds']:>8.3f} {row['fit_tracks_per_second']:>11.0f} "
+              f"{row['refit_seconds']:>8.3f} {row['refit_tracks_per_second']:>12.0f}")
+    result = {"benchmark": "kalman", "target_tracks_per_second": 50_000, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+              "cpu_count": os.cpu_count(), "load_average": os.getloadavg(), "rows": rows}
+    atomic_write_json(OUT, result)
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
