@@ -9,10 +9,11 @@ over binary variables t_i, one per triplet (see :mod:`gnn4hep.quantum.triplets` 
 quadruplets and the strength S_ij < 0). The terms:
 
 - linear weight  w_i = bias_weight
-  + quality_weight · [α |κ_i|/κ_max + (1 − α) δ_rz,i/δ_rz,max]
+  + curvature_weight · |κ_i|/κ_max + drz_weight · δ_rz,i/δ_rz,max
   + score_weight · (1 − s(d1_i) · s(d2_i)),
-  where s(d) is the doublet's score (1 for geometric doublets; GNN edge scores otherwise).
-  With the defaults (quality_weight = score_weight = 0) this is qallse's constant −0.01.
+  where κ_max = tplet_max_curv, δ_rz,max = tplet_max_drz and s(d) is the doublet's score (1 for
+  geometric doublets; GNN edge scores otherwise). With the defaults (curvature_weight =
+  drz_weight = score_weight = 0) this is qallse's constant −0.01.
 - conflict C = conflict_strength > 0 between triplets that use two *different* doublets starting at
   the same hit, or ending at the same hit (a track cannot branch), as in qallse.
 - Only triplets that belong to at least one quadruplet become variables (as in qallse: a triplet
@@ -54,7 +55,8 @@ class QuboConfig(Section):
     rz_power: float = Field(1.0, ge=0, description="exponent of the normalised r–z angle")
     volayer_power: float = Field(2.0, ge=0, description="exponent of (1 + skipped layers) in the strength denominator")
     strength_bounds: Optional[tuple[float, float]] = Field(None, description="clip strengths to [low, high]; None: no clipping")
-    quality_weight: float = Field(0.0, ge=0, description="extension: linear penalty for triplet curvature and r–z disagreement (0 = qallse)")
+    curvature_weight: float = Field(0.0, ge=0, description="extension: linear penalty per unit of |κ|/tplet_max_curv (0 = qallse)")
+    drz_weight: float = Field(0.0, ge=0, description="extension: linear penalty per unit of δ_rz/tplet_max_drz (0 = qallse)")
     score_weight: float = Field(0.0, ge=0, description="extension: linear penalty 1 − s1·s2 from the doublet (GNN) scores (0 = qallse)")
 
 
@@ -145,9 +147,12 @@ def build_bqm(hits: pd.DataFrame, doublets: pd.DataFrame, config: QuboConfig | N
     curvature, drz = triplets["curvature"][used], triplets["drz"][used]
     pair_scores = scores[t_doublets]
 
-    alpha = config.xy_relative_strength
-    quality = alpha * np.abs(curvature) / config.tplet_max_curv + (1 - alpha) * drz / config.tplet_max_drz
-    linear = config.bias_weight + config.quality_weight * quality + config.score_weight * (1 - pair_scores.prod(axis=1))
+    linear = (
+        config.bias_weight
+        + config.curvature_weight * np.abs(curvature) / config.tplet_max_curv
+        + config.drz_weight * drz / config.tplet_max_drz
+        + config.score_weight * (1 - pair_scores.prod(axis=1))
+    )
 
     conflicts = conflict_pairs(t_doublets, inner, outer)
     rows = np.concatenate([conflicts[:, 0], new_index[quads["t1"]]])

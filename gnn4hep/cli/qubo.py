@@ -31,6 +31,10 @@ def build(
     min_score: Annotated[float, typer.Option(help="drop input doublets with a score below this")] = 0.0,
     all_volumes: Annotated[bool, typer.Option(help="keep every volume (default: barrel 8, 13, 17 only)")] = False,
     bqm: Annotated[Optional[Path], typer.Option(help="also write dimod's native BQM file here")] = None,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="KEY=VALUE overriding a QuboConfig field, e.g. --set tplet_max_drz=0.05 (repeatable)"),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Reduce EVENT (barrel, density, no double hits), write it next to the QUBO, build and save the QUBO."""
@@ -40,8 +44,9 @@ def build(
         raise typer.BadParameter(f"{density} is not in (0, 1]", param_hint="--density")
     if out.suffix.lower() != ".json":
         raise typer.BadParameter(f"{out} must end with .json (use --bqm for dimod's format)", param_hint="--out")
+    config = _qubo_config(set_ or [])
     _, info = build_qubo(
-        event, out, density=density, seed=seed, doublets=doublets, min_score=min_score,
+        event, out, density=density, seed=seed, config=config, doublets=doublets, min_score=min_score,
         volumes=None if all_volumes else (8, 13, 17), bqm_file=bqm,
     )  # fmt: skip
     summary = {
@@ -80,15 +85,7 @@ def solve(
         raise typer.BadParameter(f"'{sampler}' is not one of {', '.join(SAMPLER_NAMES)}", param_hint="--sampler")
     if reads < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--reads")
-    options = {}
-    for item in sampler_option or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--sampler-option")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    options = _parse_pairs(sampler_option or [], "--sampler-option")
     result = solve_qubo(qubo, out, sampler=sampler, seed=seed, num_reads=reads, sampler_options=options, min_hits=min_hits,
                         **({"num_sweeps": sweeps} if sweeps else {}))  # fmt: skip
     result["submission"] = str(out)
@@ -112,6 +109,33 @@ def score(
         print_json(result)
         return
     console.print(metrics_table(f"{submission} on the event of {qubo}", result))
+
+
+def _parse_pairs(items: list[str], option: str) -> dict:
+    """KEY=VALUE strings to a dict; VALUE parsed as JSON when it can be."""
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"'{item}' is not KEY=VALUE", param_hint=option)
+        try:
+            values[key] = json.loads(value)
+        except json.JSONDecodeError:
+            values[key] = value
+    return values
+
+
+def _qubo_config(items: list[str]):
+    import pydantic
+
+    from gnn4hep.quantum.model import QuboConfig
+
+    values = _parse_pairs(items, "--set")
+    try:
+        return QuboConfig(**values)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise typer.BadParameter(f"{problems} (fields: {', '.join(QuboConfig.model_fields)})", param_hint="--set") from None
 
 
 def register(app: typer.Typer) -> None:

@@ -105,3 +105,14 @@ def test_experiment_smoke(tmp_path):
     assert {"n_variables", "n_couplings", "build_seconds"} <= set(metrics["density_0.5"])
     assert {"energy", "solve_seconds"} <= set(metrics["density_0.5_sa"])
     assert (run_dir / "plots" / "qubo_metrics.png").is_file()
+
+
+def test_build_set_overrides_config_and_rejects_unknown_keys(toy_prefix, tmp_path):
+    qubo = tmp_path / "q.json"
+    result = _invoke("qubo", "build", toy_prefix, "--density", "1", "-o", qubo, "--all-volumes",
+                     "--set", "tplet_max_drz=0.05", "--set", "drz_weight=0.5")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads(qubo.read_text())["config"]
+    assert config["tplet_max_drz"] == 0.05 and config["drz_weight"] == 0.5
+    result = _invoke("qubo", "build", toy_prefix, "-o", qubo, "--set", "tplet_max_drzz=1")
+    assert result.exit_code == 2 and "tplet_max_drzz" in result.output
