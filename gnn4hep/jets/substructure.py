@@ -41,8 +41,20 @@ def _rapidity_phi(px, py, pz, e):
     return y, np.arctan2(py, px)
 
 
+def quiet_fastjet_banner() -> None:
+    """Stop FastJet's one-time banner when ``GNN4HEP_FASTJET_QUIET=1`` (``--json`` output must stay pure JSON)."""
+    import os
+
+    if os.environ.get("GNN4HEP_FASTJET_QUIET") == "1":
+        import fastjet._swig
+
+        fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
+
+
 def _cluster(jets: Jets, algorithm: str):
     import fastjet
+
+    quiet_fastjet_banner()
 
     algo = {"kt": fastjet.kt_algorithm, "ca": fastjet.cambridge_algorithm}[algorithm]
     with warnings.catch_warnings():

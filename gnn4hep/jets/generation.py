@@ -1,0 +1,294 @@
+"""Jet generation with Pythia 8 (``pythia8mc``, events in batches with ``nextBatch``) and FastJet.
+
+Processes (pp at 14 TeV; signal label 1, background label 0):
+
+* ``top``: hadronic tt̄ vs QCD dijets; anti-kT R = 0.8, jet pT 550–650 GeV, |η| < 2, as in the
+  top-tagging reference set (arXiv:1902.09914). A top jet must lie within ΔR < 0.6 of a top quark
+  of the hard process and contain its three decay quarks (b, q, q̄') within ΔR < R.
+* ``w``: W(→ qq̄')+jet vs QCD dijets; R = 0.8, pT 550–650 GeV, |η| < 2; the W jet contains the W
+  (ΔR < 0.6) and both decay quarks.
+* ``qg``: Z(→ νν̄)+q vs Z(→ νν̄)+g (Komiske, Metodiev, Thaler's quark/gluon set); R = 0.4, pT
+  500–550 GeV, |y| < 1.7; the hardest jet of the event.
+
+Every visible final-state particle (neutrinos removed) is clustered; with ``smear`` energies get a
+Gaussian resolution σ_E/E = a/sqrt(E) ⊕ b and directions Gaussian σ in η and φ. Jets keep up to
+``max_constituents`` constituents (pT-ordered) with four-momentum, PDG id and charge.
+
+Work is split into chunks of ``chunk_jets`` jets with seeds ``seed·10⁴ + chunk``, run on
+``workers`` processes; chunks are joined in order, so a dataset depends only on (config, n, seed).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gnn4hep.jets.constituents import Jets, concatenate
+
+NEUTRINOS = (12, 14, 16)
+
+
+@dataclass
+class GenerationConfig:
+    """Settings of one generated data set (both classes)."""
+
+    process: str = "top"
+    radius: float = 0.8
+    pt_min: float = 550.0
+    pt_max: float = 650.0
+    eta_max: float = 2.0
+    use_rapidity: bool = False
+    pt_hat_min: float = 470.0
+    pt_hat_max: float = 750.0
+    ecm: float = 14000.0
+    max_constituents: int = 200
+    smear: bool = False
+    energy_stochastic: float = 0.5
+    energy_constant: float = 0.05
+    angle_sigma: float = 0.005
+    batch_events: int = 50
+    chunk_jets: int = 500
+    extra_settings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_process(cls, process: str, **changes) -> "GenerationConfig":
+        """Defaults for ``top``, ``w`` or ``qg``."""
+        if process in ("top", "w"):
+            base = cls(process=process)
+        elif process == "qg":
+            base = cls(process="qg", radius=0.4, pt_min=500.0, pt_max=550.0, eta_max=1.7, use_rapidity=True,
+                       pt_hat_min=450.0, pt_hat_max=650.0)
+        else:
+            raise ValueError(f"unknown process '{process}'; choose top, w or qg")
+        for key, value in changes.items():
+            setattr(base, key, value)
+        return base
+
+    def pythia_settings(self, signal: bool) -> list[str]:
+        """Pythia settings of the signal (True) or background (False) sample."""
+        common = ["Print:quiet = on", f"Beams:eCM = {self.ecm}", f"PhaseSpace:pTHatMin = {self.pt_hat_min}",
+                  f"PhaseSpace:pTHatMax = {self.pt_hat_max}", "Next:numberCount = 0"]
+        if self.process == "top":
+            process = (["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
+                       if signal else ["HardQCD:all = on"])
+        elif self.process == "w":
+            process = (["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", "24:onMode = off",
+                        "24:onIfAny = 1 2 3 4 5"] if signal else ["HardQCD:all = on"])
+        else:
+            process = ["WeakZ0:gmZmode = 2", "23:onMode = off", "23:onIfAny = 12 14 16",
+                       "WeakBosonAndParton:qg2gmZq = on" if signal else "WeakBosonAndParton:qqbar2gmZg = on"]
+        return common + process + list(self.extra_settings)
+
+
+def _delta_r(eta1, phi1, eta2, phi2):
+    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
+
+
+def _eta(px, py, pz, e, rapidity: bool):
+    pt = np.hypot(px, py)
+    if rapidity:
+        return 0.5 * np.log(np.maximum(e + pz, 1e-12) / np.maximum(e - pz, 1e-12))
+    return np.arcsinh(pz / np.maximum(pt, 1e-12))
+
+
+def _smear(px, py, pz, e, config: GenerationConfig, rng: np.random.Generator):
+    """Gaussian energy and angular smearing of massless-treated momenta (mass kept where possible)."""
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
+    phi = np.arctan2(py, px)
+    resolution = np.hypot(config.energy_stochastic / np.sqrt(np.maximum(e, 1e-6)), config.energy_constant)
+    scale = np.clip(1 + resolution * rng.standard_normal(e.shape), 0.05, None)
+    e_new = e * scale
+    mass2 = np.clip(e**2 - px**2 - py**2 - pz**2, 0, None)
+    p_new = np.sqrt(np.clip(e_new**2 - mass2, 0, None))
+    eta = eta + config.angle_sigma * rng.standard_normal(e.shape)
+    phi = phi + config.angle_sigma * rng.standard_normal(e.shape)
+    pt_new = p_new / np.cosh(eta)
+    return pt_new * np.cos(phi), pt_new * np.sin(phi), pt_new * np.sinh(eta), e_new
+
+
+def generate_chunk(config: GenerationConfig, signal: bool, n_jets: int, seed: int) -> Jets:
+    """``n_jets`` jets of one class from one Pythia instance seeded with ``seed``."""
+    import awkward as ak
+    import fastjet
+    import pythia8mc
+    import vector
+
+    from gnn4hep.jets.substructure import quiet_fastjet_banner
+
+    vector.register_awkward()
+    quiet_fastjet_banner()
+    pythia = pythia8mc.Pythia("", False)
+    for setting in config.pythia_settings(signal) + ["Random:setSeed = on", f"Random:seed = {seed % 900_000_000}"]:
+        if not pythia.readString(setting):
+            raise ValueError(f"Pythia rejected the setting '{setting}'")
+    if not pythia.init():
+        raise RuntimeError(f"Pythia failed to initialise with {config.pythia_settings(signal)}")
+    charges: dict[int, float] = {}
+    rng = np.random.default_rng(seed)
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, config.radius)
+    m = config.max_constituents
+    p4s, pids, chs = [], [], []
+    while len(p4s) < n_jets:
+        events = pythia.nextBatch(config.batch_events, errorMode="skip")
+        prt = events["prt"]
+        final = prt[(prt.status > 0) & ~(abs(prt.id) == 12) & ~(abs(prt.id) == 14) & ~(abs(prt.id) == 16)]
+        counts = ak.to_numpy(ak.num(final, axis=1))
+        flat = {k: ak.to_numpy(ak.flatten(final.p[k])) for k in ("px", "py", "pz", "e")}
+        flat_id = ak.to_numpy(ak.flatten(final.id))
+        if config.smear:
+            flat["px"], flat["py"], flat["pz"], flat["e"] = _smear(flat["px"], flat["py"], flat["pz"], flat["e"],
+                                                                   config, rng)
+        particles = ak.unflatten(ak.zip({"px": flat["px"], "py": flat["py"], "pz": flat["pz"], "E": flat["e"]},
+                                        with_name="Momentum4D"), counts)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="dcut and exclusive jets")
+            cluster = fastjet.ClusterSequence(particles, jetdef)
+            jets = cluster.inclusive_jets(min_pt=config.pt_min)
+            index = cluster.constituent_index(min_pt=config.pt_min)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        hard = prt[abs(prt.status) == 22]
+        outgoing = prt[(abs(prt.status) == 23) & (abs(prt.id) <= 5)]
+        for event in range(len(counts)):
+            ev_jets = jets[event]
+            if len(ev_jets) == 0:
+                continue
+            jx, jy, jz, je = (ak.to_numpy(ev_jets[k]) for k in ("px", "py", "pz", "E"))
+            jpt = np.hypot(jx, jy)
+            jeta = _eta(jx, jy, jz, je, config.use_rapidity)
+            jphi = np.arctan2(jy, jx)
+            order = np.argsort(-jpt)
+            candidates = order[:1] if config.process == "qg" else order[:2]
+            for j in candidates:
+                if not (config.pt_min <= jpt[j] <= config.pt_max and abs(jeta[j]) < config.eta_max):
+                    continue
+                if signal and config.process in ("top", "w"):
+                    if not _matched(hard[event], outgoing[event], jeta[j], jphi[j], config):
+                        continue
+                members = offsets[event] + ak.to_numpy(index[event][j])
+                px, py, pz, e = (flat[k][members] for k in ("px", "py", "pz", "e"))
+                keep = np.argsort(-np.hypot(px, py))[:m]
+                p4 = np.zeros((m, 4))
+                p4[: len(keep)] = np.stack([px[keep], py[keep], pz[keep], e[keep]], axis=1)
+                pid = np.zeros(m, np.int32)
+                pid[: len(keep)] = flat_id[members][keep]
+                for code in np.unique(pid[: len(keep)]):
+                    if int(code) not in charges:
+                        charges[int(code)] = float(pythia.particleData.charge(int(code)))
+                ch = np.zeros(m, np.float32)
+                ch[: len(keep)] = [charges[int(c)] for c in pid[: len(keep)]]
+                p4s.append(p4), pids.append(pid), chs.append(ch)
+    p4 = np.stack(p4s[:n_jets])
+    pid = np.stack(pids[:n_jets])
+    return Jets(p4, pid != 0, np.full(n_jets, int(signal)), pid, np.stack(chs[:n_jets]),
+                source=f"pythia8:{config.process}:{'signal' if signal else 'background'}:seed{seed}")
+
+
+def _matched(hard, outgoing, jet_eta, jet_phi, config: GenerationConfig) -> bool:
+    """Signal truth matching: the resonance within ΔR < 0.6 and its decay quarks within ΔR < R."""
+    import awkward as ak
+
+    resonance = 6 if config.process == "top" else 24
+    res = hard[abs(hard.id) == resonance]
+    if len(res) == 0:
+        return False
+    rp = {k: ak.to_numpy(res.p[k]) for k in ("px", "py", "pz", "e")}
+    r_eta, r_phi = _eta(rp["px"], rp["py"], rp["pz"], rp["e"], False), np.arctan2(rp["py"], rp["px"])
+    if _delta_r(r_eta, r_phi, jet_eta, jet_phi).min() >= 0.6:
+        return False
+    op = {k: ak.to_numpy(outgoing.p[k]) for k in ("px", "py", "pz", "e")}
+    q_eta, q_phi = _eta(op["px"], op["py"], op["pz"], op["e"], False), np.arctan2(op["py"], op["px"])
+    needed = 3 if config.process == "top" else 2
+    return int((_delta_r(q_eta, q_phi, jet_eta, jet_phi) < config.radius).sum()) >= needed
+
+
+def _chunk_worker(args):
+    config, signal, n, seed, index = args
+    return index, generate_chunk(config, signal, n, seed)
+
+
+def generate(config: GenerationConfig, n_jets_per_class: int, seed: int = 0, workers: int = 1,
+             progress: bool = True) -> Jets:
+    """Both classes, ``n_jets_per_class`` each, in parallel chunks; reproducible for a given seed."""
+    tasks = []
+    for signal in (True, False):
+        remaining, chunk = n_jets_per_class, 0
+        while remaining > 0:
+            n = min(config.chunk_jets, remaining)
+            tasks.append((config, signal, n, seed * 10_000 + chunk * 2 + int(signal), len(tasks)))
+            remaining -= n
+            chunk += 1
+    results: dict[int, Jets] = {}
+    from rich.progress import Progress
+
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"generating {config.process} jets", total=2 * n_jets_per_class)
+        if workers <= 1:
+            for args in tasks:
+                index, jets = _chunk_worker(args)
+                results[index] = jets
+                bar.advance(task, len(jets))
+        else:
+            import multiprocessing
+
+            with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                for index, jets in pool.imap_unordered(_chunk_worker, tasks):
+                    results[index] = jets
+                    bar.advance(task, len(jets))
+    return concatenate([results[i] for i in range(len(tasks))])
+
+
+def write_generated(jets: Jets, out: str | Path, config: GenerationConfig, seed: int) -> list[Path]:
+    """``out/jets.h5`` (p4, mask, pid, charge, labels + settings) and the ParT arrays ``out/jets_*.npy``."""
+    import io
+    import json
+
+    import h5py
+
+    from gnn4hep.jets.io import write_particle_transformer
+    from gnn4hep.utils.atomic import atomic_write_bytes
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        handle.create_dataset("p4", data=jets.p4, compression="gzip")
+        handle.create_dataset("mask", data=jets.mask, compression="gzip")
+        handle.create_dataset("pid", data=jets.pid, compression="gzip")
+        handle.create_dataset("charge", data=jets.charge, compression="gzip")
+        handle.create_dataset("labels", data=jets.labels)
+        handle.attrs["config"] = json.dumps(asdict(config))
+        handle.attrs["seed"] = seed
+    written = [atomic_write_bytes(out / "jets.h5", buffer.getvalue())]
+    return written + write_particle_transformer(jets, out / "jets")
+
+
+def read_generated(path: str | Path) -> Jets:
+    """Read ``jets.h5`` written by :func:`write_generated`."""
+    import h5py
+
+    from gnn4hep.errors import InputFileError
+
+    with h5py.File(path, "r") as handle:
+        missing = [k for k in ("p4", "mask", "labels") if k not in handle]
+        if missing:
+            raise InputFileError(path, "missing dataset", missing[0])
+        get = (lambda k: handle[k][()] if k in handle else None)
+        return Jets(get("p4"), get("mask"), get("labels"), get("pid"), get("charge"), source=str(path))
+
+
+def generate_jets(config: GenerationConfig, n_jets_per_class: int, out: str | Path, workers: int = 1, seed: int = 0,
+                  progress: bool = True) -> dict:
+    """Generate, write, and return a summary (jets, seconds, jets/s, files)."""
+    start = time.perf_counter()
+    jets = generate(config, n_jets_per_class, seed, workers, progress)
+    seconds = time.perf_counter() - start
+    files = write_generated(jets, out, config, seed)
+    return {"process": config.process, "n_jets": len(jets), "n_signal": int(jets.labels.sum()), "seconds": seconds,
+            "jets_per_s": len(jets) / seconds, "workers": workers, "seed": seed, "files": [str(f) for f in files],
+            "mean_multiplicity": float(jets.multiplicity.mean())}
