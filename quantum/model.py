@@ -35,7 +35,7 @@ from pydantic import Field
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
-from gnn4hep.quantum.doublets import hit_geometry
+from gnn4hep.quantum.doublets import hit_geometry, ragged_pairs
 from gnn4hep.quantum.triplets import build_quadruplets, build_triplets, filter_doublets
 
 
@@ -90,24 +90,33 @@ class QuboModel:
 def conflict_pairs(triplet_doublets: np.ndarray, doublet_inner: np.ndarray, doublet_outer: np.ndarray) -> np.ndarray:
     """Pairs (i < j) of triplets using different doublets that share their inner or their outer hit.
 
+    Vectorised: the (triplet, doublet) incidences are sorted by the shared hit, and every pair of
+    incidences inside a group of equal hits is enumerated with a ragged range.
+
     Args:
         triplet_doublets: (T, 2) doublet rows of each triplet.
         doublet_inner, doublet_outer: hit of each doublet row.
 
     Returns:
-        (K, 2) int64 unique pairs.
+        (K, 2) int64 unique pairs, sorted.
     """
     n = len(triplet_doublets)
     if n == 0:
         return np.zeros((0, 2), np.int64)
-    incidence = pd.DataFrame({"t": np.repeat(np.arange(n), 2), "d": triplet_doublets.reshape(-1)}).drop_duplicates()
-    found = []
+    triplet = np.repeat(np.arange(n, dtype=np.int64), 2)
+    doublet = triplet_doublets.reshape(-1).astype(np.int64)
+    keys = []
     for end in (doublet_inner, doublet_outer):
-        table = incidence.assign(hit=end[incidence["d"].to_numpy()])
-        pairs = table.merge(table, on="hit", suffixes=("1", "2"))
-        pairs = pairs[(pairs["d1"] != pairs["d2"]) & (pairs["t1"] < pairs["t2"])]
-        found.append(pairs[["t1", "t2"]].to_numpy(np.int64))
-    return np.unique(np.concatenate(found), axis=0)
+        hit = end[doublet]
+        order = np.lexsort((doublet, hit))
+        t, d, h = triplet[order], doublet[order], hit[order]
+        group_end = np.searchsorted(h, h, side="right")  # one past the last row of each row's group
+        first, second = ragged_pairs(np.arange(1, len(h) + 1), group_end - np.arange(1, len(h) + 1))
+        keep = (d[first] != d[second]) & (t[first] != t[second])
+        a, b = t[first[keep]], t[second[keep]]
+        keys.append(np.minimum(a, b) * n + np.maximum(a, b))
+    unique = np.unique(np.concatenate(keys))
+    return np.stack([unique // n, unique % n], axis=1)
 
 
 def build_bqm(hits: pd.DataFrame, doublets: pd.DataFrame, config: QuboConfig | None = None) -> QuboModel:

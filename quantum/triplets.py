@@ -47,7 +47,10 @@ def menger_curvature(xa, ya, xb, yb, xc, yc) -> np.ndarray:
 
 def angle_difference(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """|first − second| folded into [0, π] (radians)."""
-    delta = np.abs(second - first) % (2 * np.pi)
+    delta = np.abs(second - first)
+    if (delta <= np.pi).all():  # the usual case (r–z angles of outward doublets)
+        return delta
+    delta = delta % (2 * np.pi)
     return np.where(delta <= np.pi, delta, 2 * np.pi - delta)
 
 
@@ -87,14 +90,16 @@ def build_triplets(geo: dict[str, np.ndarray], inner: np.ndarray, outer: np.ndar
     """
     x, y, layer = geo["x"], geo["y"], geo["layer"]
     theta = np.arctan2(geo["z"][outer] - geo["z"][inner], geo["r"][outer] - geo["r"][inner])
+    inner_layer, outer_layer = layer[inner], layer[outer]
     parts: dict[str, list] = {"d1": [], "d2": [], "curvature": [], "drz": []}
     for d1, d2 in _chunked_join(outer, inner):
-        a, b, c = inner[d1], outer[d1], outer[d2]
-        keep = layer[c] - layer[a] <= config.max_layer_span + 1
-        d1, d2, a, b, c = d1[keep], d2[keep], a[keep], b[keep], c[keep]
+        # cheap per-doublet gathers first; hit coordinates only for the survivors
+        keep = outer_layer[d2] - inner_layer[d1] <= config.max_layer_span + 1
+        d1, d2 = d1[keep], d2[keep]
         drz = angle_difference(theta[d1], theta[d2])
         keep = drz <= config.tplet_max_drz
-        d1, d2, a, b, c, drz = d1[keep], d2[keep], a[keep], b[keep], c[keep], drz[keep]
+        d1, d2, drz = d1[keep], d2[keep], drz[keep]
+        a, b, c = inner[d1], outer[d1], outer[d2]
         curvature = menger_curvature(x[a], y[a], x[b], y[b], x[c], y[c])
         keep = np.abs(curvature) <= config.tplet_max_curv
         for name, value in (("d1", d1), ("d2", d2), ("curvature", curvature), ("drz", drz)):
