@@ -1,0 +1,129 @@
+"""Benchmark of the TrackML GNN pipeline stages on a full real event: seconds per event for graph
+building, edge-classifier inference and track building, graph sizes and peak memory.
+
+The event: the real full event 1001 (../shared/data/trackml/full_event/event000001001-hits.csv.gz,
+about 100k hits, no truth). Graph building uses the layer-pair cuts of a finished run
+(``--run``, its graph_builder/layer_pair_cuts.csv) or, without one, cuts fitted on the real reduced
+sample event (pairs of pT > --pt-min, 1 GeV by default: with 0.2 GeV a full event has
+over 10M edges, beyond this machine's memory); inference uses the run's edge_classifier.pt or an untrained interaction network of
+the given size (timing does not depend on the weights). Track building runs CC and CC-and-walk on
+those scores. Runs on the GPU for inference when one is present.
+
+    python benchmarks/tracking.py [--run runs/trackml_gnn-...] [--repeats 3]
+
+Prints a table and writes benchmarks/results/tracking.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gnn4hep.graphs.features import hit_table
+from gnn4hep.graphs.geometric import build_geometric_edges, fit_layer_pair_cuts
+from gnn4hep.graphs.hit_graph import make_hit_graph
+from gnn4hep.graphs.layers import LAYER_RANK
+from gnn4hep.tracking.building import components_tracks, walkthrough_tracks
+from gnn4hep.tracking.event import Event
+from gnn4hep.tracking.io import read_event
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "trackml"
+
+
+def _best(func, repeats: int):
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, default=None, help="finished trackml_gnn run folder (cuts + model)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--iterations", type=int, default=6)
+    parser.add_argument("--pt-min", type=float, default=1.0, help="GeV: pT of the true pairs the default cuts are fitted on")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    full = DATA / "full_event" / "event000001001"
+    event = read_event(full, parts=("hits",))
+    if args.run is not None:
+        cuts = pd.read_csv(args.run / "graph_builder" / "layer_pair_cuts.csv")
+        cut_source = str(args.run)
+    else:
+        cuts = fit_layer_pair_cuts([hit_table(read_event(DATA / "sample_event" / "event000000001"))], pt_min=args.pt_min, quantile=0.999, min_count=1)
+        cut_source = f"fitted on the real sample event (pT > {args.pt_min:g} GeV)"
+    event = Event(event_id=event.event_id, hits=event.hits)
+
+    def graph_step():
+        table = hit_table(event)
+        return table, make_hit_graph(table, build_geometric_edges(table, cuts), event_id=event.event_id)
+
+    graph_seconds, (table, graph) = _best(graph_step, args.repeats)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.run is not None:
+        from gnn4hep.training.edge_training import load_edge_model
+
+        model = load_edge_model(args.run / "edge_classifier.pt")
+    else:
+        from gnn4hep.models.interaction_network import InteractionNetwork
+
+        model = InteractionNetwork(node_features=graph.x.shape[1], edge_features=graph.edge_attr.shape[1], hidden=args.hidden, n_iterations=args.iterations).eval()
+    model = model.to(device)
+    batch = graph.to(device)
+
+    def infer_step():
+        with torch.inference_mode():
+            scores = torch.sigmoid(model(batch))
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return scores.cpu().numpy()
+
+    infer_step()
+    infer_seconds, scores = _best(infer_step, args.repeats)
+    hit_id, edges = graph.hit_id.numpy(), graph.edge_index.numpy()
+    order = LAYER_RANK[table["layer"].to_numpy()] * 1e4 + np.hypot(table["r"], table["z"]).to_numpy()
+    cc_seconds, _ = _best(lambda: components_tracks(hit_id, edges, scores, 0.5), args.repeats)
+    walk_seconds, _ = _best(lambda: walkthrough_tracks(hit_id, edges, scores, 0.5, node_order=order), args.repeats)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "event": str(full),
+        "n_hits": int(len(table)),
+        "n_edges": int(edges.shape[1]),
+        "edges_per_hit": float(edges.shape[1] / len(table)),
+        "cuts": cut_source,
+        "device": device,
+        "model": f"{type(model).__name__} ({sum(p.numel() for p in model.parameters())} parameters)",
+        "seconds": {"graph": graph_seconds, "inference": infer_seconds, "building_cc": cc_seconds, "building_walk": walk_seconds},
+        "peak_rss_mb": peak_mb,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
+        "machine": {"python": platform.python_version(), "processor": platform.processor(), "torch_threads": torch.get_num_threads()},
+        "note": "scores of an untrained model when --run is not given: building times are then indicative only",
+    }
+    print(f"event {full.name}: {result['n_hits']} hits, {result['n_edges']} edges ({result['edges_per_hit']:.1f}/hit), device {device}")
+    print(f"{'stage':<16}{'seconds/event':>14}")
+    for name, seconds in result["seconds"].items():
+        print(f"{name:<16}{seconds:>14.3f}")
+    print(f"peak RSS {peak_mb:.0f} MB")
+    out = ROOT / "benchmarks" / "results" / "tracking.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from gnn4hep.utils.atomic import atomic_write_json
+
+    atomic_write_json(out, result)
+
+
+if __name__ == "__main__":
+    main()
