@@ -37,6 +37,8 @@ class JetModelConfig(Section):
     use_pid: bool = True
     bdt_max_iter: int = 200
     weight_decay: float = 0.0
+    epochs: dict[str, int] = {}
+    """per-model training epochs overriding ``trainer.max_epochs``, e.g. {particlenet: 3}."""
 
 
 def build_model(name: str, input_dim: int, config: JetModelConfig) -> torch.nn.Module:
@@ -106,14 +108,15 @@ def inference_rate(model: torch.nn.Module, tensors: dict, device: str, batch_siz
 
 
 def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_config, config: JetModelConfig,
-                 run_dir: Path, seed: int = 0) -> tuple[torch.nn.Module, float]:
-    """Train model ``name``; returns (model with the best validation weights, training seconds)."""
+                 run_dir: Path, seed: int = 0) -> tuple[torch.nn.Module, float, int]:
+    """Train model ``name``; returns (model with the best validation weights, training seconds, epochs run)."""
     import lightning as L
 
     from gnn4hep.jets.lightning import JetTaggerModule
     from gnn4hep.training.trainer import make_trainer
 
     L.seed_everything(seed, workers=True, verbose=False)
+    trainer_config = trainer_config.model_copy(update={"max_epochs": config.epochs.get(name, trainer_config.max_epochs)})
     model = build_model(name, input_dim, config)
     module = JetTaggerModule(model, trainer_config.learning_rate, config.weight_decay, trainer_config.max_epochs)
     trainer, checkpoint = make_trainer(trainer_config, run_dir, name)
@@ -124,7 +127,7 @@ def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_conf
     if checkpoint.best_model_path:
         state = torch.load(checkpoint.best_model_path, weights_only=True, map_location="cpu")["state_dict"]
         module.load_state_dict(state)
-    return module.model.cpu().eval(), seconds
+    return module.model.cpu().eval(), seconds, max(int(trainer.current_epoch), 1)
 
 
 def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jets: Jets, trainer_config,
@@ -158,7 +161,7 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
             n_params = int(sum(p.get_n_leaf_nodes() for stage in bdt.classifier._predictors for p in stage))
             epochs = 1
         else:
-            model, seconds = train_neural(name, train, val, input_dim, trainer_config, config, run_dir, seed)
+            model, seconds, epochs = train_neural(name, train, val, input_dim, trainer_config, config, run_dir, seed)
             scores = predict_scores(model, test)
             n_params = sum(p.numel() for p in model.parameters())
             rate = {}
@@ -167,7 +170,6 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
                 if torch.cuda.is_available():
                     rate["gpu"] = inference_rate(model, test, "cuda")
                     model.cpu()
-            epochs = trainer_config.max_epochs
         result = ModelResult(name, scores, tagging_metrics(test_jets.labels, scores), n_params, seconds,
                              len(train_jets) * epochs / max(seconds, 1e-9), rate)
         results[name] = result
