@@ -70,12 +70,13 @@ class KalmanResult:
 
 
 def _inv2(m: np.ndarray) -> np.ndarray:
-    """Inverse of (n, 2, 2) matrices."""
-    det = m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]
-    det = np.where(np.abs(det) > 1e-300, det, 1e-300)
-    out = np.empty_like(m)
-    out[:, 0, 0], out[:, 1, 1] = m[:, 1, 1] / det, m[:, 0, 0] / det
-    out[:, 0, 1], out[:, 1, 0] = -m[:, 0, 1] / det, -m[:, 1, 0] / det
+    """Inverse of (n, 2, 2) matrices (diverged fits give inf / NaN, flagged by the caller)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        det = m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]
+        det = np.where(np.abs(det) > 1e-300, det, 1e-300)
+        out = np.empty_like(m)
+        out[:, 0, 0], out[:, 1, 1] = m[:, 1, 1] / det, m[:, 0, 0] / det
+        out[:, 0, 1], out[:, 1, 0] = -m[:, 0, 1] / det, -m[:, 1, 0] / det
     return out
 
 

@@ -18,8 +18,8 @@ with S(a) = sin(a) / a and C(a) = (1 - cos a) / a, evaluated without cancellatio
 a = 0, are exact). A positive charge in a +z field turns clockwise (phi decreases).
 
 Plane crossing: Newton iterations on s for f(s) = w' . (x(s) - c') = 0, f'(s) = w' . d(s), started
-from the straight-line solution, all tracks at once (a fixed number of iterations; the residual is
-returned so callers can flag failures).
+from the straight-line solution, all tracks at once; once most tracks have converged (|f| below the
+tolerance) only the others iterate. The final |f| is returned so callers can flag misses.
 
 Jacobian (5 x 5) of p' = P(p): with y = (l0, l1, phi, theta, qop) and s* the crossing,
 
@@ -83,6 +83,13 @@ class _Helix:
         self.sin_t, self.cos_t = np.sin(theta), np.cos(theta)
         self.sin_p, self.cos_p = np.sin(phi), np.cos(phi)
 
+    def take(self, rows: np.ndarray) -> "_Helix":
+        """The helices of ``rows``."""
+        out = object.__new__(_Helix)
+        for name in ("position", "phi", "omega", "sin_t", "cos_t", "sin_p", "cos_p"):
+            setattr(out, name, getattr(self, name)[rows])
+        return out
+
     def at(self, s):
         """Position (n, 3), direction (n, 3) and (a, sin a, cos a, S, C) after path length s (n,)."""
         a = self.omega * s
@@ -122,22 +129,31 @@ def global_to_local(points: np.ndarray, centers: np.ndarray, rotations: np.ndarr
 
 
 def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iterations: int):
-    """Newton on s for w . (x(s) - c) = 0, adaptive: stops when every |f| < tolerance_mm."""
+    """Newton on s for w . (x(s) - c) = 0; iterates only on the tracks not yet within ``tolerance_mm``."""
     sin_t = helix.sin_t
     d0 = np.stack([sin_t * helix.cos_p, sin_t * helix.sin_p, helix.cos_t], -1)
     gap = np.sum(normal * (center - helix.position), -1)
     cos_in = np.sum(normal * d0, -1)
     s = gap / np.where(np.abs(cos_in) > 1e-12, cos_in, 1e-12)
-    limit = 0.5 * np.pi / np.maximum(np.abs(helix.omega), 1e-12)
+    active = np.arange(len(s))
+    sub, sub_c, sub_w, sub_s = helix, center, normal, s.copy()
     for _ in range(max_iterations):
-        x, d, trig = helix.at(s)
-        f = np.sum(normal * (x - center), -1)
-        if np.all(np.abs(f) < tolerance_mm):
-            return s, np.abs(f), x, d, trig
-        fprime = np.sum(normal * d, -1)
+        x, d, _ = sub.at(sub_s)
+        f = np.sum(sub_w * (x - sub_c), -1)
+        moving = ~(np.abs(f) < tolerance_mm)
+        if not moving.any():
+            break
+        fprime = np.sum(sub_w * d, -1)
         step = f / np.where(np.abs(fprime) > 1e-12, fprime, 1e-12)
         # never jump by more than a quarter turn: keeps Newton on the nearest crossing
-        s = s - np.clip(step, -limit, limit)
+        limit = 0.5 * np.pi / np.maximum(np.abs(sub.omega), 1e-12)
+        sub_s = sub_s - np.where(moving, np.clip(step, -limit, limit), 0.0)
+        if moving.mean() < 0.5:  # continue on the unconverged tracks only
+            s[active] = sub_s
+            keep = np.flatnonzero(moving)
+            active = active[keep]
+            sub, sub_c, sub_w, sub_s = sub.take(keep), sub_c[keep], sub_w[keep], sub_s[keep]
+    s[active] = sub_s
     x, d, trig = helix.at(s)
     return s, np.abs(np.sum(normal * (x - center), -1)), x, d, trig
 

@@ -95,26 +95,43 @@ def _fit_chunk(surfaces: Surfaces, b_tesla, mass_gev, material, iterations, seed
 
 
 def fit_surfaces(surfaces: Surfaces, b_tesla: float = 2.0, mass_gev: float = MUON_MASS_GEV,
-                 material: bool = True, iterations: int = 2, chunk: int = 5000,
+                 material: bool = True, iterations: int = 1, chunk: int = 5000,
                  keep_states: bool = False) -> TrackFit:
     """Fit T padded tracks (each with >= 3 measurements, the first three real).
+
+    Tracks are sorted by their number of measurements and fitted in chunks of ``chunk``, each chunk
+    padded only to its own longest track (a few long loopers do not inflate every batch).
 
     Args:
         surfaces: padded surfaces and measurements (see :class:`~gnn4hep.tracking.fitting.kalman.Surfaces`).
         b_tesla: B_z (T). mass_gev: mass hypothesis of the scattering (muon by default).
         material: add multiple-scattering noise at each surface.
-        iterations: Kalman passes (the second re-linearises on the first's smoothed track).
-        chunk: tracks per batch. keep_states: keep the smoothed states of one-chunk fits.
+        iterations: Kalman passes (further passes re-linearise on the previous smoothed track).
+        chunk: tracks per batch. keep_states: keep the smoothed states (``kalman``) of a one-chunk fit.
     """
-    n = len(surfaces.mask)
+    n, width = surfaces.mask.shape
+    fields = ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok")
     if n == 0:
-        empty = np.zeros((0, 5))
-        return TrackFit(empty, np.zeros((0, 5, 5)), np.zeros(0), np.zeros(0, np.int64),
-                        np.zeros((0, surfaces.mask.shape[1])), np.zeros(0, bool))
-    parts = [
-        _fit_chunk(surfaces.take(slice(start, start + chunk)), b_tesla, mass_gev, material, iterations)
-        for start in range(0, n, chunk)
-    ]
-    if len(parts) == 1:
-        return parts[0] if keep_states else TrackFit(*(getattr(parts[0], f) for f in ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok")))
-    return TrackFit(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok")))
+        return TrackFit(np.zeros((0, 5)), np.zeros((0, 5, 5)), np.zeros(0), np.zeros(0, np.int64),
+                        np.zeros((0, width)), np.zeros(0, bool))
+    if n <= chunk:
+        part = _fit_chunk(surfaces, b_tesla, mass_gev, material, iterations)
+        return part if keep_states else TrackFit(*(getattr(part, f) for f in fields))
+    lengths = surfaces.mask.sum(axis=1)
+    order = np.argsort(lengths, kind="stable")
+    out = TrackFit(np.empty((n, 5)), np.empty((n, 5, 5)), np.empty(n), np.empty(n, np.int64), np.zeros((n, width)),
+                   np.empty(n, bool))
+    for start in range(0, n, chunk):
+        rows = order[start : start + chunk]
+        top = int(lengths[rows].max())
+        part_surfaces = surfaces.take(rows)
+        part_surfaces = Surfaces(*(getattr(part_surfaces, f)[:, :top] for f in
+                                   ("centers", "rotations", "thickness", "measurements", "variances", "mask")))
+        part = _fit_chunk(part_surfaces, b_tesla, mass_gev, material, iterations)
+        for f in fields:
+            target = getattr(out, f)
+            if f == "hit_chi2":
+                target[rows, :top] = part.hit_chi2
+            else:
+                target[rows] = getattr(part, f)
+    return out

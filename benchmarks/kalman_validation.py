@@ -1,0 +1,306 @@
+"""Validation of the Kalman refit on simulated TrackML events: pulls, resolution, cleaning, score gain.
+
+1. Pulls: single muons (gun, pT 1-100 GeV uniform, |eta| < 2.5, vertex spread 15 um / 55 mm) through
+   the TrackML detector with the project's simulator (helix in 2 T, Highland scattering at every
+   module, Gaussian pitch/sqrt(12) smearing: ``digitisation="smear"``, 100 % efficiency). Truth is the
+   perigee of (vx, vy, vz, px, py, pz, q) from particles.csv. Fits use the truth hit lists.
+2. Resolution: fixed-pT muon guns (1 ... 100 GeV); robust RMS (1.4826 MAD) of the residuals of
+   pT / pT, d0, z0 versus pT and versus eta, with the mean fitted sigma overlaid.
+3. Cleaning: Pythia ttbar + pileup events; 5 % of the hits of reconstructible tracks (>= 3 hits)
+   are moved into other, random true tracks; efficiency = injected hits rejected / injected hits,
+   purity = injected hits rejected / all rejected hits; TrackML score before / after the refit.
+4. Imperfect candidates: geometric graph (layer-pair cuts learned on a training event) + connected
+   components, with the edges an imperfect classifier would keep (true edges kept with probability
+   ``--keep-true``, fake edges with ``--keep-fake``), TrackML score before / after the refit.
+
+Writes PNGs under benchmarks/results/kalman/ and benchmarks/results/kalman_validation.json.
+Run: OMP_NUM_THREADS=1 python benchmarks/kalman_validation.py [--muons 10000] [--pileup 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from gnn4hep.tracking.fitting import FitConfig, refit  # noqa: E402
+from gnn4hep.tracking.fitting.perigee import particles_to_perigee, wrap_angle  # noqa: E402
+from gnn4hep.tracking.io import read_detector  # noqa: E402
+from gnn4hep.tracking.scoring import score_event  # noqa: E402
+from gnn4hep.tracking.simulation import GunSource, SimulationConfig, simulate_event  # noqa: E402
+from gnn4hep.utils.atomic import atomic_savefig, atomic_write_json  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FIGURES = RESULTS / "kalman"
+NAMES = ("d0", "z0", "phi", "theta", "qop")
+LABELS = {"d0": "d0", "z0": "z0", "phi": "phi", "theta": "theta", "qop": "q/p"}
+MUON = 0.1056584
+
+
+@dataclass
+class MuonGun(GunSource):
+    """The simulator's gun with muons (PDG -13 q) instead of pions."""
+
+    def generate(self, rng, event_index):
+        particles = super().generate(rng, event_index)
+        return particles.assign(particle_type=(-13 * particles["q"]).astype(np.int32))
+
+
+def truth_candidates(event) -> pd.DataFrame:
+    return pd.DataFrame({"hit_id": event.truth["hit_id"], "track_id": event.truth["particle_id"].astype(np.int64)})
+
+
+def fit_muons(detector, n_events: int, per_event: int, pt, eta=(-2.5, 2.5), seed: int = 0) -> pd.DataFrame:
+    """Fitted parameters joined with the true perigee of every muon track (>= 3 hits)."""
+    frames = []
+    for i in range(n_events):
+        event = simulate_event(MuonGun(n_particles=per_event, pt_gev=pt, eta=eta), detector, seed=seed, event_index=i,
+                               config=SimulationConfig(digitisation="smear", hit_efficiency=1.0))
+        _, params = refit(event, truth_candidates(event), detector, FitConfig(mass_gev=MUON, max_outliers=0))
+        particles = event.particles.set_index(event.particles["particle_id"].astype(np.int64)).loc[params["track_id"]]
+        truth = particles_to_perigee(particles[["vx", "vy", "vz"]].to_numpy(float), particles[["px", "py", "pz"]].to_numpy(float),
+                                     particles["q"].to_numpy(float), detector.field_tesla)
+        for j, name in enumerate(NAMES):
+            params[f"true_{name}"] = truth[:, j]
+        params["true_pt"] = np.hypot(particles["px"], particles["py"]).to_numpy()
+        params["true_eta"] = -np.log(np.tan(0.5 * truth[:, 3]))
+        frames.append(params)
+    return pd.concat(frames, ignore_index=True)
+
+
+def pulls_of(table: pd.DataFrame) -> pd.DataFrame:
+    out = {}
+    for name in NAMES:
+        diff = table[name] - table[f"true_{name}"]
+        if name == "phi":
+            diff = wrap_angle(diff.to_numpy())
+        out[name] = diff / table[f"sigma_{name}"]
+    return pd.DataFrame(out)
+
+
+def robust_rms(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(1.4826 * np.median(np.abs(values - np.median(values)))) if len(values) > 5 else float("nan")
+
+
+def study_pulls(detector, n_muons: int) -> dict:
+    per_event = 2000
+    table = fit_muons(detector, max(1, n_muons // per_event), per_event, (1.0, 100.0), seed=11)
+    fitted = table[table["fitted"]]
+    pulls = pulls_of(fitted)
+    chi2_ndf = (fitted["chi2"] / fitted["ndf"]).to_numpy()
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    grid = np.linspace(-5, 5, 101)
+    result = {"n_tracks": int(len(table)), "n_fitted": int(len(fitted)), "pulls": {}}
+    for ax, name in zip(axes.flat, NAMES):
+        values = pulls[name].to_numpy()
+        mean, std = float(np.mean(values)), float(np.std(values))
+        result["pulls"][name] = {"mean": mean, "std": std, "robust_std": robust_rms(values),
+                                 "fraction_beyond_5": float(np.mean(np.abs(values) > 5))}
+        ax.hist(np.clip(values, -5, 5), bins=grid, density=True, histtype="step", lw=1.5, label="fit")
+        ax.plot(grid, np.exp(-0.5 * grid**2) / np.sqrt(2 * np.pi), "k--", lw=1, label="N(0, 1)")
+        ax.set_title(f"pull {LABELS[name]}: mean {mean:+.3f}, sigma {std:.3f}")
+        ax.set_xlabel("(fit - true) / sigma")
+        ax.legend(fontsize=8)
+    ax = axes.flat[5]
+    ax.hist(np.clip(chi2_ndf, 0, 4), bins=80, density=True, histtype="step", lw=1.5)
+    ax.set_title(f"chi2/ndf: mean {np.mean(chi2_ndf):.3f}")
+    ax.set_xlabel("chi2 / ndf")
+    result["chi2_ndf_mean"] = float(np.mean(chi2_ndf))
+    from scipy.stats import chi2 as chi2_dist
+
+    probability = chi2_dist.sf(fitted["chi2"], fitted["ndf"])
+    result["chi2_probability_mean"] = float(np.mean(probability))
+    fig.suptitle(f"Kalman fit pulls: {len(fitted)} simulated muons, pT 1-100 GeV, |eta| < 2.5 (2 T, Highland MS, pitch/sqrt(12))")
+    fig.tight_layout()
+    atomic_savefig(fig, FIGURES / "pulls.png", dpi=90)
+    plt.close(fig)
+    return result
+
+
+def study_resolution(detector, per_point: int) -> dict:
+    pts = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+    tables = {pt: fit_muons(detector, 1, per_point, (pt, pt), seed=int(pt * 10)) for pt in pts}
+    rows = []
+    eta_edges = np.linspace(-2.5, 2.5, 11)
+    for pt, table in tables.items():
+        table = table[table["fitted"]]
+        rel = ((table["pt"] - table["true_pt"]) / table["true_pt"]).to_numpy()
+        qop, theta = table["qop"].to_numpy(), table["theta"].to_numpy()
+        rel_sigma = np.sqrt(table["cov_44"] / qop**2 + table["cov_33"] / np.tan(theta) ** 2
+                            - 2 * table["cov_34"] / (qop * np.tan(theta)))
+        for lo, hi in [(-2.5, 2.5)] + list(zip(eta_edges[:-1], eta_edges[1:])):
+            sel = ((table["true_eta"] >= lo) & (table["true_eta"] < hi)).to_numpy()
+            rows.append({"pt": pt, "eta_lo": lo, "eta_hi": hi, "n": int(sel.sum()),
+                         "pt_rel": robust_rms(rel[sel]), "pt_rel_fitted_sigma": float(np.nanmean(rel_sigma[sel])),
+                         "d0_mm": robust_rms((table["d0"] - table["true_d0"]).to_numpy()[sel]),
+                         "d0_fitted_sigma_mm": float(table["sigma_d0"].to_numpy()[sel].mean()),
+                         "z0_mm": robust_rms((table["z0"] - table["true_z0"]).to_numpy()[sel]),
+                         "z0_fitted_sigma_mm": float(table["sigma_z0"].to_numpy()[sel].mean())})
+    frame = pd.DataFrame(rows)
+    inclusive = frame[(frame["eta_lo"] == -2.5) & (frame["eta_hi"] == 2.5)]
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    for ax, (column, label) in zip(axes[0], (("pt_rel", "sigma(pT)/pT"), ("d0_mm", "sigma(d0) [mm]"), ("z0_mm", "sigma(z0) [mm]"))):
+        sigma_col = {"pt_rel": "pt_rel_fitted_sigma", "d0_mm": "d0_fitted_sigma_mm", "z0_mm": "z0_fitted_sigma_mm"}[column]
+        ax.loglog(inclusive["pt"], inclusive[column], "o-", label="residual RMS (robust)")
+        ax.loglog(inclusive["pt"], inclusive[sigma_col], "x--", label="mean fitted sigma")
+        ax.set_xlabel("pT [GeV]")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} vs pT, |eta| < 2.5")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    binned = frame[~((frame["eta_lo"] == -2.5) & (frame["eta_hi"] == 2.5))]
+    for ax, (column, label) in zip(axes[1], (("pt_rel", "sigma(pT)/pT"), ("d0_mm", "sigma(d0) [mm]"), ("z0_mm", "sigma(z0) [mm]"))):
+        for pt in (1.0, 10.0, 100.0):
+            sub = binned[binned["pt"] == pt]
+            ax.semilogy(0.5 * (sub["eta_lo"] + sub["eta_hi"]), sub[column], "o-", label=f"pT = {pt:g} GeV")
+        ax.set_xlabel("eta")
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} vs eta")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    fig.suptitle("Kalman fit resolution, simulated muons on the TrackML detector")
+    fig.tight_layout()
+    atomic_savefig(fig, FIGURES / "resolution.png", dpi=90)
+    plt.close(fig)
+    return {"vs_pt": inclusive.drop(columns=["eta_lo", "eta_hi"]).to_dict("records"), "vs_eta": binned.to_dict("records")}
+
+
+def inject_wrong_hits(truth: pd.DataFrame, fraction: float, rng: np.random.Generator):
+    """Truth submission with ``fraction`` of the hits of >=3-hit tracks moved into other random tracks."""
+    pid = truth["particle_id"].to_numpy().astype(np.int64)
+    size = pd.Series(pid).map(pd.Series(pid).value_counts()).to_numpy()
+    reconstructible = (pid != 0) & (size >= 3)
+    track = np.where(pid != 0, pid, -np.arange(1, len(pid) + 1))  # noise hits: singletons
+    targets = np.unique(pid[reconstructible])
+    candidates = np.flatnonzero(reconstructible)
+    moved = rng.choice(candidates, int(round(fraction * len(candidates))), replace=False)
+    new = rng.choice(targets, len(moved))
+    clash = new == track[moved]
+    new[clash] = rng.choice(targets, int(clash.sum()))
+    keep = new != track[moved]
+    moved, new = moved[keep], new[keep]
+    track = track.copy()
+    track[moved] = new
+    return pd.DataFrame({"hit_id": truth["hit_id"].to_numpy(), "track_id": track}), moved
+
+
+def rejected_hits(before: pd.DataFrame, after: pd.DataFrame) -> np.ndarray:
+    """Row mask (in ``before`` order) of hits whose track changed to a new singleton id in ``after``."""
+    mapping = after.set_index("hit_id")["track_id"]
+    return mapping.loc[before["hit_id"]].to_numpy() != before["track_id"].to_numpy()
+
+
+def study_cleaning(detector, pileup: float, n_events: int, fraction: float = 0.05) -> dict:
+    from gnn4hep.tracking.simulation.pythia_source import PythiaSource
+
+    rng = np.random.default_rng(7)
+    rows = []
+    events = []
+    for i in range(n_events + 1):  # event 0 trains the graph cuts of the candidates study
+        start = time.perf_counter()
+        event = simulate_event(PythiaSource(pileup=pileup), detector, seed=5, event_index=i)
+        events.append(event)
+        print(f"  simulated mu={pileup:g} event {i}: {len(event.hits)} hits in {time.perf_counter() - start:.1f} s", flush=True)
+    for event in events[1:]:
+        candidates, moved = inject_wrong_hits(event.truth, fraction, rng)
+        start = time.perf_counter()
+        cleaned, params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957))
+        seconds = time.perf_counter() - start
+        rejected = rejected_hits(candidates, cleaned)
+        injected = np.zeros(len(candidates), bool)
+        injected[moved] = True
+        particles = event.particles.set_index(event.particles["particle_id"].astype(np.int64))
+        dest_pt = np.hypot(particles["px"], particles["py"]).reindex(candidates["track_id"].to_numpy()).to_numpy()
+        row = {"n_hits": len(candidates), "n_injected": int(injected.sum()), "n_rejected": int(rejected.sum()),
+               "efficiency": float(rejected[injected].mean()), "purity": float(injected[rejected].mean()) if rejected.any() else float("nan"),
+               "fraction_tracks_fitted": float(params.loc[params["n_hits"] + params["n_outliers"] >= 3, "fitted"].mean()),
+               "refit_seconds": seconds, "n_tracks": int(len(params))}
+        high = dest_pt > 1.0
+        row["efficiency_pt_gt_1"] = float(rejected[injected & high].mean())
+        row["purity_pt_gt_1"] = float(injected[rejected & high].mean())
+        row["score_injected"] = score_event(event.truth, candidates)
+        row["score_refit"] = score_event(event.truth, cleaned)
+        row["score_truth"] = score_event(event.truth, truth_candidates(event).assign(
+            track_id=np.where(event.truth["particle_id"].to_numpy() != 0, event.truth["particle_id"].to_numpy().astype(np.int64),
+                              -np.arange(1, len(event.truth) + 1))))
+        row.update(candidates_study(events[0], event, detector))
+        rows.append(row)
+        print("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+    return {"pileup": pileup, "injected_fraction": fraction, "events": rows}
+
+
+def candidates_study(train_event, event, detector, keep_true: float = 0.97, keep_fake: float = 0.005) -> dict:
+    """Geometric graph + CC candidates (imperfect edge selection) before and after the refit."""
+    from gnn4hep.graphs.features import hit_table
+    from gnn4hep.graphs.geometric import build_geometric_edges, fit_layer_pair_cuts
+    from gnn4hep.tracking.building import components_tracks
+
+    rng = np.random.default_rng(3)
+    cuts = fit_layer_pair_cuts([hit_table(train_event)], pt_min=0.0)
+    table = hit_table(event)
+    edges = build_geometric_edges(table, cuts)
+    pid = event.truth.set_index("hit_id").loc[table["hit_id"], "particle_id"].to_numpy()
+    true_edge = (pid[edges[0]] == pid[edges[1]]) & (pid[edges[0]] != 0)
+    out = {"graph_edges": int(edges.shape[1]), "graph_true_edge_fraction": float(true_edge.mean())}
+    draws = rng.random(edges.shape[1])
+    for label, scores in (("all_edges", np.ones(edges.shape[1])),
+                          ("imperfect_edges", np.where(true_edge, draws < keep_true, draws < keep_fake).astype(float))):
+        candidates = components_tracks(table["hit_id"].to_numpy(), edges, scores, score_cut=0.5, min_hits=1)
+        start = time.perf_counter()
+        cleaned, params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957))
+        out[f"{label}_refit_seconds"] = time.perf_counter() - start
+        out[f"{label}_score_before"] = score_event(event.truth, candidates)
+        out[f"{label}_score_after"] = score_event(event.truth, cleaned)
+        out[f"{label}_n_outliers"] = int(params["n_outliers"].sum())
+    return out
+
+
+def main() -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--muons", type=int, default=10000, help="muons of the pull study")
+    parser.add_argument("--per-point", type=int, default=1500, help="muons per pT point of the resolution study")
+    parser.add_argument("--pileup", type=float, default=200.0)
+    parser.add_argument("--events", type=int, default=1, help="pileup events of the cleaning study")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["pulls", "resolution", "cleaning"])
+    args = parser.parse_args()
+    detector = read_detector()
+    result = {}
+    path = RESULTS / "kalman_validation.json"
+    if path.exists():
+        import json
+
+        result = json.loads(path.read_text())
+    for name, func, call in (("pulls", study_pulls, lambda: study_pulls(detector, args.muons)),
+                             ("resolution", study_resolution, lambda: study_resolution(detector, args.per_point)),
+                             ("cleaning", study_cleaning, lambda: study_cleaning(detector, args.pileup, args.events))):
+        if name in args.skip:
+            continue
+        start = time.perf_counter()
+        result[name] = call()
+        result[name]["seconds"] = time.perf_counter() - start
+        atomic_write_json(path, result)
+        print(f"{name}: done in {result[name]['seconds']:.0f} s", flush=True)
+    if "pulls" in result:
+        print(f"{'param':>6} {'mean':>8} {'sigma':>7}")
+        for name, values in result["pulls"]["pulls"].items():
+            print(f"{name:>6} {values['mean']:>8.3f} {values['std']:>7.3f}")
+        print(f"chi2/ndf mean {result['pulls']['chi2_ndf_mean']:.3f}")
+    print(f"wrote {path} and {FIGURES}/*.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
