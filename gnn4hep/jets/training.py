@@ -41,7 +41,7 @@ class JetModelConfig(Section):
     """per-model training epochs overriding ``trainer.max_epochs``, e.g. {particlenet: 3}."""
 
 
-def build_model(name: str, input_dim: int, config: JetModelConfig) -> torch.nn.Module:
+def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float = 1.0) -> torch.nn.Module:
     """A fresh model called ``name``."""
     from gnn4hep.models.efn import EnergyFlowNetwork
     from gnn4hep.models.jet_cnn import JetImageCNN
@@ -56,7 +56,7 @@ def build_model(name: str, input_dim: int, config: JetModelConfig) -> torch.nn.M
     if name == "pfn":
         return ParticleFlowNetwork(input_dim=input_dim, phi_sizes=config.pfn_phi_sizes, f_sizes=config.pfn_f_sizes)
     if name == "efn":
-        return EnergyFlowNetwork(phi_sizes=config.pfn_phi_sizes, f_sizes=config.pfn_f_sizes)
+        return EnergyFlowNetwork(phi_sizes=config.pfn_phi_sizes, f_sizes=config.pfn_f_sizes, angle_scale=radius)
     if name == "mpnn":
         return JetMPNN(input_dim=input_dim, hidden=config.mpnn_hidden, iterations=config.mpnn_iterations)
     if name == "cnn":
@@ -108,7 +108,7 @@ def inference_rate(model: torch.nn.Module, tensors: dict, device: str, batch_siz
 
 
 def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_config, config: JetModelConfig,
-                 run_dir: Path, seed: int = 0) -> tuple[torch.nn.Module, float, int]:
+                 run_dir: Path, seed: int = 0, radius: float = 1.0) -> tuple[torch.nn.Module, float, int]:
     """Train model ``name``; returns (model with the best validation weights, training seconds, epochs run)."""
     import lightning as L
 
@@ -117,7 +117,7 @@ def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_conf
 
     L.seed_everything(seed, workers=True, verbose=False)
     trainer_config = trainer_config.model_copy(update={"max_epochs": config.epochs.get(name, trainer_config.max_epochs)})
-    model = build_model(name, input_dim, config)
+    model = build_model(name, input_dim, config, radius)
     module = JetTaggerModule(model, trainer_config.learning_rate, config.weight_decay, trainer_config.max_epochs)
     trainer, checkpoint = make_trainer(trainer_config, run_dir, name)
     start = time.perf_counter()
@@ -161,7 +161,8 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
             n_params = int(sum(p.get_n_leaf_nodes() for stage in bdt.classifier._predictors for p in stage))
             epochs = 1
         else:
-            model, seconds, epochs = train_neural(name, train, val, input_dim, trainer_config, config, run_dir, seed)
+            model, seconds, epochs = train_neural(name, train, val, input_dim, trainer_config, config, run_dir, seed,
+                                                  radius)
             scores = predict_scores(model, test)
             n_params = sum(p.numel() for p in model.parameters())
             rate = {}

@@ -23,6 +23,8 @@ class EnergyFlowNetwork(nn.Module):
         f_sizes: hidden sizes of F (paper: (100, 100, 100)).
         num_classes: output logits.
         dropout: dropout in F.
+        angle_scale: Φ sees η̂ / angle_scale (use the jet radius R so its inputs are O(1); a fixed
+            rescaling of the angles keeps IRC safety).
 
     Shapes: ``weights`` z (B, M), ``points`` (B, M, 2), ``mask`` (B, M) -> logits (B, num_classes).
     """
@@ -30,8 +32,10 @@ class EnergyFlowNetwork(nn.Module):
     input_names = ("weights", "points", "mask")
 
     def __init__(self, *, angle_dim: int = 2, phi_sizes: tuple[int, ...] = (100, 100, 256),
-                 f_sizes: tuple[int, ...] = (100, 100, 100), num_classes: int = 2, dropout: float = 0.0):
+                 f_sizes: tuple[int, ...] = (100, 100, 100), num_classes: int = 2, dropout: float = 0.0,
+                 angle_scale: float = 1.0):
         super().__init__()
+        self.angle_scale = angle_scale
         self.phi = mlp([angle_dim, *phi_sizes])
         self.f = mlp([phi_sizes[-1], *f_sizes], dropout=dropout)
         self.head = nn.Linear(f_sizes[-1], num_classes)
@@ -39,7 +43,7 @@ class EnergyFlowNetwork(nn.Module):
     def latent(self, weights: Tensor, points: Tensor, mask: Tensor) -> Tensor:
         """Σ_i z_i Φ(η̂_i): (B, ℓ); padded particles get weight 0."""
         z = weights * mask.to(weights.dtype)
-        return (z[..., None] * self.phi(points)).sum(dim=1)
+        return (z[..., None] * self.phi(points / self.angle_scale)).sum(dim=1)
 
     def forward(self, weights: Tensor, points: Tensor, mask: Tensor) -> Tensor:
         return self.head(self.f(self.latent(weights, points, mask)))
