@@ -31,6 +31,7 @@ class JetModelConfig(Section):
     pfn_f_sizes: tuple[int, ...] = (100, 100, 100)
     mpnn_hidden: int = 64
     mpnn_iterations: int = 3
+    mpnn_edge_hidden: int = 16
     image_size: int = 40
     image_extent: float = 0.0
     """half-width of jet images in Δη, Δφ; 0 means the jet radius."""
@@ -58,7 +59,8 @@ def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float
     if name == "efn":
         return EnergyFlowNetwork(phi_sizes=config.pfn_phi_sizes, f_sizes=config.pfn_f_sizes, angle_scale=radius)
     if name == "mpnn":
-        return JetMPNN(input_dim=input_dim, hidden=config.mpnn_hidden, iterations=config.mpnn_iterations)
+        return JetMPNN(input_dim=input_dim, hidden=config.mpnn_hidden, iterations=config.mpnn_iterations,
+                        edge_hidden=config.mpnn_edge_hidden)
     if name == "cnn":
         return JetImageCNN(image_size=config.image_size)
     raise ValueError(f"unknown model '{name}'; known: {', '.join(MODEL_NAMES)}")
