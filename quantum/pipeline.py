@@ -107,20 +107,29 @@ def solve_qubo(
     num_reads: int | None = 10,
     sampler_options: dict | None = None,
     min_hits: int = 3,
+    refit: bool = False,
     **sample_options: Any,
 ) -> dict[str, Any]:
     """Solve a QUBO file and write the TrackML submission of its lowest-energy sample.
 
     ``sample_options`` (e.g. ``num_sweeps``) go to ``sampler.sample`` when it accepts them.
+    ``refit``: Kalman-refit the decoded tracks (:func:`gnn4hep.tracking.fitting.refit`), which moves
+    outlier hits to single-hit tracks, before writing the submission.
 
     Returns:
         dict with ``energy``, ``solve_seconds``, ``n_selected`` and ``n_tracks``.
     """
     model, info = load_qubo(qubo)
-    hits = _reduced_event(qubo, info, parts=("hits",)).hits
+    event = _reduced_event(qubo, info, parts=("hits",))
+    hits = event.hits
     sampleset, seconds = solve(model.bqm, make_sampler(sampler, **(sampler_options or {})), num_reads=num_reads, seed=seed, **sample_options)
     best = sampleset.first
     submission, _ = decode_sample(model.triplets, best.sample, hits, min_hits=min_hits)
+    if refit:
+        from gnn4hep.tracking.fitting import refit as kalman_refit
+
+        submission, _ = kalman_refit(event, submission, name="QUBO tracks")
+        submission = submission[["hit_id", "track_id"]].reset_index(drop=True)
     submission.insert(0, "event_id", int(Path(info["event"]).name.removeprefix("event") or 0))
     atomic_write_text(out, submission.to_csv(index=False, lineterminator="\n"))
     counts = submission["track_id"].value_counts()

@@ -71,6 +71,7 @@ def solve(
     seed: Annotated[Optional[int], typer.Option(help="random seed (samplers that take it)")] = 0,
     sweeps: Annotated[Optional[int], typer.Option(help="SA sweeps per read (sa only)")] = None,
     min_hits: Annotated[int, typer.Option(help="shortest chain kept as a track")] = 3,
+    refit: Annotated[bool, typer.Option("--refit", help="Kalman-refit the tracks (outlier hits become single-hit tracks)")] = False,
     sampler_option: Annotated[
         Optional[list[str]],
         typer.Option(help="KEY=VALUE passed to the sampler's constructor (repeatable; VALUE parsed as JSON when it can be)"),
@@ -86,7 +87,7 @@ def solve(
     if reads < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--reads")
     options = _parse_pairs(sampler_option or [], "--sampler-option")
-    result = solve_qubo(qubo, out, sampler=sampler, seed=seed, num_reads=reads, sampler_options=options, min_hits=min_hits,
+    result = solve_qubo(qubo, out, sampler=sampler, seed=seed, num_reads=reads, sampler_options=options, min_hits=min_hits, refit=refit,
                         **({"num_sweeps": sweeps} if sweeps else {}))  # fmt: skip
     result["submission"] = str(out)
     if json_out:

@@ -116,3 +116,19 @@ def test_build_set_overrides_config_and_rejects_unknown_keys(toy_prefix, tmp_pat
     assert config["tplet_max_drz"] == 0.05 and config["drz_weight"] == 0.5
     result = _invoke("qubo", "build", toy_prefix, "-o", qubo, "--set", "tplet_max_drzz=1")
     assert result.exit_code == 2 and "tplet_max_drzz" in result.output
+
+
+def test_solve_with_kalman_refit_on_the_real_sample_event(sample_event_prefix, tmp_path):
+    qubo = tmp_path / "q.json"
+    assert _invoke("qubo", "build", sample_event_prefix, "--density", "0.5", "-o", qubo).exit_code == 0
+    plain, refitted = tmp_path / "plain.csv", tmp_path / "refit.csv"
+    assert _invoke("qubo", "solve", qubo, "--min-hits", "5", "-o", plain).exit_code == 0
+    result = _invoke("qubo", "solve", qubo, "--min-hits", "5", "--refit", "-o", refitted)
+    assert result.exit_code == 0, result.output
+    before, after = pd.read_csv(plain), pd.read_csv(refitted)
+    assert sorted(before["hit_id"]) == sorted(after["hit_id"])
+    # the refit only removes hits from tracks: no track of the refit has hits from two plain tracks
+    merged = before.merge(after, on="hit_id", suffixes=("_plain", "_refit"))
+    assert (merged.groupby("track_id_refit")["track_id_plain"].nunique() == 1).all()
+    scored = json.loads(_invoke("qubo", "score", qubo, refitted, "--json").stdout)
+    assert scored["trackml_score"] > 0.8
