@@ -27,8 +27,9 @@ from gnn4hep.utils.atomic import atomic_write_text
 
 
 def read_doublet_source(path: str | Path, hits: pd.DataFrame, min_score: float = 0.0) -> pd.DataFrame:
-    """Doublets from a file: an edge-table CSV (``hit_id_in, hit_id_out[, score]``) or a graph
-    file of :func:`gnn4hep.graphs.io.save_graph` (``edge_index``, ``hit_id``, ``edge_scores``).
+    """Doublets from a file: an edge-table CSV (``hit_id_in, hit_id_out[, score]``), a graph
+    file of :func:`gnn4hep.graphs.io.save_graph` (``edge_index``, ``hit_id``, ``edge_scores``), or
+    an edge-score parquet of the trackml_infer stage (``source_hit_id, target_hit_id, edge_score``).
     Edges touching hits absent from ``hits`` (e.g. removed by the density reduction) are dropped."""
     path = Path(path)
     if not path.is_file():
@@ -41,6 +42,12 @@ def read_doublet_source(path: str | Path, hits: pd.DataFrame, min_score: float =
         edges = graph.edge_index.numpy()
         scores = graph.edge_scores.numpy() if getattr(graph, "edge_scores", None) is not None else np.ones(edges.shape[1])
         table = pd.DataFrame({"hit_id_in": node_hit[edges[0]], "hit_id_out": node_hit[edges[1]], "score": scores})
+    elif path.suffix == ".parquet":
+        table = pd.read_parquet(path)
+        missing = {"source_hit_id", "target_hit_id", "edge_score"} - set(table.columns)
+        if missing:
+            raise InputFileError(path, f"edge-score file lacks column(s) {', '.join(sorted(missing))}")
+        table = table.rename(columns={"source_hit_id": "hit_id_in", "target_hit_id": "hit_id_out", "edge_score": "score"})
     else:
         table = pd.read_csv(path)
     known = hits["hit_id"].to_numpy()

@@ -26,7 +26,7 @@ def build(
     seed: Annotated[int, typer.Option(help="seed of the particle sampling")] = 0,
     doublets: Annotated[
         Optional[Path],
-        typer.Option(help="doublets of any hit graph: CSV hit_id_in,hit_id_out[,score] or a graph .pt; default: geometric seeding"),
+        typer.Option(help="doublets of any hit graph: CSV hit_id_in,hit_id_out[,score], graph .pt or trackml_infer edge-score .parquet; default: geometric seeding"),
     ] = None,
     min_score: Annotated[float, typer.Option(help="drop input doublets with a score below this")] = 0.0,
     all_volumes: Annotated[bool, typer.Option(help="keep every volume (default: barrel 8, 13, 17 only)")] = False,

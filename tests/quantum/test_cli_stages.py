@@ -65,6 +65,12 @@ def test_build_from_a_doublet_table(toy_prefix, tmp_path):
     geometric = _invoke("qubo", "build", toy_prefix, "--density", "1", "-o", tmp_path / "r.json", "--all-volumes", "--json")
     assert result.exit_code == 0 and geometric.exit_code == 0, result.output
     assert json.loads(result.stdout)["n_variables"] == json.loads(geometric.stdout)["n_variables"]
+    parquet = tmp_path / "edges.parquet"
+    doublets.rename(columns={"hit_id_in": "target_hit_id", "hit_id_out": "source_hit_id", "score": "edge_score"}).to_parquet(parquet)
+    result = _invoke("qubo", "build", toy_prefix, "--density", "1", "-o", tmp_path / "p.json", "--all-volumes",
+                     "--doublets", parquet, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_variables"] == json.loads(geometric.stdout)["n_variables"]
 
 
 def test_cli_input_errors_are_one_line(toy_prefix, tmp_path):
