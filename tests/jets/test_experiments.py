@@ -76,3 +76,20 @@ def test_bad_model_name_and_missing_data(tmp_path, part_dirs):
         run_experiment(REPO / "experiments" / "jets_qg.yaml", ["stages=[jets_tag]", *TINY], out=tmp_path / "run2")
     with pytest.raises(ConfigError, match="unknown key"):
         run_experiment(REPO / "experiments" / "jets_qg.yaml", ["data.colour=red"], out=tmp_path / "run3")
+
+
+def test_jets_top_smoke(tmp_path, part_dirs):
+    train_dir, _ = part_dirs
+    run = run_experiment(REPO / "experiments" / "jets_top.yaml",
+                         [f"data.path={train_dir}", "models=[efn,cnn,bdt]", *TINY], out=tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"efn", "cnn", "bdt"}
+    assert all({"auc", "accuracy", "rej30", "rej50"} <= set(v) for v in metrics.values())
+
+
+@pytest.mark.slow
+def test_jets_top_generates_then_tags(tmp_path):
+    run = run_experiment(REPO / "experiments" / "jets_top.yaml",
+                         ["data.n_jets=6", "data.workers=1", "models=[efn,bdt]", *TINY], out=tmp_path / "run")
+    assert (run / "data" / "jets.h5").is_file()
+    assert json.loads((run / "data_split.json").read_text())["n_test"] > 0
