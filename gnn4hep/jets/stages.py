@@ -69,7 +69,7 @@ def load_data(ctx: RunContext):
         raise ConfigError(f"{path}: binary labels needed (found classes {np.unique(jets.labels).tolist()}); "
                           "set data.signal_class")
     order = np.random.default_rng(ctx.seed).permutation(len(jets))
-    if cfg.n_jets:
+    if cfg.n_jets and cfg.path is not None:  # generated sets hold n_jets per class: use them all
         order = order[: cfg.n_jets]
     return jets.subset(order)
 
