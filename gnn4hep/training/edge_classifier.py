@@ -111,6 +111,8 @@ class EdgeClassifierModule(L.LightningModule):
 def predict_edge_scores(model: nn.Module, graphs: Sequence[Data], batch_size: int = 16, device: str | torch.device | None = None) -> list[Tensor]:
     """Edge scores sigmoid(model(graph)) of every graph, each (E_g,) float32 on the CPU.
 
+    ``graphs`` is any indexable sequence of ``Data`` (a list, a ``HeptrkxDataset``, ...).
+
     Graphs are run in batches of ``batch_size`` (results equal one-at-a-time inference up to float
     rounding: message passing never crosses graphs). The model is put in eval mode and restored.
     """
@@ -123,7 +125,7 @@ def predict_edge_scores(model: nn.Module, graphs: Sequence[Data], batch_size: in
     scores: list[Tensor] = []
     try:
         for start in range(0, len(graphs), batch_size):
-            chunk = list(graphs[start : start + batch_size])
+            chunk = [graphs[index] for index in range(start, min(start + batch_size, len(graphs)))]
             batch = Batch.from_data_list(chunk).to(device)
             logits = model(batch).float().cpu()
             sizes = [int(graph.edge_index.shape[1]) for graph in chunk]

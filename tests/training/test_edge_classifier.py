@@ -51,6 +51,18 @@ def test_predict_scores_batched_equals_single():
     assert model.training  # mode restored
 
 
+def test_predict_scores_accepts_a_lazy_dataset(tmp_path):
+    from gnn4hep.graphs.heptrkx import HeptrkxDataset
+    from tests.graphs.toy_graphs import write_toy_folder
+
+    write_toy_folder(tmp_path, range(3), sectors=1, n_tracks=4)
+    dataset = HeptrkxDataset(tmp_path, edge_features=True)
+    torch.manual_seed(0)
+    model = InteractionNetwork(edge_features=4, hidden=8, n_iterations=1)
+    scores = predict_edge_scores(model, dataset, batch_size=2)
+    assert [s.shape[0] for s in scores] == [dataset[i].edge_index.shape[1] for i in range(3)]
+
+
 def test_fit_learns_toy_graphs_and_round_trips(tmp_path):
     torch.manual_seed(0)
     config = EdgeModelConfig(hidden=16, n_iterations=2)
