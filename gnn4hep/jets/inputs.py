@@ -3,7 +3,7 @@
 ``make_inputs`` computes, once per jet set, the tensors the chosen models read:
 ``features`` (N, M, F) standardised with the training set's statistics, ``points`` (N, M, 2)
 (Δη, Δφ), ``weights`` (N, M) momentum fractions z_i, ``mask`` (N, M), ``images``
-(N, 1, S, S) and ``labels`` (N,). Constituents are pT-ordered, so the collate function cuts each
+(N, 1, S, S) (pT-normalised, then divided by the training set's pixel standard deviation) and ``labels`` (N,). Constituents are pT-ordered, so the collate function cuts each
 batch at its largest multiplicity: a jet set padded to 128 costs what its real multiplicities cost.
 """
 
@@ -30,6 +30,8 @@ class InputSettings:
     image_size: int = 40
     image_extent: float = 1.0
     stats: Optional[tuple[np.ndarray, np.ndarray]] = None
+    image_scale: Optional[float] = None
+    """images are divided by this (the training set's pixel standard deviation) so CNN inputs are O(1)."""
 
 
 def make_inputs(jets: Jets, names: set[str], settings: InputSettings) -> dict[str, Tensor]:
@@ -46,7 +48,10 @@ def make_inputs(jets: Jets, names: set[str], settings: InputSettings) -> dict[st
     if "images" in names:
         from gnn4hep.jets.images import jet_images
 
-        out["images"] = torch.from_numpy(jet_images(jets, settings.image_size, settings.image_extent))
+        images = jet_images(jets, settings.image_size, settings.image_extent)
+        if settings.image_scale is None:
+            settings.image_scale = float(images.std()) or 1.0
+        out["images"] = torch.from_numpy(images / np.float32(settings.image_scale))
     return out
 
 
