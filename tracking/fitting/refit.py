@@ -3,8 +3,8 @@
 :func:`refit` takes any TrackML submission table (``hit_id, track_id``): the output of every track
 builder and of the QUBO decoder. For each candidate with at least 3 hits:
 
-1. hits are ordered by their transverse radius r = sqrt(x^2 + y^2) (r grows along a track from the
-   interaction region until it has turned by pi; loopers coming back inwards are ordered wrongly);
+1. hits are ordered along the track: by z for candidates longer in z than in r (z is monotonic on a
+   helix along B; endcap loopers come back inwards in r), by r = sqrt(x^2 + y^2) otherwise;
 2. measurements are local (u, v) = first two rows of R^T (x - c) on the hit's module
    (``detectors.csv``), variance pitch^2 / 12 per axis (or the cluster extent in pixels times the pitch,
    squared over 12, with ``FitConfig(cluster_errors=True)`` when cells exist);
@@ -17,7 +17,8 @@ builder and of the QUBO decoder. For each candidate with at least 3 hits:
 Returns ``(cleaned_candidates, track_params)``. ``cleaned_candidates`` holds every hit of the event:
 rejected outliers, and hits absent from ``candidates``, get new singleton track ids, so the table
 stays a valid submission. ``track_params`` has one row per input track (see ``PARAM_COLUMNS``);
-tracks with fewer than 3 hits are passed through with ``fitted = False`` and NaN parameters.
+tracks with fewer than 3 hits (or more than ``max_hits``) are passed through with ``fitted = False``
+and NaN parameters, as are tracks whose fit fails.
 """
 
 from __future__ import annotations
@@ -47,11 +48,18 @@ class FitConfig:
     chi2_cut: smoothed-residual chi2 (2 dof) above which a hit is an outlier (15: p = 5.5e-4).
     max_outliers: rounds of outlier removal (one hit per track per round).
     min_hits: a track never drops below this many hits. iterations: Kalman passes per fit.
+    max_hits: candidates with more hits are not one particle (merged components): passed through
+    unfitted, like tracks with fewer than 3 hits.
     mass_gev: scattering mass hypothesis. material: multiple scattering on/off.
     error_scale: multiplies sigma_u, sigma_v (1: pitch / sqrt(12)). cluster_errors: use cells.
+    restore_chi2_ndf: a track whose cleaned fit still has chi2/ndf above this (or fails) gets its
+        outliers back and its first fit (cleaning a merged candidate only scatters its hits).
+    outlier_ids: "singletons" gives each rejected hit its own new track; "split" puts the rejected
+        hits of one candidate together in one new track (a merged second particle stays whole).
     """
 
     chi2_cut: float = 15.0
+    max_hits: int = 60
     max_outliers: int = 5
     min_hits: int = 3
     iterations: int = 1
@@ -60,6 +68,12 @@ class FitConfig:
     error_scale: float = 1.0
     cluster_errors: bool = False
     chunk: int = 5000
+    restore_chi2_ndf: float | None = 3.0
+    outlier_ids: str = "singletons"
+
+    def __post_init__(self) -> None:
+        if self.outlier_ids not in ("singletons", "split"):
+            raise ValueError(f"FitConfig.outlier_ids: {self.outlier_ids!r} is not 'singletons' or 'split'")
 
 
 def _check_candidates(candidates: pd.DataFrame, hit_ids: np.ndarray, name: str) -> pd.DataFrame:
@@ -84,6 +98,27 @@ def _cluster_extent(cells: pd.DataFrame) -> pd.DataFrame:
     return cells.groupby("hit_id").agg(n_u=("ch0", "nunique"), n_v=("ch1", "nunique"))
 
 
+def _order_key(table: pd.DataFrame) -> np.ndarray:
+    """Key that orders each candidate's hits along the track.
+
+    z is monotonic along a helix in a uniform field along z (p_z is constant); r only until the
+    track has turned by pi (endcap loopers come back inwards). Tracks whose z extent exceeds their r
+    extent are ordered by z (in the direction of the r-z trend), the others by r.
+    """
+    r = np.hypot(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64))
+    z = table["z"].to_numpy(np.float64)
+    frame = pd.DataFrame({"t": table["track_id"].to_numpy(), "r": r, "z": z})
+    grouped = frame.groupby("t")
+    r_span = (grouped["r"].transform("max") - grouped["r"].transform("min")).to_numpy()
+    z_span = (grouped["z"].transform("max") - grouped["z"].transform("min")).to_numpy()
+    # direction: sign of z at the innermost hit minus z at the outermost hit, reversed
+    inner_z = frame.loc[grouped["r"].idxmin(), ["t", "z"]].set_index("t")["z"]
+    outer_z = frame.loc[grouped["r"].idxmax(), ["t", "z"]].set_index("t")["z"]
+    sign = np.sign((outer_z - inner_z).reindex(frame["t"]).to_numpy())
+    sign = np.where(sign == 0, np.sign(z - grouped["z"].transform("mean").to_numpy() + 1e-9), sign)
+    return np.where(z_span > r_span, sign * z, r)
+
+
 def _hit_table(event, candidates: pd.DataFrame, detector: Detector, config: FitConfig) -> pd.DataFrame:
     hits = event.hits
     missing = [c for c in HIT_COLUMNS if c not in hits.columns]
@@ -93,7 +128,7 @@ def _hit_table(event, candidates: pd.DataFrame, detector: Detector, config: FitC
     if table[["x", "y", "z"]].isna().any().any():
         raise SubmissionError("event hits: columns 'x, y, z' have missing values")
     table["module_row"] = detector.module_index(table["volume_id"], table["layer_id"], table["module_id"])
-    table["distance"] = np.hypot(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64))
+    table["distance"] = _order_key(table)
     pitch = detector.modules[["pitch_u", "pitch_v"]].to_numpy(np.float64)[table["module_row"].to_numpy()]
     if config.cluster_errors and getattr(event, "cells", None) is not None and len(event.cells):
         extent = _cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
@@ -154,7 +189,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     chi2 = np.full(len(track_ids), np.nan)
     ndf = np.zeros(len(track_ids), np.int64)
     ok = np.zeros(len(track_ids), bool)
-    to_fit = np.flatnonzero(n_per_track >= 3)
+    to_fit = np.flatnonzero((n_per_track >= 3) & (n_per_track <= config.max_hits))
+    first_fit = None
     for round_ in range(config.max_outliers + 1):
         if len(to_fit) == 0:
             break
@@ -165,6 +201,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         fit = fit_surfaces(surfaces, b_tesla, config.mass_gev, config.material, config.iterations, config.chunk)
         perigee[to_fit], cov[to_fit], chi2[to_fit], ndf[to_fit], ok[to_fit] = (
             fit.perigee, fit.perigee_cov, fit.chi2, fit.ndf, fit.ok)
+        if first_fit is None:
+            first_fit = tuple(a.copy() for a in (perigee, cov, chi2, ndf, ok))
         if round_ == config.max_outliers:
             break
         worst = np.argmax(fit.hit_chi2, axis=1)
@@ -173,6 +211,13 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         active[rows[starts[drop] + worst[drop]]] = False
         to_fit = to_fit[drop]
+    if config.restore_chi2_ndf is not None and first_fit is not None:
+        n_left = np.bincount(track_code[active], minlength=len(track_ids))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bad = (n_left < n_per_track) & (~ok | (chi2 / np.maximum(ndf, 1) > config.restore_chi2_ndf))
+        active |= bad[track_code]
+        perigee, cov, chi2, ndf, ok = (np.where(bad.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
+                                       for a, b in zip((perigee, cov, chi2, ndf, ok), first_fit))
     n_active = np.bincount(track_code[active], minlength=len(track_ids))
     params["n_hits"] = n_active
     params["n_outliers"] = n_per_track - n_active
@@ -194,17 +239,26 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     for column, i, j in zip(COV_COLUMNS, iu, ju):
         params[column] = cov[:, i, j]
     params = params[list(PARAM_COLUMNS)]
-    cleaned = _cleaned_candidates(event, table, active, candidates)
+    cleaned = _cleaned_candidates(event, table, active, track_code, candidates, config.outlier_ids == "split")
     return cleaned, params
 
 
-def _cleaned_candidates(event, table: pd.DataFrame, active: np.ndarray, candidates: pd.DataFrame) -> pd.DataFrame:
-    """Every event hit: its track, or a new singleton id for outliers and unassigned hits."""
+def _cleaned_candidates(event, table: pd.DataFrame, active: np.ndarray, track_code: np.ndarray,
+                        candidates: pd.DataFrame, split: bool) -> pd.DataFrame:
+    """Every event hit: its track, or a new id for outliers (singletons, or one per candidate with
+    ``split``) and unassigned hits (singletons)."""
     hit_ids = event.hits["hit_id"].to_numpy()
-    track = pd.Series(table["track_id"].to_numpy(), index=table["hit_id"].to_numpy())
-    track = track[active].reindex(hit_ids)
-    orphan = track.isna().to_numpy()
     next_id = int(max(candidates["track_id"].max() if len(candidates) else 0, 0)) + 1
+    assigned = np.where(active, table["track_id"].to_numpy(), -1)
+    if split:
+        assigned = np.where(active, assigned, next_id + track_code)
+        next_id += int(track_code.max(initial=-1)) + 1
+    else:
+        outliers = ~active
+        assigned[outliers] = next_id + np.arange(int(outliers.sum()))
+        next_id += int(outliers.sum())
+    track = pd.Series(assigned, index=table["hit_id"].to_numpy()).reindex(hit_ids)
+    orphan = track.isna().to_numpy()
     values = track.to_numpy(copy=True)
     values[orphan] = next_id + np.arange(int(orphan.sum()))
     return pd.DataFrame({"hit_id": hit_ids, "track_id": values.astype(np.int64)})

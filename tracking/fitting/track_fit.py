@@ -121,8 +121,16 @@ def fit_surfaces(surfaces: Surfaces, b_tesla: float = 2.0, mass_gev: float = MUO
     order = np.argsort(lengths, kind="stable")
     out = TrackFit(np.empty((n, 5)), np.empty((n, 5, 5)), np.empty(n), np.empty(n, np.int64), np.zeros((n, width)),
                    np.empty(n, bool))
-    for start in range(0, n, chunk):
-        rows = order[start : start + chunk]
+    # chunks of at most ``chunk`` tracks and chunk * 16 padded surfaces (bounded memory)
+    padded = np.maximum.accumulate(lengths[order])
+    bounds, start = [], 0
+    while start < n:
+        stop = min(start + chunk, n)
+        stop = max(start + 1, min(stop, start + int(chunk * 16 // max(padded[stop - 1], 1))))
+        bounds.append((start, stop))
+        start = stop
+    for start, stop in bounds:
+        rows = order[start:stop]
         top = int(lengths[rows].max())
         part_surfaces = surfaces.take(rows)
         part_surfaces = Surfaces(*(getattr(part_surfaces, f)[:, :top] for f in

@@ -86,3 +86,28 @@ def test_bad_candidates_are_named(event, detector, table, message):
     with pytest.raises(SubmissionError, match=message) as info:
         refit(event, table, detector, name="my.csv")
     assert "my.csv" in str(info.value)
+
+
+def test_split_keeps_the_outliers_of_a_candidate_together(event, detector):
+    candidates = _truth_candidates(event)
+    particles = event.particles.assign(track_id=event.particles["particle_id"].astype(np.int64))
+    particles = particles[particles["track_id"].isin(candidates["track_id"])]
+    phi = np.arctan2(particles["py"], particles["px"]).to_numpy()
+    eta = np.arcsinh(particles["pz"] / np.hypot(particles["px"], particles["py"])).to_numpy()
+    distance = np.hypot(np.angle(np.exp(1j * (phi[:, None] - phi[None, :]))), eta[:, None] - eta[None, :])
+    np.fill_diagonal(distance, np.inf)
+    i, j = np.unravel_index(np.argmin(distance), distance.shape)  # the two closest particles
+    a, b = particles["track_id"].to_numpy()[[i, j]]
+    merged = candidates["track_id"].replace({b: a})
+    n_b = int((candidates["track_id"] == b).sum())
+    config = FitConfig(mass_gev=0.13957, outlier_ids="split", max_outliers=3, restore_chi2_ndf=None)
+    cleaned, params = refit(event, candidates.assign(track_id=merged), detector, config)
+    row = params.set_index("track_id").loc[a]
+    assert row["n_outliers"] == 3
+    was_a = cleaned.set_index("hit_id").loc[candidates["hit_id"][merged.to_numpy() == a], "track_id"]
+    rejected = was_a[was_a != a]
+    assert len(rejected) == 3 and rejected.nunique() == 1  # the merged candidate's outliers share one new id
+    assert not set(rejected) & set(merged)
+    with pytest.raises(ValueError, match="outlier_ids"):
+        FitConfig(outlier_ids="nope")
+    assert n_b >= 3
