@@ -42,6 +42,7 @@ from gnn4hep.tracking.simulation.material import highland_theta0, lose_energy, s
 
 MIN_STEP_MM = 1e-4  # crossings closer than this to the current point are the current point
 DISKS_AHEAD = 6  # disk planes tested per step (the next ones in z along p_z)
+START_LAYER_MM = {True: 4.0, False: 8.0}  # barrel / disk: module planes lie within 1.6 / 5.6 mm of the surface
 
 
 @dataclass
@@ -54,6 +55,8 @@ class PropagationSettings:
     hit with :func:`~.material.unrecorded_end_probability` (only those flagged in ``propagate``'s
     ``may_end``). ``barrel_eta_max``: barrel hits seen from the production vertex at a larger
     |pseudorapidity| are not produced (the TrackML navigation acceptance; None: no limit).
+    ``skip_start_layer``: a particle produced inside a layer (within :data:`START_LAYER_MM` of its
+    surface) makes no hit on that layer, as when the navigation starts from the layer it is on.
     """
 
     multiple_scattering: bool = True
@@ -69,6 +72,7 @@ class PropagationSettings:
     layer_material_mm: np.ndarray | None = None
     unrecorded_ends: bool = False
     barrel_eta_max: float | None = None
+    skip_start_layer: bool = False
 
 
 @dataclass
@@ -266,6 +270,7 @@ def propagate(
     max_turning = np.inf if settings.max_turns is None else helix.TWO_PI * settings.max_turns
     pt = np.hypot(mom[:, 0], mom[:, 1])
     active = np.flatnonzero((charge != 0) & (pt >= settings.min_pt_gev) & np.all(np.isfinite(mom), axis=1))
+    start_layer = _start_layer(index, origin) if settings.skip_start_layer else np.full(len(pos), -1)
     out: dict[str, list] = {k: [] for k in PropagationResult.__dataclass_fields__}
     for _ in range(settings.max_steps):
         if len(active) == 0:
@@ -321,6 +326,7 @@ def propagate(
             ok &= th > MIN_STEP_MM * rate
             if settings.barrel_eta_max is not None:
                 ok &= ~_beyond_barrel_acceptance(index, module, hit_pos, origin[who], settings.barrel_eta_max)
+            ok &= index.module_layer[module] != start_layer[who]
             r_sel, who, module, th, hit_pos, hit_mom = r_sel[ok], who[ok], module[ok], th[ok], hit_pos[ok], hit_mom[ok]
             first_in_layer, P0, M0, rate = ~had_hit[r_sel], P0[ok], M0[ok], rate[ok]
             had_hit[r_sel] = True
@@ -372,6 +378,16 @@ def _material(index, settings, module, layer, first_in_layer, momentum, mass, ch
     if settings.energy_loss:
         new_mom = lose_energy(new_mom, mass, path)
     return new_mom
+
+
+def _start_layer(index: GeometryIndex, vertex):
+    """Layer whose envelope holds each vertex (n, 3) mm, -1 if none."""
+    r = np.hypot(vertex[:, 0], vertex[:, 1])
+    along = np.where(index.layer_barrel[None, :], r[:, None], vertex[:, 2:3])
+    across = np.where(index.layer_barrel[None, :], vertex[:, 2:3], r[:, None])
+    width = np.where(index.layer_barrel, START_LAYER_MM[True], START_LAYER_MM[False])
+    inside = (np.abs(along - index.layer_position) <= width) & (across >= index.layer_low) & (across <= index.layer_high)
+    return np.where(inside.any(axis=1), np.argmax(inside, axis=1), -1)
 
 
 def _beyond_barrel_acceptance(index: GeometryIndex, module, position, vertex, eta_max: float):

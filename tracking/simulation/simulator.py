@@ -60,6 +60,10 @@ class SimulationConfig(BaseModel):
         "outside the barrel (the real sample event has 1.6-2.7% of its strip end-cap hits on inward-going "
         "particles, 7% in volume 18; following them gives 8-14%)",
     )
+    skip_start_layer: bool = Field(
+        True,
+        description="with trackml_navigation: a particle produced inside a layer makes no hit on it",
+    )
     barrel_eta_max: float | None = Field(
         3.0,
         description="with trackml_navigation: no barrel hit beyond this |pseudorapidity| seen from the "
@@ -90,6 +94,7 @@ class SimulationConfig(BaseModel):
             layer_material_mm=material,
             unrecorded_ends=self.unrecorded_ends,
             barrel_eta_max=self.barrel_eta_max if self.trackml_navigation else None,
+            skip_start_layer=self.trackml_navigation and self.skip_start_layer,
         )
 
 

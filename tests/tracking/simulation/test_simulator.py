@@ -215,3 +215,20 @@ def test_noise_volume_weights_match_the_real_sample_event():
     hits = pd.read_csv(f"{prefix}-hits.csv.gz").merge(pd.read_csv(f"{prefix}-truth.csv.gz"), on="hit_id")
     noise = hits[hits.particle_id == 0].groupby("volume_id").size().to_dict()
     assert noise == TRACKML_NOISE_PER_VOLUME
+
+
+def test_particle_produced_inside_a_layer_skips_it(detector):
+    index = cached_index(detector)
+    n = 200
+    rng = np.random.default_rng(4)
+    phi = rng.uniform(-np.pi, np.pi, n)
+    radius = 357.0  # 3 mm inside layer 13/4 of the strip barrel (modules at r = 358.5-361.5 mm)
+    vertex = np.stack([radius * np.cos(phi), radius * np.sin(phi), rng.uniform(-300, 300, n)], axis=1)
+    momentum = np.stack([2 * np.cos(phi), 2 * np.sin(phi), np.zeros(n)], axis=1)
+    args = (index, vertex, momentum, np.ones(n), np.full(n, 0.1396), detector.field_tesla, np.random.default_rng(0))
+    skip = propagate(*args, PropagationSettings(skip_start_layer=True))
+    keep = propagate(*args, PropagationSettings(skip_start_layer=False))
+    layer_of = lambda result: index.module_ids[result.module][:, :2]
+    assert not np.any((layer_of(skip) == [13, 4]).all(axis=1))
+    assert np.any((layer_of(keep) == [13, 4]).all(axis=1))
+    assert np.any((layer_of(skip) == [13, 6]).all(axis=1))
