@@ -228,6 +228,14 @@ def study_cleaning(detector, pileup: float, n_events: int, fraction: float = 0.0
         high = dest_pt > 1.0
         row["efficiency_pt_gt_1"] = float(rejected[injected & high].mean())
         row["purity_pt_gt_1"] = float(injected[rejected & high].mean())
+        edges = np.array([0.0, 0.3, 0.5, 0.7, 1.0, 2.0, 5.0, np.inf])
+        row["by_pt"] = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            sel = (dest_pt >= lo) & (dest_pt < hi)
+            row["by_pt"].append({"pt_lo": lo, "pt_hi": hi, "n_injected": int((injected & sel).sum()),
+                                 "efficiency": float(rejected[injected & sel].mean()) if (injected & sel).any() else float("nan"),
+                                 "purity": float(injected[rejected & sel].mean()) if (rejected & sel).any() else float("nan"),
+                                 "false_rejection_rate": float(rejected[~injected & sel].mean()) if (~injected & sel).any() else float("nan")})
         row["score_injected"] = score_event(event.truth, candidates)
         row["score_refit"] = score_event(event.truth, cleaned)
         row["score_truth"] = score_event(event.truth, truth_candidates(event).assign(
@@ -236,7 +244,48 @@ def study_cleaning(detector, pileup: float, n_events: int, fraction: float = 0.0
         row.update(candidates_study(events[0], event, detector))
         rows.append(row)
         print("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+    plot_cleaning(rows[0], pileup)
     return {"pileup": pileup, "injected_fraction": fraction, "events": rows}
+
+
+def plot_cleaning(row: dict, pileup: float) -> None:
+    """Efficiency / purity of the outlier rejection vs pT, and TrackML scores before / after."""
+    bins = pd.DataFrame(row["by_pt"])
+    centre = np.arange(len(bins))
+    labels = [f"{lo:g}-{hi:g}" for lo, hi in zip(bins["pt_lo"], bins["pt_hi"])]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    ax = axes[0]
+    ax.plot(centre, bins["efficiency"], "o-", label="efficiency (injected hits rejected)")
+    ax.plot(centre, bins["purity"], "s-", label="purity (rejected hits that were injected)")
+    ax.plot(centre, 1 - bins["false_rejection_rate"], "^-", label="1 - false rejection rate (good hits)")
+    ax.set_xticks(centre, labels)
+    ax.set_xlabel("pT of the track the hit was injected into [GeV]")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"outlier rejection, mu = {pileup:g}, 5 % wrong hits")
+    ax = axes[1]
+    names, before, after = [], [], []
+    for label, key_b, key_a in (("truth + 5 % wrong", "score_injected", "score_refit"),
+                                ("geometric + CC\n(all edges)", "all_edges_score_before", "all_edges_score_after"),
+                                ("geometric + CC\n(imperfect edges)", "imperfect_edges_score_before", "imperfect_edges_score_after")):
+        if key_b in row:
+            names.append(label)
+            before.append(row[key_b])
+            after.append(row[key_a])
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, before, 0.4, label="candidates")
+    ax.bar(x + 0.2, after, 0.4, label="after Kalman refit")
+    for xi, b, a in zip(x, before, after):
+        ax.text(xi, max(a, b) + 0.01, f"{b:.3f} -> {a:.3f}", ha="center", fontsize=8)
+    ax.set_xticks(x, names)
+    ax.set_ylabel("TrackML score")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8)
+    ax.set_title("TrackML score before / after the refit")
+    fig.tight_layout()
+    atomic_savefig(fig, FIGURES / "cleaning.png", dpi=90)
+    plt.close(fig)
 
 
 def candidates_study(train_event, event, detector, keep_true: float = 0.97, fake_ratio: float = 0.03) -> dict:

@@ -197,9 +197,10 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             cov[:, 3, 3] += var_theta
     smooth, smooth_cov = filt, filt_cov  # overwritten in place, last surface first
     for k in range(n_surf - 2, -1, -1):
-        gain = filt_cov[k] @ jac_t[k + 1] @ inverse_spd(pred_cov[k + 1])
-        smooth[k] = filt[k] + (gain @ (smooth[k + 1] - pred[k + 1])[:, :, None])[:, :, 0]
-        smooth_cov[k] = filt_cov[k] + gain @ (smooth_cov[k + 1] - pred_cov[k + 1]) @ _t(gain)
+        with np.errstate(invalid="ignore", over="ignore"):  # diverged tracks: NaN, flagged below
+            gain = filt_cov[k] @ jac_t[k + 1] @ inverse_spd(pred_cov[k + 1])
+            smooth[k] = filt[k] + (gain @ (smooth[k + 1] - pred[k + 1])[:, :, None])[:, :, 0]
+            smooth_cov[k] = filt_cov[k] + gain @ (smooth_cov[k + 1] - pred_cov[k + 1]) @ _t(gain)
     smooth_cov = 0.5 * (smooth_cov + smooth_cov.transpose(0, 1, 3, 2))
     smooth = smooth.transpose(1, 0, 2)
     smooth_cov = smooth_cov.transpose(1, 0, 2, 3)

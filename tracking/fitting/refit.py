@@ -12,7 +12,8 @@ builder and of the QUBO decoder. For each candidate with at least 3 hits:
    (:func:`~gnn4hep.tracking.fitting.track_fit.fit_surfaces`);
 4. outlier rejection: while a track's worst hit has smoothed chi2 (2 dof) above ``chi2_cut`` and the
    track keeps >= ``min_hits`` hits, that hit is dropped and the changed tracks are refitted
-   (at most ``max_outliers`` rounds).
+   (at most ``max_outliers`` rounds); a track whose cleaned fit stays bad gets its hits back;
+5. candidates no helix fits are split in two when both parts then fit (``FitConfig.split_bad``).
 
 Returns ``(cleaned_candidates, track_params)``. ``cleaned_candidates`` holds every hit of the event:
 rejected outliers, and hits absent from ``candidates``, get new singleton track ids, so the table
@@ -56,6 +57,10 @@ class FitConfig:
         outliers back and its first fit (cleaning a merged candidate only scatters its hits).
     outlier_ids: "singletons" gives each rejected hit its own new track; "split" puts the rejected
         hits of one candidate together in one new track (a merged second particle stays whole).
+    split_bad: candidates of >= 6 hits whose fit fails or keeps chi2/ndf > restore_chi2_ndf are split
+        (:mod:`~gnn4hep.tracking.fitting.splitting`): hits off the best seed helix by more than
+        split_tolerance_mm (transverse, z) form a new candidate; both parts are refitted and the split
+        is kept when both then fit (>= 4 hits, chi2/ndf <= restore_chi2_ndf).
     """
 
     chi2_cut: float = 15.0
@@ -70,6 +75,8 @@ class FitConfig:
     chunk: int = 5000
     restore_chi2_ndf: float | None = 3.0
     outlier_ids: str = "singletons"
+    split_bad: bool = True
+    split_tolerance_mm: tuple[float, float] = (3.0, 20.0)
 
     def __post_init__(self) -> None:
         if self.outlier_ids not in ("singletons", "split"):
@@ -240,7 +247,63 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         params[column] = cov[:, i, j]
     params = params[list(PARAM_COLUMNS)]
     cleaned = _cleaned_candidates(event, table, active, track_code, candidates, config.outlier_ids == "split")
+    if config.split_bad:
+        cleaned, params = _split_bad_candidates(event, table, cleaned, params, detector, config)
     return cleaned, params
+
+
+def _split_bad_candidates(event, table, cleaned, params, detector, config):
+    """Split and refit the candidates no helix fits (see ``FitConfig.split_bad``)."""
+    from dataclasses import replace
+
+    from gnn4hep.tracking.fitting.splitting import seed_members
+
+    limit = config.restore_chi2_ndf if config.restore_chi2_ndf is not None else 3.0
+    total = params["n_hits"] + params["n_outliers"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bad = (total >= 6) & (total <= config.max_hits) & (~params["fitted"] | (params["chi2"] / params["ndf"] > limit))
+    bad_ids = params.loc[bad, "track_id"].to_numpy()
+    if len(bad_ids) == 0:
+        return cleaned, params
+    sub = table[np.isin(table["track_id"].to_numpy(), bad_ids)]
+    member = seed_members(sub, detector.field_tesla, *config.split_tolerance_mm)
+    codes, uniques = pd.factorize(sub["track_id"])
+    n_main = np.bincount(codes[member], minlength=len(uniques))
+    n_all = np.bincount(codes, minlength=len(uniques))
+    accept = (n_main >= 4) & (n_main < n_all)
+    if not accept.any():
+        return cleaned, params
+    base = int(cleaned["track_id"].max()) + 1
+    new_track = np.where(member | ~accept[codes], sub["track_id"].to_numpy(), base + codes)
+    keep = accept[codes]
+    parts = pd.DataFrame({"hit_id": sub["hit_id"].to_numpy()[keep], "track_id": new_track[keep]})
+    sub_event = type(event)(event_id=event.event_id, hits=event.hits[event.hits["hit_id"].isin(parts["hit_id"])])
+    sub_cleaned, sub_params = refit(sub_event, parts, detector, replace(config, split_bad=False))
+    main_ids = uniques[accept]
+    second_ids = base + np.flatnonzero(accept)
+    by_id = sub_params.set_index("track_id")
+
+    def fits(ids, min_hits):
+        rows = by_id.reindex(ids)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (rows["fitted"].fillna(False).astype(bool) & (rows["chi2"] / rows["ndf"] <= limit)
+                    & (rows["n_hits"] >= min_hits)).to_numpy()
+
+    good = fits(main_ids, 4) & fits(second_ids, 4)  # both parts must be tracks on their own
+    taken = main_ids[good]
+    taken_parts = np.isin(codes, np.flatnonzero(accept)[good])
+    taken_ids = set(new_track[taken_parts])
+    # new ids of the sub-refit's outliers must not collide with the event's other tracks
+    shift = int(cleaned["track_id"].max()) + 1 + len(uniques)
+    sub_cleaned = sub_cleaned.set_index("hit_id")["track_id"]
+    sub_hits = sub["hit_id"].to_numpy()[taken_parts]
+    assigned = sub_cleaned.loc[sub_hits].to_numpy()
+    assigned = np.where(np.isin(assigned, list(taken_ids)), assigned, assigned + shift)
+    out = cleaned.set_index("hit_id")
+    out.loc[sub_hits, "track_id"] = assigned
+    new_params = sub_params[sub_params["track_id"].isin(taken_ids)]
+    params = pd.concat([params[~params["track_id"].isin(taken)], new_params], ignore_index=True)
+    return out.reset_index(), params
 
 
 def _cleaned_candidates(event, table: pd.DataFrame, active: np.ndarray, track_code: np.ndarray,

@@ -111,3 +111,30 @@ def test_split_keeps_the_outliers_of_a_candidate_together(event, detector):
     with pytest.raises(ValueError, match="outlier_ids"):
         FitConfig(outlier_ids="nope")
     assert n_b >= 3
+
+
+def test_merged_candidates_are_split_into_two_fitted_tracks(event, detector):
+    candidates = _truth_candidates(event)
+    sizes = candidates["track_id"].value_counts()
+    ids = sizes[sizes >= 8].index.to_numpy()[:20]
+    merged = candidates["track_id"].to_numpy().copy()
+    pairs = ids.reshape(-1, 2)
+    for a, b in pairs:  # merge 10 pairs of unrelated particles
+        merged[merged == b] = a
+    cleaned, params = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957))
+    assert cleaned["hit_id"].is_unique and len(cleaned) == len(event.hits)
+    assert params["track_id"].is_unique
+    # a split candidate's hits end in two tracks, each made of one particle's hits
+    pid = event.truth.set_index("hit_id")["particle_id"]
+    split = 0
+    for a, b in pairs:
+        hits = candidates["hit_id"][np.isin(candidates["track_id"], [a, b])]
+        tracks = cleaned.set_index("hit_id").loc[hits, "track_id"]
+        big = tracks.value_counts()
+        if (big >= 4).sum() == 2:
+            split += 1
+            for track in big.index[:2]:
+                assert pid.loc[tracks.index[tracks == track]].nunique() == 1
+    assert split >= 7
+    unsplit = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957, split_bad=False))[0]
+    assert unsplit["track_id"].nunique() < cleaned["track_id"].nunique()
