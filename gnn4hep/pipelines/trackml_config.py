@@ -39,13 +39,16 @@ class GraphConfig(Section):
     tolerance: float = Field(0.01, ge=0, description="module map: absolute widening of dphi/deta ranges")
     cell_features: bool = Field(False, description="add cluster shape (n_cells, charge) to the node features")
     max_fit_events: int = Field(100, ge=1, description="training events used to fit cuts / module map / embedding")
+    fit_extra_dir: Optional[Path] = Field(
+        None, description="folder of extra TrackML events with truth (e.g. a particle gun) used only to fit cuts / module map"
+    )
     # metric learning
     embedding_dim: int = Field(8, ge=2)
     embedding_hidden: int = Field(128, ge=8)
     embedding_epochs: int = Field(20, ge=1)
-    radius: float = Field(0.1, gt=0, description="metric learning: radius of the graph in embedding space")
+    radius: float = Field(0.25, gt=0, description="metric learning: radius of the graph in embedding space")
     max_neighbours: int = Field(64, ge=1, description="metric learning: cap of neighbours per hit")
-    margin_hinge: float = Field(0.1, gt=0, description="metric learning: hinge margin (squared distance)")
+    margin_hinge: float = Field(1.0, gt=0, description="metric learning: hinge margin m (squared distance; fakes pushed beyond sqrt(m))")
 
 
 class TrackBuildingConfig(Section):

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from gnn4hep.errors import ConfigError
 from gnn4hep.graphs.io import graph_files, load_graph, save_graph
 from gnn4hep.pipelines.trackml_config import GraphConfig, TrackBuildingConfig, TrackingEvaluationConfig, TrackmlDataConfig
 from gnn4hep.pipelines.trackml_data import eval_event_prefixes, read_available, simulate_missing, split_event_prefixes
@@ -100,6 +101,14 @@ def trackml_build_graphs(ctx: RunContext) -> None:
         prefixes["train"] = []
     else:
         fit_tables = [hit_table(read_available(p)) for p in prefixes["train"][: cfg.max_fit_events]]
+        if cfg.fit_extra_dir is not None:
+            from gnn4hep.tracking.io import list_events
+
+            extra = sorted(list_events(cfg.fit_extra_dir)) if Path(cfg.fit_extra_dir).is_dir() else []
+            if not extra:
+                raise ConfigError(f"graph.fit_extra_dir: no TrackML events in {cfg.fit_extra_dir}")
+            fit_tables += [hit_table(read_available(Path(cfg.fit_extra_dir) / name)) for name in extra]
+            ctx.logger.info(f"  {len(extra)} extra fit events from {cfg.fit_extra_dir}")
         start = time.perf_counter()
         state = fit_graph_builder(fit_tables, cfg, out_dir=ctx.path("graph_builder"), seed=ctx.seed)
         ctx.log_metrics({"fit_seconds": time.perf_counter() - start}, prefix="graph")

@@ -30,7 +30,6 @@ BUILDER_FILES = {"geometric": "layer_pair_cuts.csv", "module_map": "module_map.c
 
 def fit_graph_builder(tables: list[pd.DataFrame], cfg: GraphConfig, out_dir: str | Path | None = None, seed: int = 0) -> Any:
     """Fit the builder of ``cfg.method`` on training hit tables; saved under ``out_dir`` when given."""
-    tables = tables[: cfg.max_fit_events]
     out_dir = Path(out_dir) if out_dir is not None else None
     if cfg.method == "heptrkx":
         return None

@@ -11,7 +11,8 @@ in no candidate get a track of their own):
 """
 
 from gnn4hep.tracking.building.components import components_tracks
+from gnn4hep.tracking.building.hdbscan_builder import hdbscan_tracks
 from gnn4hep.tracking.building.labels import labels_to_submission
 from gnn4hep.tracking.building.walkthrough import walkthrough_tracks
 
-__all__ = ["components_tracks", "labels_to_submission", "walkthrough_tracks"]
+__all__ = ["components_tracks", "hdbscan_tracks", "labels_to_submission", "walkthrough_tracks"]

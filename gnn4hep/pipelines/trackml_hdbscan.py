@@ -1,0 +1,171 @@
+"""Stages of the object-condensation + HDBSCAN TrackML pipeline (Lieret & DeZoort, arXiv:2309.16754).
+
+``experiments/trackml_hdbscan.yaml`` runs, in order:
+
+=============================  ================================================================
+trackml_simulate               (shared with trackml_gnn) events into ``data/``
+trackml_build_graphs           (shared) hit graphs, e.g. module map -> ``graphs/{split}/``
+trackml_condensation_train     train :class:`~gnn4hep.models.condensation_net.CondensationNet`
+                               with the condensation loss -> ``condensation_net.pt``
+trackml_hdbscan_tracks         cluster coordinates + beta of every test/eval graph, HDBSCAN ->
+                               ``submissions/{test,eval}/eventN.csv``
+trackml_hdbscan_evaluate       track metrics and TrackML score (test: headline keys)
+=============================  ================================================================
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+from pydantic import Field
+
+from gnn4hep.config.schema import Section
+from gnn4hep.errors import InputFileError
+from gnn4hep.graphs.io import graph_files, load_graph
+from gnn4hep.pipelines.trackml_config import GraphConfig, TrackingEvaluationConfig, TrackmlDataConfig
+from gnn4hep.pipelines.trackml_gnn import SPLITS, _find, _log_time, _split_prefixes
+from gnn4hep.runner.context import RunContext
+from gnn4hep.runner.registry import stage
+from gnn4hep.utils.atomic import atomic_write_bytes, atomic_write_text
+
+
+class CondensationConfig(Section):
+    """The ``condensation:`` section: network size, loss and training."""
+
+    hidden: int = Field(64, ge=4)
+    cluster_dim: int = Field(8, ge=2, description="dimension of the clustering space")
+    n_layers: int = Field(3, ge=0, description="message-passing layers over the hit graph (0: MLP)")
+    epochs: int = Field(20, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    q_min: float = Field(0.01, gt=0)
+    noise_weight: float = Field(1.0, ge=0, description="s_B, weight of the noise-beta term")
+    repulsion_weight: float = Field(1.0, ge=0)
+    pt_min: float = Field(0.0, ge=0, description="GeV: particles below it are treated as noise")
+    min_hits: int = Field(3, ge=1, description="particles with fewer hits are treated as noise")
+
+
+class HdbscanConfig(Section):
+    """The ``hdbscan:`` section: clustering of the condensation space."""
+
+    min_cluster_size: int = Field(3, ge=2)
+    min_samples: Optional[int] = Field(2, ge=1)
+    cluster_selection_epsilon: float = Field(0.0, ge=0)
+    cluster_selection_method: str = Field("eom", pattern="^(eom|leaf)$")
+    beta_noise: float = Field(0.1, ge=0, lt=1, description="hits with beta below it are not clustered")
+
+
+SECTIONS = {
+    "data": TrackmlDataConfig,
+    "graph": GraphConfig,
+    "condensation": CondensationConfig,
+    "hdbscan": HdbscanConfig,
+    "evaluation": TrackingEvaluationConfig,
+}
+
+
+def _make_model(cfg: CondensationConfig, in_features: int):
+    from gnn4hep.models.condensation_net import CondensationNet
+
+    return CondensationNet(in_features=in_features, hidden=cfg.hidden, cluster_dim=cfg.cluster_dim, n_layers=cfg.n_layers)
+
+
+def load_condensation_model(path: Path):
+    """(model, CondensationConfig) from ``condensation_net.pt`` (weights_only)."""
+    if not path.exists():
+        raise InputFileError(path, "no such file (run trackml_condensation_train first)")
+    content = torch.load(path, weights_only=True)
+    cfg = CondensationConfig(**content["config"])
+    model = _make_model(cfg, int(content["in_features"]))
+    model.load_state_dict(content["state_dict"])
+    model.eval()
+    return model, cfg
+
+
+@stage("trackml_condensation_train", sections=SECTIONS)
+def trackml_condensation_train(ctx: RunContext) -> None:
+    """Train the condensation network on the training graphs."""
+    from gnn4hep.training.condensation import train_condensation
+
+    cfg: CondensationConfig = ctx.config.condensation
+    graphs = [load_graph(path) for path in graph_files(_find(ctx, "graphs", "train"))]
+    if not graphs:
+        raise ValueError(f"no training graphs in {ctx.path('graphs', 'train')}: run trackml_build_graphs first")
+    torch.manual_seed(ctx.seed)
+    in_features = int(graphs[0].x.shape[1])
+    model = _make_model(cfg, in_features)
+    start = time.perf_counter()
+    history = train_condensation(
+        model, graphs, epochs=cfg.epochs, learning_rate=cfg.learning_rate, pt_min=cfg.pt_min, min_hits=cfg.min_hits,
+        q_min=cfg.q_min, noise_weight=cfg.noise_weight, repulsion_weight=cfg.repulsion_weight, seed=ctx.seed, logger=ctx.logger,
+    )  # fmt: skip
+    ctx.log_metrics({"seconds": time.perf_counter() - start, "n_train": len(graphs), "final_loss": history[-1]}, prefix="condensation_training")
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "config": cfg.model_dump(), "in_features": in_features, "loss_history": torch.tensor(history)}, buffer)
+    atomic_write_bytes(ctx.path("condensation_net.pt"), buffer.getvalue())
+
+
+@stage("trackml_hdbscan_tracks", sections=SECTIONS)
+def trackml_hdbscan_tracks(ctx: RunContext) -> None:
+    """Cluster coordinates and beta of each test/eval graph, HDBSCAN, one submission per event."""
+    from gnn4hep.tracking.building.hdbscan_builder import hdbscan_tracks
+
+    model, _ = load_condensation_model(_find(ctx, "condensation_net.pt"))
+    cfg: HdbscanConfig = ctx.config.hdbscan
+    for split in SPLITS:
+        files = graph_files(ctx.path("graphs", split))
+        seconds = {"inference": 0.0, "building": 0.0}
+        for path in files:
+            graph = load_graph(path)
+            start = time.perf_counter()
+            with torch.inference_mode():
+                coordinates, beta = model(graph.x, graph.edge_index)
+            seconds["inference"] += time.perf_counter() - start
+            start = time.perf_counter()
+            submission = hdbscan_tracks(
+                graph.hit_id.numpy(), coordinates.numpy(), beta.numpy(), beta_noise=cfg.beta_noise,
+                min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
+                cluster_selection_epsilon=cfg.cluster_selection_epsilon, cluster_selection_method=cfg.cluster_selection_method,
+            )  # fmt: skip
+            seconds["building"] += time.perf_counter() - start
+            atomic_write_text(ctx.path("submissions", split, f"{path.stem}.csv"), submission.to_csv(index=False))
+        if split == "test":
+            for name, value in seconds.items():
+                _log_time(ctx, name, value, len(files))
+
+
+@stage("trackml_hdbscan_evaluate", sections=SECTIONS)
+def trackml_hdbscan_evaluate(ctx: RunContext) -> None:
+    """Track metrics and TrackML score of the HDBSCAN submissions (test: headline keys; eval events apart)."""
+    import pandas as pd
+
+    from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries, event_track_summary
+    from gnn4hep.tracking.io import read_event
+
+    cfg: TrackingEvaluationConfig = ctx.config.evaluation
+    prefixes = _split_prefixes(ctx)
+    groups = [("test", "test", prefixes["test"])] + [("eval", f"eval_{Path(p).name}", [p]) for p in prefixes["eval"]]
+    for split, key, split_prefixes in groups:
+        summaries = []
+        for prefix in split_prefixes:
+            event = read_event(prefix, parts=("hits", "particles", "truth"))
+            submission = pd.read_csv(ctx.path("submissions", split, f"{Path(prefix).name}.csv"))
+            summaries.append(event_track_summary(event, submission, pt_min=cfg.pt_min, min_hits=cfg.min_hits))
+        result = combine_track_summaries(summaries)
+        ctx.log_metrics(result, prefix=key)
+        ctx.logger.info(
+            f"  {key}: TrackML score {result['trackml_score']:.4f}, pT>{cfg.pt_min:g} efficiency "
+            f"{result['pt_high']['efficiency']:.4f}, fake {result['pt_high']['fake_rate']:.4f}"
+        )
+        if split == "test":
+            ctx.log_metrics(
+                {
+                    "trackml_score": result["trackml_score"],
+                    "track_efficiency": result["pt_high"]["efficiency"],
+                    "fake_rate": result["pt_high"]["fake_rate"],
+                    "duplicate_rate": result["pt_high"]["duplicate_rate"],
+                }
+            )
