@@ -1,28 +1,74 @@
-"""Benchmark: seconds per mu = 200 event on one core, and particles propagated per second.
+"""Benchmark: seconds per mu = 200 event on one core, where the time goes, particles per second.
 
 Times each stage of simulate_event for Pythia (ttbar + 200 pileup) events after a warm-up event
-(Pythia initialisation excluded), and the propagation alone on a 10k-particle gun.
+(Pythia initialisation excluded): generation, propagation, digitisation (clusters) and the rest
+(efficiency, noise, tables, weights). Also the propagation alone on a 10k-particle gun, and a replay
+of the real particles of event 1000 when ../shared/data is present.
 Prints a table and writes benchmarks/results/simulate.json. Run: python benchmarks/simulate.py [N]
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from gnn4hep.utils.atomic import atomic_write_json
+
 from gnn4hep.tracking.io import read_detector
-from gnn4hep.tracking.simulation import GunSource, simulate_event
+from gnn4hep.tracking.simulation import GunSource, ReplaySource, simulate_event
+from gnn4hep.tracking.simulation import simulator as simulator_module
 from gnn4hep.tracking.simulation.geometry_index import cached_index
 from gnn4hep.tracking.simulation.material import mass_of
 from gnn4hep.tracking.simulation.propagation import propagate
 from gnn4hep.tracking.simulation.pythia_source import PythiaSource
-from gnn4hep.tracking.simulation.simulator import SimulationConfig, event_streams
+from gnn4hep.tracking.simulation.simulator import SimulationConfig
 
 OUT = Path(__file__).resolve().parent / "results" / "simulate.json"
+REPLAY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "trackml" / "particles" / "event000001000-particles.csv.gz"
+#: The same benchmark at commit 8827e20 (before the navigation rewrite), same machine (shared cores).
+BEFORE = {"seconds_per_event": 8.51, "pythia_generation_seconds_per_event": 1.68,
+          "simulation_after_generation_seconds_per_event": 6.83, "gun_10k_propagation_seconds": 3.73,
+          "profile_replay_event1000": "propagation 5.5 s (helix_at on (particles x 48 layers) 2.6 s, module "
+          "crossings 1.9 s), clusters 1.1 s, pandas cell sort 0.35 s; total 7.3 s"}  # fmt: skip
+
+
+class _Timers:
+    """Wraps the stage functions used by simulate_event and accumulates their wall time."""
+
+    def __init__(self):
+        self.seconds = {"generation": 0.0, "propagation": 0.0, "digitisation": 0.0}
+
+    def wrap(self, name, function):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+
+        return timed
+
+
+def _timed_event(source, detector, seed, index, config=None):
+    timers = _Timers()
+    original = (source.generate, simulator_module.propagate, simulator_module.digitisation.clusters)
+    source.generate = timers.wrap("generation", source.generate)
+    simulator_module.propagate = timers.wrap("propagation", original[1])
+    simulator_module.digitisation.clusters = timers.wrap("digitisation", original[2])
+    try:
+        start = time.perf_counter()
+        event = simulate_event(source, detector, seed=seed, event_index=index, config=config)
+        total = time.perf_counter() - start
+    finally:
+        del source.generate
+        simulator_module.propagate = original[1]
+        simulator_module.digitisation.clusters = original[2]
+    stages = dict(timers.seconds)
+    stages["tables_noise_weights"] = total - sum(stages.values())
+    return event, total, stages
 
 
 def main(n_events: int = 3) -> int:
@@ -35,42 +81,53 @@ def main(n_events: int = 3) -> int:
     index_seconds = time.perf_counter() - start
     source = PythiaSource(pileup=200)
     simulate_event(source, detector, seed=0, event_index=0)  # warm-up: Pythia init
-    generation, total, particles, hits = [], [], [], []
+    totals, stages, particles, hits = [], [], [], []
     for i in range(1, n_events + 1):
-        rng = event_streams(0, i)[0]
-        t0 = time.perf_counter()
-        source.generate(rng, i)
-        generation.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        event = simulate_event(source, detector, seed=0, event_index=i)
-        total.append(time.perf_counter() - t0)
+        event, total, stage = _timed_event(source, detector, 0, i)
+        totals.append(total)
+        stages.append(stage)
         particles.append(len(event.particles))
         hits.append(len(event.hits))
+    stage_means = {k: float(np.mean([s[k] for s in stages])) for k in stages[0]}
     gun = GunSource(n_particles=10_000, pt_gev=(0.15, 5.0), eta=(-4, 4)).generate(np.random.default_rng(0), 0)
     t0 = time.perf_counter()
     result = propagate(index, gun[["vx", "vy", "vz"]].to_numpy(float), gun[["px", "py", "pz"]].to_numpy(float),
                        gun["q"].to_numpy(float), mass_of(gun.particle_type), 2.0, np.random.default_rng(0),
-                       SimulationConfig().propagation_settings())
+                       SimulationConfig().propagation_settings(index))
     propagation_seconds = time.perf_counter() - t0
     figures = {
         "events": n_events,
-        "seconds_per_event": float(np.mean(total)),
-        "pythia_generation_seconds_per_event": float(np.mean(generation)),
-        "simulation_after_generation_seconds_per_event": float(np.mean(total) - np.mean(generation)),
+        "seconds_per_event": float(np.mean(totals)),
+        "pythia_generation_seconds_per_event": stage_means["generation"],
+        "simulation_after_generation_seconds_per_event": float(np.mean(totals)) - stage_means["generation"],
+        "stage_seconds_per_event": stage_means,
         "particles_per_event": float(np.mean(particles)),
         "hits_per_event": float(np.mean(hits)),
-        "particles_per_second_end_to_end": float(np.sum(particles) / np.sum(total)),
+        "particles_per_second_end_to_end": float(np.sum(particles) / np.sum(totals)),
         "gun_10k_propagation_seconds": propagation_seconds,
         "particles_propagated_per_second": 10_000 / propagation_seconds,
         "gun_10k_crossings": int(len(result.particle)),
         "geometry_index_build_seconds": index_seconds,
         "target_seconds_per_event": 2.0,
     }
+    if REPLAY.exists():
+        replay = ReplaySource(REPLAY)
+        simulate_event(replay, detector, seed=0)
+        event, total, stage = _timed_event(replay, detector, 0, 0)
+        figures["replay_event1000_seconds"] = total
+        figures["replay_event1000_stage_seconds"] = stage
+        figures["replay_event1000_hits"] = len(event.hits)
+    figures["before"] = BEFORE
     print(f"{'figure':<48}{'value':>14}")
     for key, value in figures.items():
-        print(f"{key:<48}{value:>14.4g}" if isinstance(value, float) else f"{key:<48}{value:>14}")
+        if isinstance(value, dict):
+            for sub, number in value.items():
+                text = f"{number:>14.4g}" if isinstance(number, float) else f"  {number}"
+                print(f"  {key}.{sub:<38}{text}")
+        else:
+            print(f"{key:<48}{value:>14.4g}" if isinstance(value, float) else f"{key:<48}{value:>14}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(figures, indent=1) + "\n")
+    atomic_write_json(OUT, figures)
     return 0
 
 

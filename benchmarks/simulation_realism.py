@@ -1,8 +1,15 @@
 """Realism checks of the TrackML simulation against the real TrackML data (../shared/data).
 
-1. Replay of the real particles of events 1000-1019: simulated vs real nhits per particle.
-2. Event 1001: hits per (volume_id, layer_id), r-z and phi distributions vs the real hits.
-3. A mu = 200 Pythia event: particle and hit counts vs a real event.
+1. Replay of the real particles of events 1000-1019: simulated vs real nhits per particle, for the
+   default configuration and for a deterministic one (no scattering, full efficiency), plus the
+   agreement of two simulations of the same particles with different seeds (the ceiling that any
+   stochastic simulator reaches against one random draw of itself).
+2. The real sample event (with truth): from every real hit's true position and momentum, the exact
+   helix (no scattering) predicts the next module: how often it is the real next hit; inward-going
+   end-cap hits; barrel hits beyond |eta| = 3 seen from the vertex.
+3. Event 1001: hits per (volume_id, layer_id) vs the real hits, signal only and with noise; the
+   number of noise hits is the real file's hits minus the sum of its particles' nhits.
+4. A mu = 200 Pythia event: particle and hit counts vs a real event.
 
 Writes PNG plots to benchmarks/results/simulation/ and the figures to
 benchmarks/results/simulation/realism.json. Run: python benchmarks/simulation_realism.py
@@ -10,7 +17,6 @@ benchmarks/results/simulation/realism.json. Run: python benchmarks/simulation_re
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,67 +30,141 @@ import pandas as pd
 
 from gnn4hep.tracking.io import read_detector
 from gnn4hep.tracking.simulation import ReplaySource, SimulationConfig, simulate_event
+from gnn4hep.tracking.simulation.geometry_index import cached_index
+from gnn4hep.tracking.simulation.material import mass_of
+from gnn4hep.tracking.simulation.propagation import PropagationSettings, propagate
+from gnn4hep.utils.atomic import atomic_savefig, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "trackml"
 OUT = ROOT / "benchmarks" / "results" / "simulation"
-NOISE_FRACTION = 0.23
+DETERMINISTIC = {"multiple_scattering": False, "hit_efficiency": 1.0}
 
 
-def nhits_check(detector, n_events: int = 20) -> dict:
+def _replay_table(detector, n_events, config, seed_offset=0):
     rows = []
     for k in range(n_events):
         path = DATA / "particles" / f"event{1000 + k:09d}-particles.csv.gz"
-        ev = simulate_event(ReplaySource(path), detector, seed=k)
-        real = pd.read_csv(path)[["particle_id", "nhits", "px", "py"]]
+        ev = simulate_event(ReplaySource(path), detector, seed=k + seed_offset, config=config)
+        real = pd.read_csv(path)[["particle_id", "nhits", "px", "py", "vx", "vy"]]
         merged = real.merge(ev.particles[["particle_id", "nhits"]], on="particle_id", suffixes=("_real", "_sim"))
         rows.append(merged.assign(event=1000 + k))
-    table = pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True)
+
+
+def _agreement(table) -> dict:
     diff = table.nhits_sim - table.nhits_real
     pt = np.hypot(table.px, table.py)
-    result = {
-        "events": n_events,
-        "particles": len(table),
+    return {
         "within_1": float((diff.abs() <= 1).mean()),
         "exact": float((diff == 0).mean()),
         "within_1_pt_gt_1GeV": float((diff[pt > 1].abs() <= 1).mean()),
-        "within_1_particles_with_real_hits": float((diff[table.nhits_real > 0].abs() <= 1).mean()),
+        "within_1_pt_0.15_0.3GeV": float((diff[(pt > 0.15) & (pt < 0.3)].abs() <= 1).mean()),
+        "within_1_vertex_r_gt_200mm": float((diff[np.hypot(table.vx, table.vy) > 200].abs() <= 1).mean()),
         "mean_difference": float(diff.mean()),
-        "total_hits_sim": int(table.nhits_sim.sum()),
-        "total_hits_real": int(table.nhits_real.sum()),
+        "total_hits_ratio_sim_over_real": float(table.nhits_sim.sum() / table.nhits_real.sum()),
+    }
+
+
+def nhits_check(detector, n_events: int = 20, n_ceiling: int = 5) -> dict:
+    default = _replay_table(detector, n_events, SimulationConfig())
+    deterministic = _replay_table(detector, n_events, SimulationConfig(**DETERMINISTIC))
+    first = _replay_table(detector, n_ceiling, SimulationConfig(hit_efficiency=1.0))
+    second = _replay_table(detector, n_ceiling, SimulationConfig(hit_efficiency=1.0), seed_offset=100)
+    ceiling = first.assign(nhits_real=second.nhits_sim)
+    result = {
+        "events": n_events,
+        "particles": len(default),
+        "default_config": _agreement(default),
+        "deterministic_config": {"config": DETERMINISTIC, **_agreement(deterministic)},
+        "sim_vs_sim_two_seeds": {"events": n_ceiling, **_agreement(ceiling)},
+        "total_hits_real": int(default.nhits_real.sum()),
     }
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    h = ax.hist2d(table.nhits_real, table.nhits_sim, bins=[np.arange(-0.5, 26), np.arange(-0.5, 26)], cmin=1,
+    h = ax.hist2d(default.nhits_real, default.nhits_sim, bins=[np.arange(-0.5, 26), np.arange(-0.5, 26)], cmin=1,
                   norm=matplotlib.colors.LogNorm())
     fig.colorbar(h[3], ax=ax, label="particles")
     ax.plot([0, 25], [0, 25], "w--", lw=0.8)
     ax.set(xlabel="real nhits", ylabel="simulated nhits",
-           title=f"replay events 1000-{999 + n_events}: {100 * result['within_1']:.1f}% within ±1")
+           title=f"replay events 1000-{999 + n_events}: {100 * result['default_config']['within_1']:.1f}% within ±1")
     fig.tight_layout()
-    fig.savefig(OUT / "nhits_replay.png", dpi=80)
+    atomic_savefig(fig, OUT / "nhits_replay.png", dpi=70)
     plt.close(fig)
     return result
 
 
+def sample_event_check(detector) -> dict:
+    """Propagation from the real truth states of the sample event (isolates geometry from material)."""
+    prefix = DATA / "sample_event" / "event000000001"
+    hits = pd.read_csv(f"{prefix}-hits.csv.gz").merge(pd.read_csv(f"{prefix}-truth.csv.gz"), on="hit_id")
+    particles = pd.read_csv(f"{prefix}-particles.csv.gz").set_index("particle_id")
+    real = hits[hits.particle_id != 0].copy()
+    vertex = particles.loc[real.particle_id, ["vx", "vy", "vz"]].to_numpy()
+    real["d"] = np.linalg.norm(real[["tx", "ty", "tz"]].to_numpy() - vertex, axis=1)
+    real = real.sort_values(["particle_id", "d"]).reset_index(drop=True)
+    index = cached_index(detector)
+    keys = index.module_ids[:, 0] * 10**8 + index.module_ids[:, 1] * 10**5 + index.module_ids[:, 2]
+    real["key"] = real.volume_id * 10**8 + real.layer_id * 10**5 + real.module_id
+    result = propagate(index, real[["tx", "ty", "tz"]].to_numpy(), real[["tpx", "tpy", "tpz"]].to_numpy(),
+                       particles.loc[real.particle_id, "q"].to_numpy(float),
+                       mass_of(particles.loc[real.particle_id, "particle_type"].to_numpy()), detector.field_tesla,
+                       np.random.default_rng(0), PropagationSettings(multiple_scattering=False))
+    order = np.lexsort((result.path, result.particle))
+    start, first = np.unique(result.particle[order], return_index=True)
+    predicted = np.full(len(real), -1, dtype=np.int64)
+    predicted[start] = keys[result.module[order][first]]
+    following = real.groupby("particle_id").key.shift(-1)
+    has_next = following.notna().to_numpy()
+    modules_of = real.groupby("particle_id").key.apply(set)
+    in_real = np.array([p in modules_of[pid] for p, pid in zip(predicted, real.particle_id)])
+    step = pd.DataFrame({"volume": real.volume_id, "next": has_next,
+                         "match": predicted == following.fillna(-2).to_numpy().astype(np.int64),
+                         "in_real_list": in_real, "none": predicted < 0})[has_next]  # fmt: skip
+    per_volume = step.groupby("volume").agg(steps=("match", "size"), next_hit_predicted=("match", "mean"),
+                                            predicted_module_among_real_hits=("in_real_list", "mean"),
+                                            no_prediction=("none", "mean")).round(4)  # fmt: skip
+    inward = (real.tx * real.tpx + real.ty * real.tpy) < 0
+    barrel = real.volume_id.isin([8, 13, 17])
+    rho = np.hypot(real.tx - vertex_of(real, particles, "vx"), real.ty - vertex_of(real, particles, "vy"))
+    eta = np.arcsinh((real.tz - vertex_of(real, particles, "vz")) / rho)
+    return {
+        "steps": int(len(step)),
+        "next_hit_predicted": float(step.match.mean()),
+        "predicted_module_among_real_hits": float(step.in_real_list.mean()),
+        "per_volume": {int(v): row.to_dict() for v, row in per_volume.iterrows()},
+        "real_inward_hit_fraction_per_volume": {int(v): round(float(f), 4) for v, f in inward.groupby(real.volume_id).mean().items()},
+        "real_max_abs_eta_from_vertex_of_barrel_hits": float(np.abs(eta[barrel]).max()),
+        "note": "real hits ordered by distance from the vertex; 'predicted_module_among_real_hits' counts "
+        "predictions of a real hit of the particle that this ordering puts elsewhere (overlaps)",
+    }
+
+
+def vertex_of(real, particles, column):
+    return particles.loc[real.particle_id, column].to_numpy()
+
+
 def layer_check(detector) -> dict:
     prefix = DATA / "full_event" / "event000001001"
-    # event 1001 has 93,680 hits and its particles 76,210 nhits: 23% of signal in noise hits
-    config = SimulationConfig(noise_fraction=NOISE_FRACTION)
-    ev = simulate_event(ReplaySource(f"{prefix}-particles.csv.gz"), detector, seed=1001, config=config)
     real = pd.read_csv(f"{prefix}-hits.csv.gz")
+    n_noise = len(real) - int(pd.read_csv(f"{prefix}-particles.csv.gz").nhits.sum())
+    config = SimulationConfig(noise_hits=n_noise)
+    ev = simulate_event(ReplaySource(f"{prefix}-particles.csv.gz"), detector, seed=1001, config=config)
     sim = ev.hits
+    signal = sim[(ev.truth.particle_id != 0).to_numpy()]
     key = ["volume_id", "layer_id"]
-    counts = pd.concat([real.groupby(key).size().rename("real"), sim.groupby(key).size().rename("sim")], axis=1).fillna(0)
+    counts = pd.concat([real.groupby(key).size().rename("real"), sim.groupby(key).size().rename("sim"),
+                        signal.groupby(key).size().rename("signal")], axis=1).fillna(0)  # fmt: skip
     counts["ratio"] = counts.sim / counts.real
-    within = (counts.ratio - 1).abs() <= 0.15
+    counts["signal_ratio"] = counts.signal / counts.real
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     labels = [f"{v}/{l}" for v, l in counts.index]
     x = np.arange(len(counts))
     axes[0].bar(x - 0.2, counts.real, 0.4, label="real event 1001")
-    axes[0].bar(x + 0.2, counts.sim, 0.4, label="simulated (replay)")
+    axes[0].bar(x + 0.2, counts.sim, 0.4, label="simulated (replay + noise)")
+    axes[0].bar(x + 0.2, counts.signal, 0.4, label="of which signal", alpha=0.6)
     axes[0].set_xticks(x, labels, rotation=90, fontsize=6)
     axes[0].set(ylabel="hits", title="hits per volume/layer")
-    axes[0].legend()
+    axes[0].legend(fontsize=7)
     for table, name in ((real, "real"), (sim, "simulated")):
         r = np.hypot(table.x, table.y)
         axes[1].scatter(table.z[::7], r[::7], s=0.3, alpha=0.4, label=name)
@@ -94,21 +174,26 @@ def layer_check(detector) -> dict:
     axes[2].set(xlabel="phi", ylabel="hits", title="phi")
     axes[2].legend()
     fig.tight_layout()
-    fig.savefig(OUT / "event1001_layers_rz_phi.png", dpi=70)
+    atomic_savefig(fig, OUT / "event1001_layers_rz_phi.png", dpi=60)
     plt.close(fig)
     phi_real, _ = np.histogram(np.arctan2(real.y, real.x), bins=36, range=(-np.pi, np.pi))
     phi_sim, _ = np.histogram(np.arctan2(sim.y, sim.x), bins=36, range=(-np.pi, np.pi))
+    off = (counts.ratio - 1).abs()
     return {
         "hits_real": len(real),
         "hits_sim": len(sim),
+        "noise_hits_real_file_minus_nhits": n_noise,
+        "signal_hits_sim": len(signal),
+        "signal_hits_real_sum_nhits": len(real) - n_noise,
         "layers": len(counts),
-        "layers_within_15pct": int(within.sum()),
-        "worst_layers": {f"{v}/{l}": round(float(r), 3) for (v, l), r in
-                         counts.ratio.sub(1).abs().sort_values(ascending=False).head(8).items()},
-        "ratio_per_layer": {f"{v}/{l}": round(float(r), 3) for (v, l), r in counts.ratio.items()},
+        "layers_within_15pct_with_noise": int((off <= 0.15).sum()),
+        "layers_within_15pct_signal_only_vs_real_with_noise": int(((counts.signal_ratio - 1).abs() <= 0.15).sum()),
+        "worst_layers_with_noise": {f"{v}/{l}": round(float(counts.ratio[(v, l)]), 3) for (v, l) in off.sort_values().index[-8:][::-1]},
+        "ratio_per_layer_with_noise": {f"{v}/{l}": round(float(r), 3) for (v, l), r in counts.ratio.items()},
+        "ratio_per_layer_signal_only": {f"{v}/{l}": round(float(r), 3) for (v, l), r in counts.signal_ratio.items()},
         "phi_chi2_per_bin": float(np.mean((phi_sim / phi_sim.sum() * phi_real.sum() - phi_real) ** 2 / phi_real)),
-        "note": f"real hits include noise (no truth for event 1001); simulation adds noise_fraction={NOISE_FRACTION} "
-        "spread over layers like the real sample event's noise",
+        "note": "real hits include noise (no truth for event 1001). Simulated noise: the real count, spread over "
+        "volumes like the sample event's truth-labelled noise (particle_id 0) and uniformly over each volume's modules",
     }
 
 
@@ -137,13 +222,13 @@ def main() -> int:
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     detector = read_detector()
-    results = {"nhits_replay": nhits_check(detector), "event1001_layers": layer_check(detector),
-               "pythia_mu200": pythia_check(detector)}
-    (OUT / "realism.json").write_text(json.dumps(results, indent=1) + "\n")
+    results = {"nhits_replay": nhits_check(detector), "sample_event_from_truth_states": sample_event_check(detector),
+               "event1001_layers": layer_check(detector), "pythia_mu200": pythia_check(detector)}
+    atomic_write_json(OUT / "realism.json", results)
     for name, values in results.items():
         print(f"== {name}")
         for key, value in values.items():
-            if key != "ratio_per_layer":
+            if not key.startswith("ratio_per_layer") and key != "per_volume":
                 print(f"  {key}: {value}")
     return 0
 
