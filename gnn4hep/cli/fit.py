@@ -21,6 +21,8 @@ def fit(
     max_outliers: Annotated[int, typer.Option("--max-outliers", min=0, help="outlier-removal rounds (0: none)")] = 5,
     iterations: Annotated[int, typer.Option("--iterations", min=1, help="Kalman passes per fit")] = 1,
     mass: Annotated[float, typer.Option("--mass", min=0.0, help="scattering mass hypothesis, GeV")] = 0.1056584,
+    error_scale: Annotated[float, typer.Option("--error-scale", min=0.0, help="factor on pitch/sqrt(12) hit errors (real data: 2-3)")] = 1.0,
+    split: Annotated[bool, typer.Option("--split/--no-split", help="split candidates no helix fits")] = True,
     detector: Annotated[Optional[Path], typer.Option("--detector", help="detectors.csv[.gz] (default: packaged TrackML)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
 ) -> None:
@@ -37,7 +39,8 @@ def fit(
     ev = read_event(event, parts=parts)
     table = read_submission(candidates)
     geometry = read_detector(detector) if detector is not None else read_detector()
-    config = FitConfig(chi2_cut=chi2_cut, max_outliers=max_outliers, iterations=iterations, mass_gev=mass)
+    config = FitConfig(chi2_cut=chi2_cut, max_outliers=max_outliers, iterations=iterations, mass_gev=mass,
+                       error_scale=error_scale, split_bad=split)
     start = time.perf_counter()
     cleaned_table, params = refit(ev, table, geometry, config, name=str(candidates))
     seconds = time.perf_counter() - start

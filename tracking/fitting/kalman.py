@@ -153,7 +153,7 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     for k in range(n_surf):
         if k > 0:
             ref_next, f, _, miss = propagate(ref, here_c, here_r, surfaces.centers[:, k], surfaces.rotations[:, k], b_tesla)
-            hit = np.isfinite(miss) & (miss < MISS_TOLERANCE_MM) & np.all(np.isfinite(f), axis=(1, 2))
+            hit = miss < MISS_TOLERANCE_MM  # False for NaN
             # a surface the reference helix cannot reach is skipped (identity step, no update); its
             # hit is reported with an infinite chi2 so outlier rejection drops it first
             reached[:, k] = hit

@@ -88,9 +88,9 @@ def robust_seed(points: np.ndarray, n_hits: np.ndarray, b_tesla: float, z_weight
         x = [points[rows, idx[:, j]] for j in range(3)]
         phi, theta, qop = three_point_seed(*x, b_tesla)
         eps, dz = helix_residuals(x[0], phi, theta, qop, points, b_tesla)
-        score = np.where(valid, np.abs(eps) + z_weight * np.abs(dz), np.nan)
-        score = np.nanmedian(score, axis=1)
-        score = np.where(np.isfinite(score), score, np.inf)
+        score = np.where(valid, np.abs(eps) + z_weight * np.abs(dz), np.inf)
+        score = np.where(np.isnan(score), np.inf, score)
+        score = np.take_along_axis(np.sort(score, axis=1), ((n_hits - 1) // 2)[:, None], axis=1)[:, 0]  # median
         better = score < best_score
         if best is None:
             best = [idx, phi, theta, qop]
