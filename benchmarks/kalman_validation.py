@@ -65,7 +65,7 @@ def fit_muons(detector, n_events: int, per_event: int, pt, eta=(-2.5, 2.5), seed
     for i in range(n_events):
         event = simulate_event(MuonGun(n_particles=per_event, pt_gev=pt, eta=eta), detector, seed=seed, event_index=i,
                                config=SimulationConfig(digitisation="smear", hit_efficiency=1.0))
-        _, params = refit(event, truth_candidates(event), detector, FitConfig(mass_gev=MUON, max_outliers=0))
+        _, params = refit(event, truth_candidates(event), detector, FitConfig(mass_gev=MUON, max_outliers=0, split_bad=False))
         particles = event.particles.set_index(event.particles["particle_id"].astype(np.int64)).loc[params["track_id"]]
         truth = particles_to_perigee(particles[["vx", "vy", "vz"]].to_numpy(float), particles[["px", "py", "pz"]].to_numpy(float),
                                      particles["q"].to_numpy(float), detector.field_tesla)
