@@ -169,7 +169,8 @@ def simulate_event(
     truth["weight"] = weight_hits(truth, particles, primaries_only=config.primaries_only_weights).to_numpy()
     cell_hit_id = rank[cells["hit"].to_numpy()]
     cell_ch0, cell_ch1 = cells["ch0"].to_numpy(), cells["ch1"].to_numpy()
-    cell_order = np.lexsort((cell_ch1, cell_ch0, cell_hit_id))
+    # (hit_id, ch0, ch1) is unique per cell, so one unstable sort of a packed key gives the order
+    cell_order = np.argsort((cell_hit_id << 40) | (cell_ch0.astype(np.int64) << 20) | cell_ch1.astype(np.int64))
     cells = pd.DataFrame({"hit_id": cell_hit_id[cell_order], "ch0": cell_ch0[cell_order],
                           "ch1": cell_ch1[cell_order], "value": cells["value"].to_numpy()[cell_order]})  # fmt: skip
     particles = particles[["particle_id", "particle_type", "vx", "vy", "vz", "px", "py", "pz", "q", "nhits"]]
