@@ -23,6 +23,12 @@ def _check_source(value: str) -> str:
     raise typer.BadParameter(f"{value!r} is not one of {', '.join(SOURCE_KINDS)}", param_hint="--source")
 
 
+def _check_material(value: str) -> str:
+    if value not in ("silicon", "trackml"):
+        raise typer.BadParameter(f"{value!r} is not one of silicon, trackml", param_hint="--material")
+    return value
+
+
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="output folder for eventNNNNNNNNN-*.csv.gz")],
     events: Annotated[int, typer.Option("--events", min=1, help="number of events")] = 1,
@@ -34,13 +40,18 @@ def simulate(
     noise_hits: Annotated[int, typer.Option("--noise-hits", min=0, help="noise hits per event")] = 0,
     efficiency: Annotated[float, typer.Option("--efficiency", min=0.0, max=1.0, help="hit efficiency")] = 0.99,
     min_pt: Annotated[float, typer.Option("--min-pt", min=0.0, help="pT cut in GeV")] = 0.15,
+    material: Annotated[str, typer.Option("--material", callback=_check_material,
+                                          help="silicon: bare sensors; trackml: measured layer material "
+                                          "(sensors + supports) with energy loss")] = "silicon",
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Simulate events in the TrackML challenge format on the TrackML detector."""
     from gnn4hep.cli.common import console
     from gnn4hep.tracking.simulation import SimulationConfig, simulate_events
 
-    config = SimulationConfig(noise_hits=noise_hits, hit_efficiency=efficiency, min_pt_gev=min_pt)
+    trackml = material == "trackml"
+    config = SimulationConfig(noise_hits=noise_hits, hit_efficiency=efficiency, min_pt_gev=min_pt,
+                              trackml_material=trackml, energy_loss=trackml)
     prefixes = simulate_events(
         out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
     )

@@ -6,6 +6,14 @@ digitisation into pixel clusters, efficiency and noise. The result is an :class:
 in the exact challenge format.
 
 Entry points: :func:`simulate_event` (one event in memory) and :func:`simulate_events` (files).
+
+Agreement with the real TrackML data (``benchmarks/simulation_realism.py``) rests on rules read off
+the real sample event's truth, all on by default under ``SimulationConfig.trackml_navigation``:
+barrel layers are hit outward only; a looper stops where it turns back, in the barrel and in the
+end-caps; no barrel hit beyond |eta| = 3 from the vertex; a particle made inside a layer does not
+hit it. Measured, opt-in: per-layer material (``trackml_material``). Fitted on the reduced sample
+event, opt-in and biased high: random ends without recorded products (``unrecorded_ends``). Noise
+is spread over volumes like the sample's truth-labelled noise.
 """
 
 from gnn4hep.tracking.simulation.batch import make_source, simulate_events

@@ -156,6 +156,12 @@ def test_cli_simulates_one_tiny_event(tmp_path):
     assert (tmp_path / "event000000001-hits.csv.gz").exists()
     bad = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path), "--source", "nope"])
     assert bad.exit_code != 0 and "--source" in bad.output
+    bad = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path), "--material", "lead"])
+    assert bad.exit_code != 0 and "--material" in bad.output
+    result = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "m"), "--events", "1", "--source", "quick",
+                                      "--material", "trackml", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m" / "event000000001-hits.csv.gz").exists()
 
 
 def test_barrel_eta_acceptance_and_turning_stop(detector):
