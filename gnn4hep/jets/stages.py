@@ -135,7 +135,7 @@ def jets_tag(ctx: RunContext) -> None:
                               cfg.radius, ctx.run_dir, ctx.seed, ctx.logger)
     for name, result in results.items():
         ctx.log_metrics(result.summary(), prefix=name)
-    data_info = {"path": str(cfg.path or ctx.artifacts.get("jets_generated_path")), "test_path": str(cfg.test_path),
+    data_info = {"path": str(cfg.path or ctx.artifacts.get("jets_generated_path")), "test_path": str(cfg.test_path) if cfg.test_path else None,
                  "n_train": len(train), "n_val": len(val), "n_test": len(test),
                  "test_signal_fraction": float(test.labels.mean())}
     atomic_write_json(ctx.path("data_split.json"), data_info)
