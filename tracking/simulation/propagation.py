@@ -8,8 +8,8 @@ Python loop over particles or modules):
    envelope, the path-length limit and (barrel) the next turn. Only the reachable surfaces are
    tested: the barrel cylinders (10 in TrackML, closed-form roots and z), and the next
    :data:`DISKS_AHEAD` disk planes in the direction of p_z, found by binary search in the z-sorted
-   disk list. When none of those disks is crossed inside its r range, the particle is moved to the
-   last of them without hits (a pure navigation step), so no crossing is ever skipped. Radii and the
+   disk list. When none of those disks is crossed inside its r range, the particle is moved to
+   8 mm before the last of them without hits (a pure navigation step), so no crossing is skipped. Radii and the
    outward test use r^2(theta) = r0^2 + 2 (a sin(theta) + b (1 - cos(theta))) / omega
    + 2 (1 - cos(theta)) / omega^2 (a = x.t, b = x.n), so no 3-vector is built per (particle, layer).
 2. The modules registered in the grid cell of that point (:mod:`.geometry_index`) are pre-selected
@@ -179,8 +179,11 @@ def _next_layer_crossing(index: GeometryIndex, fr: _Frame, theta_min, theta_limi
     use_disk = disk_theta < best_theta
     best_theta = np.where(use_disk, disk_theta, best_theta)
     best_layer = np.where(use_disk, layer[rows, first], best_layer)
-    # none of the tested disks crossed: navigate to the last one tested if all of them exist
-    nav_theta = np.where(~any_inside & exists[:, -1], theta_disk[:, -1], np.inf)
+    # none of the tested disks crossed: navigate towards the last one tested if all of them exist,
+    # stopping short of its module envelope (the next step tests that disk again)
+    short = (omega / np.where(tan_lambda != 0, np.abs(tan_lambda), 1.0)) * START_LAYER_MM[False]
+    nav = theta_disk[:, -1] - short
+    nav_theta = np.where(~any_inside & exists[:, -1] & (nav > theta_min), nav, np.inf)
     use_nav = nav_theta < best_theta
     best_theta = np.where(use_nav, nav_theta, best_theta)
     best_layer = np.where(use_nav, -2, best_layer)
