@@ -86,28 +86,32 @@ def inverse_spd(m: np.ndarray) -> np.ndarray:
     Several times faster than ``np.linalg.inv`` for many small matrices (it loops over the k^3 / 3
     entries, not over n). Non-positive pivots give NaN rows, which the fit flags as failures.
     """
-    k = m.shape[1]
-    cols = [[m[:, i, j] for j in range(k)] for i in range(k)]
+    k, n = m.shape[1], len(m)
+    cols = np.ascontiguousarray(m.transpose(1, 2, 0))  # (k, k, n): every entry a contiguous row
+
+    def total(terms):  # left-to-right sum of a non-empty list of (n,) arrays, zeros when empty
+        acc = None
+        for term in terms:
+            acc = term if acc is None else acc + term
+        return np.zeros(n) if acc is None else acc
+
     low = [[None] * k for _ in range(k)]
     with np.errstate(invalid="ignore", divide="ignore"):
         for j in range(k):
-            diag = cols[j][j] - sum((low[j][p] * low[j][p] for p in range(j)), np.zeros(len(m)))
-            low[j][j] = np.sqrt(diag)
+            low[j][j] = np.sqrt(cols[j, j] - total([low[j][p] * low[j][p] for p in range(j)]))
             for i in range(j + 1, k):
-                low[i][j] = (cols[i][j] - sum((low[i][p] * low[j][p] for p in range(j)), np.zeros(len(m)))) / low[j][j]
+                low[i][j] = (cols[i, j] - total([low[i][p] * low[j][p] for p in range(j)])) / low[j][j]
         inv_low = [[None] * k for _ in range(k)]  # inverse of the lower factor
         for i in range(k):
             inv_low[i][i] = 1.0 / low[i][i]
             for j in range(i):
-                acc = sum((low[i][p] * inv_low[p][j] for p in range(j, i)), np.zeros(len(m)))
-                inv_low[i][j] = -acc * inv_low[i][i]
-    out = np.empty_like(m)
+                inv_low[i][j] = -total([low[i][p] * inv_low[p][j] for p in range(j, i)]) * inv_low[i][i]
+    out = np.empty((k, k, n))
     for i in range(k):
         for j in range(i, k):
-            value = sum((inv_low[p][i] * inv_low[p][j] for p in range(j, k)), np.zeros(len(m)))
-            out[:, i, j] = value
-            out[:, j, i] = value
-    return out
+            out[i, j] = total([inv_low[p][i] * inv_low[p][j] for p in range(j, k)])
+            out[j, i] = out[i, j]
+    return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
 def _quad2(r: np.ndarray, inv: np.ndarray) -> np.ndarray:

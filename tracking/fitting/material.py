@@ -31,8 +31,8 @@ def scattering_variance(phi, theta, qop, normals, thickness_mm, mass_gev: float 
         mass_gev: particle mass hypothesis (the muon by default; the pion for hadrons).
     """
     st = np.sin(theta)
-    d = np.stack([st * np.cos(phi), st * np.sin(phi), np.cos(theta)], -1)
-    cos_alpha = np.maximum(np.abs(np.sum(d * normals, -1)), 1e-3)
+    cos_w = st * np.cos(phi) * normals[:, 0] + st * np.sin(phi) * normals[:, 1] + np.cos(theta) * normals[:, 2]
+    cos_alpha = np.maximum(np.abs(cos_w), 1e-3)
     path = thickness_mm / cos_alpha
     p = 1.0 / np.maximum(np.abs(qop), 1e-9)
     theta0 = np.where(path > 0, highland_theta0(p, mass_gev, 1.0, np.maximum(path, 1e-12), x0_mm), 0.0)

@@ -62,6 +62,11 @@ def _ds_dc(a: np.ndarray, sin_a: np.ndarray, cos_a: np.ndarray, s_fun, c_fun):
     return ds, dc
 
 
+def _dot3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot product of (..., 3) arrays (several times faster than ``np.sum(a * b, -1)``)."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
 def omega_of(qop: np.ndarray, b_tesla: float) -> np.ndarray:
     """dphi/ds (1/mm) for q/p ``qop`` (e/GeV) in B_z = ``b_tesla``."""
     return -K_GEV_PER_T_MM * b_tesla * np.asarray(qop, dtype=np.float64)
@@ -125,25 +130,25 @@ def bound_to_global(params: np.ndarray, centers: np.ndarray, rotations: np.ndarr
 def global_to_local(points: np.ndarray, centers: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     """Local (u, v) (..., 2) of global ``points`` (..., 3): first two rows of R^T (x - c)."""
     rel = points - centers
-    return np.stack([np.sum(rotations[..., :, 0] * rel, -1), np.sum(rotations[..., :, 1] * rel, -1)], -1)
+    return np.stack([_dot3(rotations[..., :, 0], rel), _dot3(rotations[..., :, 1], rel)], -1)
 
 
 def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iterations: int):
     """Newton on s for w . (x(s) - c) = 0; iterates only on the tracks not yet within ``tolerance_mm``."""
     sin_t = helix.sin_t
     d0 = np.stack([sin_t * helix.cos_p, sin_t * helix.sin_p, helix.cos_t], -1)
-    gap = np.sum(normal * (center - helix.position), -1)
-    cos_in = np.sum(normal * d0, -1)
+    gap = _dot3(normal, center - helix.position)
+    cos_in = _dot3(normal, d0)
     s = gap / np.where(np.abs(cos_in) > 1e-12, cos_in, 1e-12)
     active = np.arange(len(s))
     sub, sub_c, sub_w, sub_s = helix, center, normal, s.copy()
     for _ in range(max_iterations):
         x, d, _ = sub.at(sub_s)
-        f = np.sum(sub_w * (x - sub_c), -1)
+        f = _dot3(sub_w, x - sub_c)
         moving = ~(np.abs(f) < tolerance_mm)
         if not moving.any():
             break
-        fprime = np.sum(sub_w * d, -1)
+        fprime = _dot3(sub_w, d)
         step = f / np.where(np.abs(fprime) > 1e-12, fprime, 1e-12)
         # never jump by more than a quarter turn: keeps Newton on the nearest crossing
         limit = 0.5 * np.pi / np.maximum(np.abs(sub.omega), 1e-12)
@@ -155,7 +160,7 @@ def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iteration
             sub, sub_c, sub_w, sub_s = sub.take(keep), sub_c[keep], sub_w[keep], sub_s[keep]
     s[active] = sub_s
     x, d, trig = helix.at(s)
-    return s, np.abs(np.sum(normal * (x - center), -1)), x, d, trig
+    return s, np.abs(_dot3(normal, x - center)), x, d, trig
 
 
 def intersect_plane(position, phi, theta, qop, center, normal, b_tesla: float,
@@ -177,7 +182,7 @@ def propagate(params, centers, rotations, new_centers, new_rotations, b_tesla: f
     w_new = new_rotations[:, :, 2]
     s, miss, x1, d1, (a, sin_a, cos_a, s_fun, c_fun) = _intersect(helix, new_centers, w_new, tolerance_mm, max_iterations)
     rel = x1 - new_centers
-    out = np.stack([np.sum(new_rotations[:, :, 0] * rel, -1), np.sum(new_rotations[:, :, 1] * rel, -1),
+    out = np.stack([_dot3(new_rotations[:, :, 0], rel), _dot3(new_rotations[:, :, 1], rel),
                     phi + a, theta, qop], -1)
     if not jacobian:
         return out, None, s, miss
@@ -197,7 +202,7 @@ def propagate(params, centers, rotations, new_centers, new_rotations, b_tesla: f
     st_s2 = st * s * s * domega
     dx[0, :, 4] = st_s2 * (cp * ds_fun - sp * dc_fun)
     dx[1, :, 4] = st_s2 * (sp * ds_fun + cp * dc_fun)
-    denom = np.sum(w_new * d1, -1)
+    denom = _dot3(w_new, d1)
 
     def project(vector, matrix):  # vector (n, 3) . matrix (3, n, 5) -> (n, 5)
         return vector[:, 0:1] * matrix[0] + vector[:, 1:2] * matrix[1] + vector[:, 2:3] * matrix[2]

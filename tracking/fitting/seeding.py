@@ -58,9 +58,9 @@ def helix_residuals(x1, phi, theta, qop, points, b_tesla: float):
     """
     kappa = -qop * K_GEV_PER_T_MM * b_tesla / np.maximum(np.sin(theta), 1e-9)
     delta = points[..., :2] - x1[:, None, :2]
-    normal = np.stack([-np.sin(phi), np.cos(phi)], -1)[:, None, :]
-    sq = np.sum(delta * delta, -1)
-    eps = np.sum(normal * delta, -1) - 0.5 * kappa[:, None] * sq
+    dx, dy = delta[..., 0], delta[..., 1]
+    sq = dx * dx + dy * dy
+    eps = (-np.sin(phi)[:, None] * dx + np.cos(phi)[:, None] * dy) - 0.5 * kappa[:, None] * sq
     arc, _ = _arc(kappa[:, None], np.sqrt(sq))
     dz = points[..., 2] - x1[:, None, 2] - arc / np.tan(theta)[:, None]
     return eps, dz
