@@ -51,7 +51,8 @@ def main() -> None:
         cv = json.loads((run / "cv.json").read_text())
         table = (run / "cv.md").read_text()
     cv = {"command": "python benchmarks/jets_qg_cv.py " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items() if k in ("folds", "epochs", "models")),
+        [f"--{k} {v}" for k, v in vars(args).items() if k in ("folds", "epochs", "models")]
+        + [f"--extra {e}" for e in args.extra]),
         "overrides": overrides, "models": cv}
     results = REPO / "benchmarks" / "results"
     atomic_write_json(results / "jets_qg_cv.json", cv)
