@@ -10,6 +10,12 @@ the given size (timing does not depend on the weights). Track building runs CC a
 those scores. Runs on the GPU for inference when one is present.
 
     python benchmarks/tracking.py [--run runs/trackml_gnn-...] [--repeats 3]
+        [--module-map RUN/graph_builder/module_map.csv] [--embedding RUN/graph_builder/embedding.pt]
+
+Other graph builders are timed on the same event (``graph_methods`` in the JSON): the module map
+(``--module-map``, else the run's when it has one, else a map fitted on the real sample event, whose
+edge count is then far too low to be representative) and the metric-learning radius graph
+(``--embedding``; skipped without one, since an untrained embedding's graph size means nothing).
 
 Prints a table and writes benchmarks/results/tracking.json.
 """
@@ -48,19 +54,48 @@ def _best(func, repeats: int):
     return min(times), result
 
 
+def other_graph_methods(event: Event, args) -> dict:
+    """Seconds (best of repeats, hit table included) and sizes of the module-map and metric-learning graphs."""
+    from gnn4hep.graphs.module_map import build_module_map_edges, fit_module_map
+
+    out = {}
+    map_path = args.module_map
+    if map_path is None and args.run is not None and (args.run / "graph_builder" / "module_map.csv").exists():
+        map_path = args.run / "graph_builder" / "module_map.csv"
+    if map_path is not None:
+        module_map, source = pd.read_csv(map_path), str(map_path)
+    else:
+        module_map, source = fit_module_map([hit_table(read_event(DATA / "sample_event" / "event000000001"))]), "fitted on the real sample event only"
+    seconds, edges = _best(lambda: build_module_map_edges(hit_table(event), module_map), args.repeats)
+    n_hits = len(event.hits)
+    out["module_map"] = {"seconds": seconds, "n_edges": int(edges.shape[1]), "edges_per_hit": edges.shape[1] / n_hits, "source": source}
+    if args.embedding is not None:
+        from gnn4hep.graphs.metric_learning import build_metric_learning_edges, load_metric_learning
+        from gnn4hep.pipelines.trackml_config import GraphConfig
+
+        state = load_metric_learning(args.embedding)
+        cfg = GraphConfig(method="metric_learning", radius=args.radius)
+        seconds, edges = _best(lambda: build_metric_learning_edges(hit_table(event), state, cfg), args.repeats)
+        out["metric_learning"] = {"seconds": seconds, "n_edges": int(edges.shape[1]), "edges_per_hit": edges.shape[1] / n_hits, "source": str(args.embedding)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, default=None, help="finished trackml_gnn run folder (cuts + model)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=6)
+    parser.add_argument("--module-map", type=Path, default=None, help="module_map.csv of a fitted module-map builder")
+    parser.add_argument("--embedding", type=Path, default=None, help="embedding.pt of a fitted metric-learning builder")
+    parser.add_argument("--radius", type=float, default=0.1, help="metric-learning radius")
     parser.add_argument("--pt-min", type=float, default=1.0, help="GeV: pT of the true pairs the default cuts are fitted on")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
     full = DATA / "full_event" / "event000001001"
     event = read_event(full, parts=("hits",))
-    if args.run is not None:
+    if args.run is not None and (args.run / "graph_builder" / "layer_pair_cuts.csv").exists():
         cuts = pd.read_csv(args.run / "graph_builder" / "layer_pair_cuts.csv")
         cut_source = str(args.run)
     else:
@@ -74,7 +109,7 @@ def main() -> None:
 
     graph_seconds, (table, graph) = _best(graph_step, args.repeats)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if args.run is not None:
+    if args.run is not None and (args.run / "edge_classifier.pt").exists():
         from gnn4hep.training.edge_training import load_edge_model
 
         model = load_edge_model(args.run / "edge_classifier.pt")
@@ -98,6 +133,7 @@ def main() -> None:
     order = LAYER_RANK[table["layer"].to_numpy()] * 1e4 + np.hypot(table["r"], table["z"]).to_numpy()
     cc_seconds, _ = _best(lambda: components_tracks(hit_id, edges, scores, 0.5), args.repeats)
     walk_seconds, _ = _best(lambda: walkthrough_tracks(hit_id, edges, scores, 0.5, node_order=order), args.repeats)
+    graph_methods = other_graph_methods(event, args)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "event": str(full),
@@ -108,6 +144,7 @@ def main() -> None:
         "device": device,
         "model": f"{type(model).__name__} ({sum(p.numel() for p in model.parameters())} parameters)",
         "seconds": {"graph": graph_seconds, "inference": infer_seconds, "building_cc": cc_seconds, "building_walk": walk_seconds},
+        "graph_methods": graph_methods,
         "peak_rss_mb": peak_mb,
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None,
         "machine": {"python": platform.python_version(), "processor": platform.processor(), "torch_threads": torch.get_num_threads()},
@@ -117,6 +154,9 @@ def main() -> None:
     print(f"{'stage':<16}{'seconds/event':>14}")
     for name, seconds in result["seconds"].items():
         print(f"{name:<16}{seconds:>14.3f}")
+    print(f"{'graph method':<18}{'seconds':>9}{'edges':>11}{'edges/hit':>11}  source")
+    for name, row in graph_methods.items():
+        print(f"{name:<18}{row['seconds']:>9.3f}{row['n_edges']:>11d}{row['edges_per_hit']:>11.2f}  {row['source']}")
     print(f"peak RSS {peak_mb:.0f} MB")
     out = ROOT / "benchmarks" / "results" / "tracking.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ class HdbscanConfig(Section):
     min_samples: Optional[int] = Field(2, ge=1)
     cluster_selection_epsilon: float = Field(0.0, ge=0)
     cluster_selection_method: str = Field("eom", pattern="^(eom|leaf)$")
-    beta_noise: float = Field(0.1, ge=0, lt=1, description="hits with beta below it are not clustered")
+    beta_noise: float = Field(0.0, ge=0, lt=1, description="hits with beta below it are not clustered (0: all; object hits other than the condensation point may have small beta)")
 
 
 SECTIONS = {

@@ -20,7 +20,7 @@ condensation point and their beta is pushed to 0, so they can be dropped before 
 (beta < beta_noise). Total: L = L_att + w_rep L_rep + w_beta L_beta.
 
 The repulsive sum over (hit, object) pairs is evaluated only where ||x_i - x_alpha|| < 1 (the
-hinge is zero elsewhere), found with a radius search per step: memory O(N + pairs), not O(N K).
+hinge is zero elsewhere), found with k-d trees per step (:func:`hits_near_points`): memory O(N + pairs within 1).
 """
 
 from __future__ import annotations
@@ -31,7 +31,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from gnn4hep.neighbors import radius_graph
+
+
+def hits_near_points(hits: Tensor, points: Tensor, radius: float = 1.0) -> tuple[Tensor, Tensor]:
+    """All (hit i, point alpha) with ||hits_i - points_alpha|| < radius: two k-d trees
+    (``scipy.spatial.cKDTree.sparse_distance_matrix``), never the hit-hit pairs."""
+    from scipy.spatial import cKDTree
+
+    if len(hits) == 0 or len(points) == 0:
+        empty = torch.empty(0, dtype=torch.long)
+        return empty, empty
+    pairs = cKDTree(hits.cpu().numpy()).sparse_distance_matrix(cKDTree(points.cpu().numpy()), radius, output_type="ndarray")
+    return torch.from_numpy(pairs["i"].astype(np.int64)), torch.from_numpy(pairs["j"].astype(np.int64))
 
 
 def condensation_targets(particle_id: Tensor, pt: Tensor, pt_min: float, min_hits: int) -> Tensor:
@@ -82,11 +93,7 @@ def condensation_loss(
     sq = (coordinates[hits] - x_alpha[object_id[hits]]).pow(2).sum(dim=1)
     attractive = (q[hits] * sq * q_alpha[object_id[hits]]).sum() / n
     # repulsion of every hit from the other objects' condensation points within distance 1
-    points = torch.cat([coordinates.detach(), x_alpha.detach()])
-    batch_edges = radius_graph(points, r=1.0)
-    source, target = batch_edges
-    hit_to_point = (source < n) & (target >= n)
-    i, alpha = source[hit_to_point], target[hit_to_point] - n
+    i, alpha = hits_near_points(coordinates.detach(), x_alpha.detach(), radius=1.0)
     other = object_id[i] != alpha
     i, alpha = i[other], alpha[other]
     distance = (coordinates[i] - x_alpha[alpha]).pow(2).sum(dim=1).add(1e-12).sqrt()
