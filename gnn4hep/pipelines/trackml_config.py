@@ -16,7 +16,9 @@ class TrackmlDataConfig(Section):
     train_dir: Optional[Path] = Field(None, description="folder of TrackML-format training events (None: simulate)")
     test_dir: Optional[Path] = Field(None, description="folder of TrackML-format test events (None: simulate)")
     eval_events: list[Path] = Field(default_factory=list, description="extra event prefixes evaluated with the trained pipeline")
-    source: Literal["gun", "pythia", "toy"] = Field("pythia", description="simulator source when simulating (toy: analytic barrel toy)")
+    source: Literal["quick", "gun", "pythia", "toy"] = Field(
+        "pythia", description="simulator source when simulating (quick: 300-particle gun; toy: analytic barrel toy)"
+    )
     pileup: float = Field(200.0, ge=0, description="mean pile-up of simulated events")
     n_train: int = Field(100, ge=1, description="training events to simulate / use")
     n_test: int = Field(10, ge=1, description="test events to simulate / use")

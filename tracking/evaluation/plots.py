@@ -56,7 +56,9 @@ def plot_event_display(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.D
     table["pt"] = pt.reindex(table["particle_id"].to_numpy()).fillna(0.0).to_numpy()
     table["r"] = np.hypot(table["x"], table["y"])
     table["d"] = np.sqrt(table["tx"] ** 2 + table["ty"] ** 2 + table["tz"] ** 2)
-    chosen = table.loc[table["pt"] > pt_min, "particle_id"].drop_duplicates().head(max_tracks)
+    # a seeded random choice: the first particles in hit order would all sit in one end-cap (hits are sorted by volume)
+    candidates = table.loc[table["pt"] > pt_min, "particle_id"].drop_duplicates()
+    chosen = candidates.sample(n=min(max_tracks, len(candidates)), random_state=0)
     fig, axes = plt.subplots(2, 2, figsize=(11, 10))
     for row, (key, ids, title) in enumerate([("particle_id", chosen, "true"), ("track_id", table.loc[table["particle_id"].isin(chosen), "track_id"].drop_duplicates(), "reconstructed")]):
         ax_xy, ax_rz = axes[row]
