@@ -6,7 +6,8 @@
   layout, which the reference files use, is read directly with h5py.
 * EnergyFlow quark/gluon ``.npz``: ``X`` (N, M, 4) = (pT, y, φ, pid), ``y`` (N,) with 1 = quark.
 * Particle Transformer arrays (``<prefix>_pf_vectors.npy`` (N, 4, M) px,py,pz,E, ``_pf_mask.npy``
-  (N, 1, M), ``_labels.npy`` (N,) or one-hot (N, C), optional ``_pf_points.npy``).
+  (N, 1, M), ``_labels.npy`` (N,) or one-hot (N, C), optional ``_pf_points.npy``; gnn4hep adds the
+  optional ``_pf_pid.npy`` and ``_pf_charge.npy`` (N, M), read when present).
 * JetClass ROOT files (Qu, Li, Qian, arXiv:2202.03772), tree ``tree``, through uproot.
 
 :func:`read_jets` picks the reader from the path.
@@ -210,7 +211,15 @@ def read_particle_transformer(path: str | Path, signal_class: int | None = None)
         raise InputFileError(files["_pf_vectors.npy"], "contains NaN or inf")
     mask = mask.reshape(n, m) > 0
     p4 = np.transpose(vectors, (0, 2, 1))
-    return _sorted_jets(p4, mask, _labels_to_index(labels, files["_labels.npy"], signal_class), source=str(path))
+    extras = {}
+    for name, suffix in (("pid", "_pf_pid.npy"), ("charge", "_pf_charge.npy")):  # written by gnn4hep, optional
+        file = path.parent / f"{path.name}{suffix}"
+        if file.is_file():
+            extras[name] = np.load(file)
+            if extras[name].shape != (n, m):
+                raise InputFileError(file, f"expected (N, M) = {(n, m)}; got {extras[name].shape}")
+    return _sorted_jets(p4, mask, _labels_to_index(labels, files["_labels.npy"], signal_class), extras.get("pid"),
+                        extras.get("charge"), source=str(path))
 
 
 def write_particle_transformer(jets: Jets, prefix: str | Path) -> list[Path]:

@@ -75,6 +75,8 @@ def test_particle_transformer_round_trip(tmp_path, jets):
     io.write_particle_transformer(jets, tmp_path / "toy")
     back = io.read_particle_transformer(tmp_path / "toy")
     assert_same_jets(jets, back)
+    np.testing.assert_array_equal(back.pid, jets.pid)  # the optional gnn4hep arrays come back
+    np.testing.assert_array_equal(back.charge, jets.charge)
     folder = io.read_jets(tmp_path)
     assert len(folder) == len(jets)
     points = np.load(tmp_path / "toy_pf_points.npy")
