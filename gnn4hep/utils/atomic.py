@@ -7,6 +7,7 @@ the target with ``os.replace`` (atomic on POSIX and Windows within one file syst
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -42,8 +43,21 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically (numpy scalars are converted)."""
-    return atomic_write_text(path, json.dumps(to_builtin(obj), indent=2, sort_keys=False) + "\n")
+    """Write ``obj`` as indented, strict JSON atomically (numpy scalars are converted; NaN and
+    +-inf, which strict JSON cannot hold, are written as null)."""
+    text = json.dumps(_finite_or_none(to_builtin(obj)), indent=2, sort_keys=False, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def _finite_or_none(obj: Any) -> Any:
+    """Replace non-finite floats by None inside dicts and lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite_or_none(v) for v in obj]
+    return obj
 
 
 def atomic_write_yaml(path: str | Path, obj: Any) -> Path:
