@@ -86,7 +86,7 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
         gradient_clip_val=config.gradient_clip,
         limit_train_batches=config.limit_train_batches,
         log_every_n_steps=1,
-        deterministic=False,
+        deterministic="warn",  # same seed, same weights on CPU; GPU ops without a deterministic kernel only warn
     )
     return trainer, checkpoint
 

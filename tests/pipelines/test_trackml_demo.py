@@ -21,3 +21,14 @@ def test_trackml_demo_runs_on_simulated_events(tmp_path):
     assert (run_dir / "plots" / "test_event_display.png").exists()
     events = sorted((run_dir / "data" / "test").glob("event*-hits.csv.gz"))
     assert len(events) == 1
+
+
+def test_same_seed_gives_identical_results(tmp_path):
+    overrides = ["data.n_train=3", "data.n_test=1", "trainer.max_epochs=2", "model.hidden=8", "model.n_iterations=2"]
+    results = []
+    for name in ("a", "b"):
+        run_dir = run_experiment(CONFIG, overrides, out=tmp_path / name)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        results.append({k: metrics[k] for k in ("trackml_score", "track_efficiency", "fake_rate", "duplicate_rate")})
+        results[-1]["edge_auc"] = metrics["test"]["edges"]["edge_auc"] if "test" in metrics else None
+    assert results[0] == results[1]
