@@ -121,8 +121,17 @@ def validate_table(
 UNIQUE_KEYS = {"hits": "hit_id", "truth": "hit_id", "particles": "particle_id", "cells": None}
 
 
+def _part_candidates(prefix: str | Path, part: str) -> list[Path]:
+    return [Path(f"{prefix}-{part}.csv"), Path(f"{prefix}-{part}.csv.gz")]
+
+
+def available_parts(prefix: str | Path, parts: Iterable[str] = PARTS) -> tuple[str, ...]:
+    """The tables among ``parts`` that exist on disk for ``prefix`` (as .csv or .csv.gz), in order."""
+    return tuple(part for part in parts if any(p.exists() for p in _part_candidates(prefix, part)))
+
+
 def _part_path(prefix: Path, part: str) -> Path:
-    candidates = [Path(f"{prefix}-{part}.csv"), Path(f"{prefix}-{part}.csv.gz")]
+    candidates = _part_candidates(prefix, part)
     present = [p for p in candidates if p.exists()]
     if not present:
         raise InputFileError(
@@ -144,6 +153,26 @@ def _read_part(source, part: str, display_name: str) -> pd.DataFrame:
     raw = _read_csv_checked(source, display_name)
     schema = table_schema(part, raw.columns)
     return validate_table(raw, schema, display_name, unique=UNIQUE_KEYS[part])
+
+
+def read_table(path: str | Path, part: str) -> pd.DataFrame:
+    """Read one TrackML table file (e.g. a ``particles.csv`` to replay) with the checks of
+    :func:`read_event`; InputFileError names the file and column of any problem."""
+    if part not in PARTS:
+        raise ValueError(f"unknown event part '{part}'; choose from {list(PARTS)}")
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, f"{part} file not found")
+    return _read_part(path, part, str(path))
+
+
+def read_csv_columns(path: str | Path, columns: dict[str, str], what: str = "file") -> pd.DataFrame:
+    """Read a CSV and check/coerce ``columns`` (name -> dtype) with :func:`validate_table`
+    (e.g. a submission: hit_id, track_id); other columns are dropped."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, f"{what} not found")
+    return validate_table(_read_csv_checked(path, str(path)), columns, str(path))
 
 
 def check_event_consistency(event: Event, names: dict[str, str]) -> None:

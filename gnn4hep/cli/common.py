@@ -11,7 +11,6 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from gnn4hep.errors import InputFileError
 from gnn4hep.utils.atomic import to_builtin
 
 console = Console(stderr=False)
@@ -36,10 +35,6 @@ def metrics_table(title: str, values: dict[str, Any]) -> Table:
 
 def read_submission(path: str | Path) -> pd.DataFrame:
     """Read a submission CSV (``hit_id, track_id`` [, ``event_id``]) with clear errors."""
-    from gnn4hep.tracking.io import _read_csv_checked, validate_table
+    from gnn4hep.tracking.io import read_csv_columns
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(path, "submission file not found")
-    raw = _read_csv_checked(path, str(path))
-    return validate_table(raw, {"hit_id": "int64", "track_id": "int64"}, str(path))
+    return read_csv_columns(path, {"hit_id": "int64", "track_id": "int64"}, what="submission file")

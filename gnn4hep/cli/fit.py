@@ -28,12 +28,11 @@ def fit(
 ) -> None:
     """Refit track candidates with a Kalman filter + smoother; reject outliers; write perigee parameters."""
     from gnn4hep.cli.common import console, metrics_table, print_json, read_submission
-    from gnn4hep.tracking.event import PARTS
     from gnn4hep.tracking.fitting import FitConfig, refit
-    from gnn4hep.tracking.io import read_detector, read_event
+    from gnn4hep.tracking.io import available_parts, read_detector, read_event
     from gnn4hep.utils.atomic import atomic_write_text
 
-    parts = [p for p in PARTS if p in ("hits", "cells") and list(event.parent.glob(f"{event.name}-{p}.csv*"))]
+    parts = available_parts(event, ("hits", "cells"))
     if "hits" not in parts:
         raise InputFileError(f"{event}-hits.csv[.gz]", "hits file not found")
     ev = read_event(event, parts=parts)

@@ -43,10 +43,9 @@ def info(
     json_out: JsonFlag = False,
 ) -> None:
     """Summary of an event: hits, particles, noise, hits per detector volume."""
-    from gnn4hep.tracking.io import read_event
-    from gnn4hep.tracking.event import PARTS
+    from gnn4hep.tracking.io import available_parts, read_event
 
-    parts = [p for p in PARTS if list(event.parent.glob(f"{event.name}-{p}.csv*"))]
+    parts = list(available_parts(event))
     if "hits" not in parts:
         raise Gnn4hepError(f"{event}: no hits file ({event}-hits.csv[.gz]) found")
     ev = read_event(event, parts=parts)

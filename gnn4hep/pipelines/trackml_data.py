@@ -9,6 +9,7 @@ import numpy as np
 
 from gnn4hep.errors import ConfigError
 from gnn4hep.pipelines.trackml_config import TrackmlDataConfig
+from gnn4hep.tracking.io import available_parts
 
 #: Toy cylinders relabelled as the TrackML barrel layers they mimic (for the ``toy`` source).
 _TOY_VOLUME = np.array([8, 8, 8, 8, 13, 13, 13, 13, 17, 17])
@@ -43,7 +44,7 @@ def eval_event_prefixes(cfg: TrackmlDataConfig) -> list[Path]:
     """The extra evaluation events (checked to exist)."""
     out = []
     for prefix in cfg.eval_events:
-        if not Path(f"{prefix}-hits.csv").exists() and not Path(f"{prefix}-hits.csv.gz").exists():
+        if not available_parts(prefix, ("hits",)):
             raise ConfigError(f"data.eval_events: no hits file for event prefix {prefix}")
         out.append(Path(prefix))
     return out
@@ -89,7 +90,5 @@ def read_available(prefix: str | Path, parts: tuple[str, ...] = ("hits", "cells"
     """Read the parts of an event that exist on disk (cells and truth are optional; hits are not)."""
     from gnn4hep.tracking.io import read_event
 
-    present = tuple(
-        part for part in parts if part == "hits" or Path(f"{prefix}-{part}.csv").exists() or Path(f"{prefix}-{part}.csv.gz").exists()
-    )
-    return read_event(prefix, parts=present)
+    present = available_parts(prefix, parts)
+    return read_event(prefix, parts=tuple(part for part in parts if part == "hits" or part in present))

@@ -163,3 +163,15 @@ def test_bad_detector_file(tmp_path):
     path.write_text("volume_id,layer_id,module_id,cx\n7,2,1,0.5\n")
     with pytest.raises(InputFileError, match="missing column"):
         read_detector(path)
+
+
+def test_available_parts_and_read_table(tmp_path):
+    from gnn4hep.tracking.io import available_parts, read_table
+
+    event = make_toy_event(n_particles=10, seed=2, event_id=4)
+    write_event(event, tmp_path / "event000000004")  # hits, particles, truth; no cells
+    assert available_parts(tmp_path / "event000000004") == ("hits", "particles", "truth")
+    assert available_parts(tmp_path / "event000000004", ("cells", "hits")) == ("hits",)
+    pd.testing.assert_frame_equal(read_table(tmp_path / "event000000004-particles.csv.gz", "particles"), event.particles)
+    with pytest.raises(InputFileError, match="particles file not found"):
+        read_table(tmp_path / "nope.csv", "particles")
