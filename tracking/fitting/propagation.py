@@ -7,7 +7,7 @@ whose columns are u, v, w (w the normal): global = R @ (l0, l1, 0) + c, as in ``
 
 Helix in a uniform field B along +z, parametrised by the 3-D path length s (mm):
 
-    omega   = -K B qop                     K = 0.299792458e-3 GeV / (T mm e); dphi / ds = omega
+    omega   = -K B qop = dphi / ds         K = helix.C_GEV_PER_T_MM = 0.299792458e-3 GeV / (T mm e)
     a       = omega s
     x(s)    = x0 + sin(theta) s (cos(phi0) S(a) - sin(phi0) C(a))
     y(s)    = y0 + sin(theta) s (sin(phi0) S(a) + cos(phi0) C(a))
@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: K in GeV / (T mm e): omega = dphi / ds = -K * B * q / p.
-K_GEV_PER_T_MM = 0.299792458e-3
+from gnn4hep.tracking.simulation.helix import C_GEV_PER_T_MM
 
 
 def _s_c(a: np.ndarray, sin_a: np.ndarray, cos_a: np.ndarray):
@@ -69,7 +68,7 @@ def _dot3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def omega_of(qop: np.ndarray, b_tesla: float) -> np.ndarray:
     """dphi/ds (1/mm) for q/p ``qop`` (e/GeV) in B_z = ``b_tesla``."""
-    return -K_GEV_PER_T_MM * b_tesla * np.asarray(qop, dtype=np.float64)
+    return -C_GEV_PER_T_MM * b_tesla * np.asarray(qop, dtype=np.float64)
 
 
 def direction(phi: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -198,7 +197,7 @@ def propagate(params, centers, rotations, new_centers, new_rotations, b_tesla: f
     dx[0, :, 3] = ct * s * (cp * s_fun - sp * c_fun)
     dx[1, :, 3] = ct * s * (sp * s_fun + cp * c_fun)
     dx[2, :, 3] = -st * s
-    domega = -K_GEV_PER_T_MM * b_tesla
+    domega = -C_GEV_PER_T_MM * b_tesla
     st_s2 = st * s * s * domega
     dx[0, :, 4] = st_s2 * (cp * ds_fun - sp * dc_fun)
     dx[1, :, 4] = st_s2 * (sp * ds_fun + cp * dc_fun)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnn4hep.tracking.fitting.propagation import K_GEV_PER_T_MM
+from gnn4hep.tracking.simulation.helix import C_GEV_PER_T_MM
 
 #: Seed triplets tried by :func:`robust_seed`, as fractions of the track length (first .. last hit).
 TRIPLET_FRACTIONS = ((0.0, 0.5, 1.0), (0.0, 1 / 3, 2 / 3), (1 / 3, 2 / 3, 1.0), (0.0, 0.25, 0.5), (0.5, 0.75, 1.0))
@@ -45,7 +45,7 @@ def three_point_seed(x1, x2, x3, b_tesla: float):
     arc_c = arcs - arcs.mean(-1, keepdims=True)
     slope = np.sum(arc_c * (zs - zs.mean(-1, keepdims=True)), -1) / np.maximum(np.sum(arc_c**2, -1), 1e-12)
     theta = np.arctan2(1.0, slope)
-    qop = -kappa * np.sin(theta) / (K_GEV_PER_T_MM * b_tesla)
+    qop = -kappa * np.sin(theta) / (C_GEV_PER_T_MM * b_tesla)
     return phi, theta, qop
 
 
@@ -56,7 +56,7 @@ def helix_residuals(x1, phi, theta, qop, points, b_tesla: float):
     direction at x1; |eps| is the distance to the circle to first order, exact at kappa = 0. z: the
     measured z minus z1 + arc(D) cot(theta).
     """
-    kappa = -qop * K_GEV_PER_T_MM * b_tesla / np.maximum(np.sin(theta), 1e-9)
+    kappa = -qop * C_GEV_PER_T_MM * b_tesla / np.maximum(np.sin(theta), 1e-9)
     delta = points[..., :2] - x1[:, None, :2]
     dx, dy = delta[..., 0], delta[..., 1]
     sq = dx * dx + dy * dy

@@ -22,7 +22,7 @@ import pandas as pd
 
 from gnn4hep.errors import InputFileError
 from gnn4hep.tracking.particle_id import decode_particle_id, encode_particle_id
-from gnn4hep.tracking.simulation.helix import C_GEV_PER_T_MM
+from gnn4hep.tracking.simulation.helix import radius_mm
 
 PARTICLE_COLUMNS = ("particle_id", "particle_type", "vx", "vy", "vz", "px", "py", "pz", "q")
 
@@ -99,7 +99,7 @@ def _family_stop_paths(particles: pd.DataFrame, b_tesla: float) -> np.ndarray:
     px, py, pz = (particles[c].to_numpy(float)[row] for c in ("px", "py", "pz"))
     pt = np.hypot(px, py)
     p = np.sqrt(pt**2 + pz**2)
-    radius = pt / (C_GEV_PER_T_MM * max(abs(b_tesla), 1e-9))
+    radius = radius_mm(pt, 1.0, max(abs(b_tesla), 1e-9))
     chord = np.hypot(delta[:, 0], delta[:, 1])
     path = 2 * radius * np.arcsin(np.minimum(chord / (2 * radius), 1.0)) * p / np.maximum(pt, 1e-12)
     on_track = np.linalg.norm(delta, axis=1) > 1e-3  # daughters made at the vertex do not end it
