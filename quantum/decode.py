@@ -4,7 +4,8 @@
 2. Branches left by the solver (a hit with several selected outgoing, or incoming, doublets,
    i.e. unresolved conflicts) are cut: per hit we keep the outgoing doublet supported by the
    most selected triplets, then likewise the incoming one (ties: the shorter doublet in 3D).
-3. Chains are the connected components of the remaining doublets (scipy). A chain with fewer than
+3. Chains are the connected components of the remaining doublets
+   (:func:`gnn4hep.tracking.building.components.component_labels`). A chain with fewer than
    ``min_hits`` hits is dropped. Every hit not on a chain becomes a one-hit track, so the
    submission assigns every hit of the event exactly once, as TrackML requires.
 """
@@ -15,8 +16,9 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+
+from gnn4hep.tracking.building.components import component_labels
+from gnn4hep.tracking.building.labels import labels_to_submission
 
 
 def selected_variables(sample: Mapping | np.ndarray, n_variables: int) -> np.ndarray:
@@ -60,20 +62,12 @@ def chains_to_submission(doublets: pd.DataFrame, hit_ids: np.ndarray, min_hits: 
         DataFrame ``hit_id, track_id`` with one row per entry of ``hit_ids`` (track ids from 1).
     """
     hit_ids = np.asarray(hit_ids, np.int64)
-    n = len(hit_ids)
-    position = pd.Series(np.arange(n), index=hit_ids)
-    a = position.loc[doublets["hit_id_in"].to_numpy(np.int64)].to_numpy() if len(doublets) else np.zeros(0, np.int64)
-    b = position.loc[doublets["hit_id_out"].to_numpy(np.int64)].to_numpy() if len(doublets) else np.zeros(0, np.int64)
-    graph = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    size = np.bincount(labels, minlength=n)[labels]
-    on_chain = size >= max(min_hits, 2)
-    track = np.zeros(n, np.int64)
-    _, chain_ids = np.unique(labels[on_chain], return_inverse=True)
-    track[on_chain] = chain_ids + 1
-    n_chains = int(chain_ids.max()) + 1 if on_chain.any() else 0
-    track[~on_chain] = n_chains + 1 + np.arange(int((~on_chain).sum()))
-    return pd.DataFrame({"hit_id": hit_ids, "track_id": track})
+    position = pd.Series(np.arange(len(hit_ids)), index=hit_ids)
+    edges = np.stack(
+        [position.loc[doublets[c].to_numpy(np.int64)].to_numpy(np.int64) for c in ("hit_id_in", "hit_id_out")]
+    ).reshape(2, -1)
+    labels = component_labels(len(hit_ids), edges)
+    return labels_to_submission(hit_ids, labels, min_hits=max(min_hits, 2))
 
 
 def decode_sample(
