@@ -25,13 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from gnn4hep.errors import ConfigError
-from gnn4hep.graphs.io import graph_files, load_graph, save_graph
 from gnn4hep.pipelines.trackml_config import GraphConfig, TrackBuildingConfig, TrackingEvaluationConfig, TrackmlDataConfig
 from gnn4hep.pipelines.trackml_data import eval_event_prefixes, read_available, simulate_missing, split_event_prefixes
-from gnn4hep.pipelines.trackml_graphs import event_graph, fit_graph_builder, load_graph_builder
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.training.edge_training import EdgeModelConfig, EdgeTrainingConfig
@@ -91,6 +88,8 @@ def trackml_build_graphs(ctx: RunContext) -> None:
     """Fit the graph builder on training events and write the hit graph of every event."""
     from gnn4hep.graphs.features import hit_table
     from gnn4hep.graphs.graph_metrics import graph_metrics, mean_metrics
+    from gnn4hep.graphs.io import save_graph
+    from gnn4hep.pipelines.trackml_graphs import event_graph, fit_graph_builder, load_graph_builder
 
     cfg: GraphConfig = ctx.config.graph
     prefixes = _split_prefixes(ctx)
@@ -136,6 +135,8 @@ def trackml_build_graphs(ctx: RunContext) -> None:
 
 
 def _load_split(ctx: RunContext, split: str) -> list:
+    from gnn4hep.graphs.io import graph_files, load_graph
+
     return [load_graph(path) for path in graph_files(_find(ctx, "graphs", split))]
 
 
@@ -165,6 +166,9 @@ def trackml_train(ctx: RunContext) -> None:
 @stage("trackml_infer", sections=SECTIONS)
 def trackml_infer(ctx: RunContext) -> None:
     """Edge scores of the test (and extra evaluation) graphs, one parquet file per event."""
+    import torch
+
+    from gnn4hep.graphs.io import graph_files, load_graph
     from gnn4hep.training.edge_classifier import predict_edge_scores
     from gnn4hep.training.edge_training import load_edge_model
 
@@ -192,6 +196,7 @@ def trackml_infer(ctx: RunContext) -> None:
 @stage("trackml_build_tracks", sections=SECTIONS)
 def trackml_build_tracks(ctx: RunContext) -> None:
     """Track candidates from the edge scores (CC or CC-and-walk), one submission CSV per event."""
+    from gnn4hep.graphs.io import graph_files, load_graph
     from gnn4hep.graphs.layers import LAYER_RANK
     from gnn4hep.tracking.building import components_tracks, walkthrough_tracks
 

@@ -20,12 +20,10 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import torch
 from pydantic import Field
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import InputFileError
-from gnn4hep.graphs.io import graph_files, load_graph
 from gnn4hep.pipelines.trackml_config import GraphConfig, TrackingEvaluationConfig, TrackmlDataConfig
 from gnn4hep.pipelines.trackml_gnn import SPLITS, _find, _log_time, _split_prefixes
 from gnn4hep.runner.context import RunContext
@@ -77,6 +75,8 @@ def load_condensation_model(path: Path):
     """(model, CondensationConfig) from ``condensation_net.pt`` (weights_only)."""
     if not path.exists():
         raise InputFileError(path, "no such file (run trackml_condensation_train first)")
+    import torch
+
     content = torch.load(path, weights_only=True)
     cfg = CondensationConfig(**content["config"])
     model = _make_model(cfg, int(content["in_features"]))
@@ -88,6 +88,9 @@ def load_condensation_model(path: Path):
 @stage("trackml_condensation_train", sections=SECTIONS)
 def trackml_condensation_train(ctx: RunContext) -> None:
     """Train the condensation network on the training graphs."""
+    import torch
+
+    from gnn4hep.graphs.io import graph_files, load_graph
     from gnn4hep.training.condensation import train_condensation
 
     cfg: CondensationConfig = ctx.config.condensation
@@ -111,6 +114,9 @@ def trackml_condensation_train(ctx: RunContext) -> None:
 @stage("trackml_hdbscan_tracks", sections=SECTIONS)
 def trackml_hdbscan_tracks(ctx: RunContext) -> None:
     """Cluster coordinates and beta of each test/eval graph, HDBSCAN, one submission per event."""
+    import torch
+
+    from gnn4hep.graphs.io import graph_files, load_graph
     from gnn4hep.tracking.building.hdbscan_builder import hdbscan_tracks
 
     model, _ = load_condensation_model(_find(ctx, "condensation_net.pt"))
