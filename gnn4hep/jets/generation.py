@@ -15,7 +15,8 @@ Gaussian resolution σ_E/E = a/sqrt(E) ⊕ b and directions Gaussian σ in η an
 ``max_constituents`` constituents (pT-ordered) with four-momentum, PDG id and charge.
 
 Work is split into chunks of ``chunk_jets`` jets with seeds ``seed·10⁴ + chunk``, run on
-``workers`` processes; chunks are joined in order, so a dataset depends only on (config, n, seed).
+``workers`` processes (:func:`gnn4hep.executor.parallel_map`); chunks are joined in order, so a
+dataset depends only on (config, n, seed).
 """
 
 from __future__ import annotations
@@ -207,40 +208,25 @@ def _matched(hard, outgoing, jet_eta, jet_phi, config: GenerationConfig) -> bool
     return int((_delta_r(q_eta, q_phi, jet_eta, jet_phi) < config.radius).sum()) >= needed
 
 
-def _chunk_worker(args):
-    config, signal, n, seed, index = args
-    return index, generate_chunk(config, signal, n, seed)
+def _chunk_worker(args) -> Jets:
+    return generate_chunk(*args)
 
 
 def generate(config: GenerationConfig, n_jets_per_class: int, seed: int = 0, workers: int = 1,
              progress: bool = True) -> Jets:
     """Both classes, ``n_jets_per_class`` each, in parallel chunks; reproducible for a given seed."""
+    from gnn4hep.executor import parallel_map
+
     tasks = []
     for signal in (True, False):
         remaining, chunk = n_jets_per_class, 0
         while remaining > 0:
             n = min(config.chunk_jets, remaining)
-            tasks.append((config, signal, n, seed * 10_000 + chunk * 2 + int(signal), len(tasks)))
+            tasks.append((config, signal, n, seed * 10_000 + chunk * 2 + int(signal)))
             remaining -= n
             chunk += 1
-    results: dict[int, Jets] = {}
-    from rich.progress import Progress
-
-    with Progress(disable=not progress, transient=True) as bar:
-        task = bar.add_task(f"generating {config.process} jets", total=2 * n_jets_per_class)
-        if workers <= 1:
-            for args in tasks:
-                index, jets = _chunk_worker(args)
-                results[index] = jets
-                bar.advance(task, len(jets))
-        else:
-            import multiprocessing
-
-            with multiprocessing.get_context("spawn").Pool(workers) as pool:
-                for index, jets in pool.imap_unordered(_chunk_worker, tasks):
-                    results[index] = jets
-                    bar.advance(task, len(jets))
-    return concatenate([results[i] for i in range(len(tasks))])
+    return concatenate(parallel_map(_chunk_worker, tasks, workers=workers, progress=progress,
+                                    description=f"generating {config.process} jets (chunks)"))
 
 
 def write_generated(jets: Jets, out: str | Path, config: GenerationConfig, seed: int) -> list[Path]:

@@ -85,3 +85,12 @@ def test_top_jets_are_reproducible_and_have_the_top_mass():
     mass = invariant_mass(jet_p4(first))
     assert 140 < np.median(mass[first.labels == 1]) < 200
     assert np.median(mass[first.labels == 0]) < 140
+
+
+@pytest.mark.slow
+def test_parallel_generation_equals_serial():
+    config = GenerationConfig.for_process("qg", chunk_jets=2)
+    serial = generate(config, 4, seed=3, workers=1, progress=False)
+    parallel = generate(config, 4, seed=3, workers=2, progress=False)
+    for name in ("p4", "pid", "charge", "labels"):
+        np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))
