@@ -224,18 +224,10 @@ def trackml_build_tracks(ctx: RunContext) -> None:
 @stage("trackml_evaluate", sections=SECTIONS)
 def trackml_evaluate(ctx: RunContext) -> None:
     """Edge and track metrics, TrackML score and plots over the test events (and extra events)."""
-    from gnn4hep.pipelines.trackml_report import evaluate_split
+    from gnn4hep.pipelines.trackml_report import evaluate_split, headline_metrics
 
     cfg: TrackingEvaluationConfig = ctx.config.evaluation
     prefixes = _split_prefixes(ctx)
-    headline = evaluate_split(ctx, "test", prefixes["test"], cfg, plots=True)
-    ctx.log_metrics(
-        {
-            "trackml_score": headline["trackml_score"],
-            "track_efficiency": headline["pt_high"]["efficiency"],
-            "fake_rate": headline["pt_high"]["fake_rate"],
-            "duplicate_rate": headline["pt_high"]["duplicate_rate"],
-        }
-    )
+    ctx.log_metrics(headline_metrics(evaluate_split(ctx, "test", prefixes["test"], cfg, plots=True)))
     for prefix in prefixes["eval"]:
         evaluate_split(ctx, "eval", [prefix], cfg, plots=False, metrics_prefix=f"eval_{Path(prefix).name}")

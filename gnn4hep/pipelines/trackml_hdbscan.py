@@ -148,6 +148,7 @@ def trackml_hdbscan_evaluate(ctx: RunContext) -> None:
     """Track metrics and TrackML score of the HDBSCAN submissions (test: headline keys; eval events apart)."""
     import pandas as pd
 
+    from gnn4hep.pipelines.trackml_report import headline_metrics
     from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries, event_track_summary
     from gnn4hep.tracking.io import read_event
 
@@ -167,11 +168,4 @@ def trackml_hdbscan_evaluate(ctx: RunContext) -> None:
             f"{result['pt_high']['efficiency']:.4f}, fake {result['pt_high']['fake_rate']:.4f}"
         )
         if split == "test":
-            ctx.log_metrics(
-                {
-                    "trackml_score": result["trackml_score"],
-                    "track_efficiency": result["pt_high"]["efficiency"],
-                    "fake_rate": result["pt_high"]["fake_rate"],
-                    "duplicate_rate": result["pt_high"]["duplicate_rate"],
-                }
-            )
+            ctx.log_metrics(headline_metrics(result))

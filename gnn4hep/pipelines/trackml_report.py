@@ -10,6 +10,16 @@ from gnn4hep.pipelines.trackml_config import TrackingEvaluationConfig
 from gnn4hep.runner.context import RunContext
 
 
+def headline_metrics(result: dict) -> dict[str, float]:
+    """The run's top-level keys from the combined test summary: TrackML score and pT-high track metrics."""
+    return {
+        "trackml_score": result["trackml_score"],
+        "track_efficiency": result["pt_high"]["efficiency"],
+        "fake_rate": result["pt_high"]["fake_rate"],
+        "duplicate_rate": result["pt_high"]["duplicate_rate"],
+    }
+
+
 def evaluate_split(
     ctx: RunContext,
     split: str,
