@@ -108,19 +108,6 @@ class _Helix:
         return self.position + step, d, (a, sin_a, cos_a, s_fun, c_fun)
 
 
-def helix_step(position, phi, theta, qop, s, b_tesla: float):
-    """Position (..., 3) and azimuth (...) after path length ``s`` (mm) along the helix."""
-    omega = omega_of(qop, b_tesla)
-    a = omega * s
-    s_fun, c_fun = _s_c(a, np.sin(a), np.cos(a))
-    st = np.sin(theta)
-    cp, sp = np.cos(phi), np.sin(phi)
-    dx = st * s * (cp * s_fun - sp * c_fun)
-    dy = st * s * (sp * s_fun + cp * c_fun)
-    dz = np.cos(theta) * s
-    return position + np.stack([dx, dy, dz], axis=-1), phi + a
-
-
 def bound_to_global(params: np.ndarray, centers: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     """Global position (..., 3) of bound ``params`` (..., 5) on planes (..., 3) / (..., 3, 3)."""
     return centers + rotations[..., :, 0] * params[..., 0:1] + rotations[..., :, 1] * params[..., 1:2]

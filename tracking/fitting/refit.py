@@ -33,9 +33,10 @@ from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
 from gnn4hep.tracking.fitting.kalman import Surfaces
 from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
+from gnn4hep.tracking.fitting.perigee import PERIGEE_NAMES as PERIGEE
+from gnn4hep.tracking.fitting.propagation import global_to_local
 from gnn4hep.tracking.fitting.track_fit import fit_surfaces
 
-PERIGEE = ("d0", "z0", "phi", "theta", "qop")
 COV_COLUMNS = tuple(f"cov_{i}{j}" for i in range(5) for j in range(i, 5))
 PARAM_COLUMNS = (("track_id", "n_hits", "fitted") + PERIGEE + ("pt", "eta", "chi2", "ndf", "n_outliers")
                  + tuple(f"sigma_{p}" for p in PERIGEE) + COV_COLUMNS)
@@ -154,10 +155,7 @@ def _surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, detect
     mask = np.arange(width)[None, :] < lengths[:, None]
     module = table["module_row"].to_numpy()[index]
     centers, rotations = detector.centers[module], detector.rotations[module]
-    xyz = table[["x", "y", "z"]].to_numpy(np.float64)[index]
-    rel = xyz - centers
-    local = np.stack([np.einsum("tli,tli->tl", rotations[..., :, 0], rel),
-                      np.einsum("tli,tli->tl", rotations[..., :, 1], rel)], -1)
+    local = global_to_local(table[["x", "y", "z"]].to_numpy(np.float64)[index], centers, rotations)
     thickness = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[module]
     variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
     return Surfaces(centers, rotations, thickness, local, variances, mask)
