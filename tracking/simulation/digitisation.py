@@ -47,6 +47,14 @@ def _pixel_grid(index: GeometryIndex, module: np.ndarray):
     return pitch_u, pitch_v, n_u, n_v
 
 
+def _channels(index: GeometryIndex, module: np.ndarray, u: np.ndarray, v: np.ndarray):
+    """Pixel (ch0, ch1) holding local (u, v) mm on ``module``, counted from the -u, -v corner."""
+    pitch_u, pitch_v, n_u, n_v = _pixel_grid(index, module)
+    ch0 = np.clip(np.floor((u + index.max_hu[module]) / pitch_u).astype(np.int64), 0, n_u - 1)
+    ch1 = np.clip(np.floor((v + index.hv[module]) / pitch_v).astype(np.int64), 0, n_v - 1)
+    return ch0, ch1
+
+
 def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, momentum: np.ndarray):
     """Pixel clusters of true crossings. Returns (measured (n, 3) mm, cells DataFrame with columns
     ``hit`` (row 0..n-1), ``ch0``, ``ch1``, ``value``)."""
@@ -56,7 +64,7 @@ def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, mom
     half_t = index.half_thickness[module]
     dw = np.where(np.abs(direction[:, 2]) < 1e-9, 1e-9, direction[:, 2])
     half_span = direction[:, :2] * (half_t / dw)[:, None]  # (du, dv) from mid-plane to w = +t
-    pitch_u, pitch_v, n_u, n_v = _pixel_grid(index, module)
+    pitch_u, pitch_v, _, _ = _pixel_grid(index, module)
     n_samples = np.clip(
         np.ceil(2 * np.maximum(np.abs(half_span[:, 0]) / pitch_u, np.abs(half_span[:, 1]) / pitch_v) * 4).astype(np.int64) + 1,
         1, MAX_SAMPLES,
@@ -67,8 +75,7 @@ def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, mom
     fraction = np.where(n_samples[hit] > 1, (k + 0.5) / n_samples[hit] * 2 - 1, 0.0)  # -1..1
     u = local[hit, 0] + fraction * half_span[hit, 0]
     v = local[hit, 1] + fraction * half_span[hit, 1]
-    ch0 = np.clip(np.floor((u + index.max_hu[module][hit]) / pitch_u[hit]).astype(np.int64), 0, n_u[hit] - 1)
-    ch1 = np.clip(np.floor((v + index.hv[module][hit]) / pitch_v[hit]).astype(np.int64), 0, n_v[hit] - 1)
+    ch0, ch1 = _channels(index, module[hit], u, v)
     # ch0 and ch1 are monotonic along each straight path, so a pixel's samples are consecutive:
     # run-length encoding gives the cells (in path order) without sorting.
     change = np.ones(len(hit), dtype=bool)
@@ -89,12 +96,11 @@ def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, mom
 def smear(index: GeometryIndex, module: np.ndarray, position: np.ndarray, rng: np.random.Generator):
     """Gaussian smearing by pitch / sqrt(12) in local u and v; one cell per hit."""
     local = to_local(index, module, position)
-    pitch_u, pitch_v, n_u, n_v = _pixel_grid(index, module)
+    pitch_u, pitch_v, _, _ = _pixel_grid(index, module)
     noise = rng.standard_normal((len(module), 2)) * np.stack([pitch_u, pitch_v], axis=1) / np.sqrt(12.0)
     local[:, :2] += noise
     local[:, 2] = 0.0
-    ch0 = np.clip(np.floor((local[:, 0] + index.max_hu[module]) / pitch_u), 0, n_u - 1).astype(np.int64)
-    ch1 = np.clip(np.floor((local[:, 1] + index.hv[module]) / pitch_v), 0, n_v - 1).astype(np.int64)
+    ch0, ch1 = _channels(index, module, local[:, 0], local[:, 1])
     cells = pd.DataFrame({"hit": np.arange(len(module)), "ch0": ch0, "ch1": ch1, "value": 1.0})
     return to_global(index, module, local), cells
 
@@ -118,11 +124,8 @@ def noise_hits(index: GeometryIndex, n: int, rng: np.random.Generator, distribut
         by_volume = np.argsort(group, kind="stable")
         module = by_volume[first[chosen] + (rng.random(n) * n_in_volume[chosen]).astype(np.int64)]
     v = rng.uniform(-1, 1, n) * index.hv[module]
-    half_u = index.min_hu[module] + (index.max_hu[module] - index.min_hu[module]) * (v + index.hv[module]) / (2 * index.hv[module])
-    u = rng.uniform(-1, 1, n) * half_u
+    u = rng.uniform(-1, 1, n) * index.half_width_u(module, v)
     position = to_global(index, module, np.stack([u, v, np.zeros(n)], axis=1))
-    pitch_u, pitch_v, n_u, n_v = _pixel_grid(index, module)
-    ch0 = np.clip(np.floor((u + index.max_hu[module]) / pitch_u), 0, n_u - 1).astype(np.int64)
-    ch1 = np.clip(np.floor((v + index.hv[module]) / pitch_v), 0, n_v - 1).astype(np.int64)
+    ch0, ch1 = _channels(index, module, u, v)
     cells = pd.DataFrame({"hit": np.arange(n), "ch0": ch0, "ch1": ch1, "value": rng.uniform(0.05, 1.0, n)})
     return module, position, cells

@@ -71,6 +71,12 @@ class GeometryIndex:
     def n_layers(self) -> int:
         return len(self.layer_id)
 
+    def half_width_u(self, module: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Half-width in u (mm) of the trapezoid ``module`` at local ``v`` (clipped to [-hv, hv])."""
+        hv = self.hv[module]
+        fraction = np.clip((v + hv) / (2 * hv), 0, 1)
+        return self.min_hu[module] + (self.max_hu[module] - self.min_hu[module]) * fraction
+
     def cells_of(self, layer: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Grid cell index of each point (n, 3) mm in its ``layer`` (n,)."""
         phi = np.mod(np.arctan2(points[:, 1], points[:, 0]), TWO_PI)

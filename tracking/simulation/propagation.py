@@ -209,9 +209,7 @@ def _module_crossing(index: GeometryIndex, pos, mom, q, b, module, theta_target)
     delta = point - centre
     u = np.sum(delta * rot[..., :, 0], axis=-1)
     v = np.sum(delta * rot[..., :, 1], axis=-1)
-    hv = index.hv[module]
-    half_u = index.min_hu[module] + (index.max_hu[module] - index.min_hu[module]) * (v + hv) / (2 * hv)
-    inside = finite & (np.abs(v) <= hv) & (np.abs(u) <= half_u)
+    inside = finite & (np.abs(v) <= index.hv[module]) & (np.abs(u) <= index.half_width_u(module, v))
     return theta, point, momentum, inside
 
 
@@ -232,9 +230,8 @@ def _candidate_pairs(index: GeometryIndex, layer, point, direction, omega):
     u = np.einsum("ij,ij->i", at, axis_u[module])
     v = np.einsum("ij,ij->i", at, axis_v[module])
     margin = 1.0 + omega[row] * s * s  # 1 mm + twice the sagitta of the arc of length |s|
-    hv = index.hv[module]
-    half_u = index.min_hu[module] + (index.max_hu[module] - index.min_hu[module]) * np.clip((v + hv) / (2 * hv), 0, 1)
-    keep = (np.abs(v) <= hv + margin) & (np.abs(u) <= half_u + margin) & (np.abs(s) < 1e8)
+    half_u = index.half_width_u(module, v)
+    keep = (np.abs(v) <= index.hv[module] + margin) & (np.abs(u) <= half_u + margin) & (np.abs(s) < 1e8)
     return row[keep], module[keep]
 
 
