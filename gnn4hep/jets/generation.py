@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gnn4hep.jets.constituents import Jets, concatenate
+from gnn4hep.jets.constituents import Jets, concatenate, wrap_phi
 
 NEUTRINOS = (12, 14, 16)
 
@@ -86,8 +86,7 @@ class GenerationConfig:
 
 
 def _delta_r(eta1, phi1, eta2, phi2):
-    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
-    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
+    return np.sqrt((eta1 - eta2) ** 2 + wrap_phi(phi1 - phi2) ** 2)
 
 
 def _eta(px, py, pz, e, rapidity: bool):
@@ -138,7 +137,10 @@ def generate_chunk(config: GenerationConfig, signal: bool, n_jets: int, seed: in
     while len(p4s) < n_jets:
         events = pythia.nextBatch(config.batch_events, errorMode="skip")
         prt = events["prt"]
-        final = prt[(prt.status > 0) & ~(abs(prt.id) == 12) & ~(abs(prt.id) == 14) & ~(abs(prt.id) == 16)]
+        visible = prt.status > 0
+        for code in NEUTRINOS:
+            visible = visible & (abs(prt.id) != code)
+        final = prt[visible]
         counts = ak.to_numpy(ak.num(final, axis=1))
         flat = {k: ak.to_numpy(ak.flatten(final.p[k])) for k in ("px", "py", "pz", "e")}
         flat_id = ak.to_numpy(ak.flatten(final.id))
