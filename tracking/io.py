@@ -23,17 +23,17 @@ import numpy as np
 import pandas as pd
 
 from gnn4hep.errors import InputFileError
-from gnn4hep.tracking.detector import DETECTOR_COLUMNS, Detector
+from gnn4hep.tracking.detector import DETECTOR_COLUMNS, Detector, default_detector_path
 from gnn4hep.tracking.event import PARTS, Event, table_schema
 from gnn4hep.utils.atomic import atomic_write_bytes
 
 EVENT_FILE_PATTERN = re.compile(r"(?:.*/)?(event(\d{9}))-([a-z]+)\.csv(\.gz)?$")
 
 
-def _read_csv_checked(source, display_name: str) -> pd.DataFrame:
+def _read_csv_checked(source, display_name: str, compression: str | None = "infer") -> pd.DataFrame:
     """``pd.read_csv`` with every parser/decompression failure turned into an InputFileError."""
     try:
-        return pd.read_csv(source, header=0, index_col=False, low_memory=False)
+        return pd.read_csv(source, header=0, index_col=False, low_memory=False, compression=compression)
     except pd.errors.EmptyDataError:
         raise InputFileError(display_name, "the file is empty (no header line)") from None
     except pd.errors.ParserError as exc:
@@ -149,8 +149,8 @@ def _event_id_from_prefix(prefix: str) -> int:
     return int(match.group(1))
 
 
-def _read_part(source, part: str, display_name: str) -> pd.DataFrame:
-    raw = _read_csv_checked(source, display_name)
+def _read_part(source, part: str, display_name: str, compression: str | None = "infer") -> pd.DataFrame:
+    raw = _read_csv_checked(source, display_name, compression)
     schema = table_schema(part, raw.columns)
     return validate_table(raw, schema, display_name, unique=UNIQUE_KEYS[part])
 
@@ -227,19 +227,31 @@ def read_event(prefix: str | Path, parts: Iterable[str] = PARTS) -> Event:
     Returns:
         The :class:`Event`, with the tables not asked for left ``None``.
     """
+    prefix = Path(prefix)
+    sources = {}
+    for part in _checked_parts(parts):
+        path = _part_path(prefix, part)
+        sources[part] = (path, str(path), "infer")
+    event = _assemble_event(_event_id_from_prefix(prefix.name), sources)
+    event.meta["prefix"] = str(prefix)
+    return event
+
+
+def _checked_parts(parts: Iterable[str]) -> tuple[str, ...]:
     parts = tuple(parts)
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise ValueError(f"unknown event part(s) {unknown}; choose from {list(PARTS)}")
-    prefix = Path(prefix)
-    event = Event(event_id=_event_id_from_prefix(prefix.name))
-    names = {}
-    for part in parts:
-        path = _part_path(prefix, part)
-        names[part] = str(path)
-        setattr(event, part, _read_part(path, part, str(path)))
-    check_event_consistency(event, names)
-    event.meta["prefix"] = str(prefix)
+    return parts
+
+
+def _assemble_event(event_id: int, sources: dict[str, tuple]) -> Event:
+    """Read each part from ``sources`` (part -> (file or buffer, name for errors, compression)) and
+    run the cross-table checks; the one place where folder and zip reading meet."""
+    event = Event(event_id=event_id)
+    for part, (source, display, compression) in sources.items():
+        setattr(event, part, _read_part(source, part, display, compression))
+    check_event_consistency(event, {part: display for part, (_, display, _) in sources.items()})
     return event
 
 
@@ -268,7 +280,7 @@ def read_dataset(
     Each event is read only when the iterator reaches it.
     """
     path = Path(path)
-    parts = tuple(parts)
+    parts = _checked_parts(parts)
     prefixes = list_events(path)[skip:]
     if nevents is not None:
         prefixes = prefixes[:nevents]
@@ -279,25 +291,19 @@ def read_dataset(
     with zipfile.ZipFile(path) as archive:
         members = {m.group(1) + "-" + m.group(3): n for n in archive.namelist() if (m := EVENT_FILE_PATTERN.match(n))}
         for prefix in prefixes:
-            event = Event(event_id=_event_id_from_prefix(prefix))
-            names = {}
+            sources = {}
             for part in parts:
                 member = members.get(f"{prefix}-{part}")
                 display = f"{path}:{member or prefix + '-' + part + '.csv'}"
                 if member is None:
                     raise InputFileError(display, f"no {part} file for this event in the zip")
-                data = archive.read(member)
-                source = io.BytesIO(gzip.decompress(data) if member.endswith(".gz") else data)
-                names[part] = display
-                setattr(event, part, _read_part(source, part, display))
-            check_event_consistency(event, names)
-            yield event
+                compression = "gzip" if member.endswith(".gz") else None
+                sources[part] = (io.BytesIO(archive.read(member)), display, compression)
+            yield _assemble_event(_event_id_from_prefix(prefix), sources)
 
 
 def read_detector(path: str | Path | None = None, field_tesla: float = 2.0) -> Detector:
     """Read ``detectors.csv`` or ``detectors.csv.gz``; the packaged TrackML geometry when ``None``."""
-    from gnn4hep.tracking.detector import default_detector_path
-
     path = Path(path) if path is not None else default_detector_path()
     if not path.exists():
         raise InputFileError(path, "detector file not found")

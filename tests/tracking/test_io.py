@@ -175,3 +175,18 @@ def test_available_parts_and_read_table(tmp_path):
     pd.testing.assert_frame_equal(read_table(tmp_path / "event000000004-particles.csv.gz", "particles"), event.particles)
     with pytest.raises(InputFileError, match="particles file not found"):
         read_table(tmp_path / "nope.csv", "particles")
+
+
+def test_truncated_gzip_inside_zip_names_the_member(tmp_path):
+    event = make_toy_event(n_particles=200, seed=0, event_id=1)
+    write_event(event, tmp_path / "event000000001")
+    archive = tmp_path / "data.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for part in ("hits", "truth"):
+            data = (tmp_path / f"event000000001-{part}.csv.gz").read_bytes()
+            zf.writestr(f"event000000001-{part}.csv.gz", data[: len(data) // 2] if part == "hits" else data)
+    with pytest.raises(InputFileError, match="truncated or corrupt gzip") as info:
+        next(read_dataset(archive, parts=("hits", "truth")))
+    assert "data.zip:event000000001-hits.csv.gz" in str(info.value)
+    with pytest.raises(ValueError, match="unknown event part"):
+        next(read_dataset(archive, parts=("hitz",)))
