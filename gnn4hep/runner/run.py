@@ -7,6 +7,7 @@ or failed run leaves only the staging folder (with its log), which ``--resume`` 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from gnn4hep.config.schema import validate_config
 from gnn4hep.errors import ConfigError
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import get_stage, section_fields
-from gnn4hep.utils.atomic import atomic_write_json, atomic_write_text, atomic_write_yaml, to_builtin
+from gnn4hep.utils.atomic import atomic_write_json, atomic_write_text, atomic_write_yaml
 from gnn4hep.utils.provenance import git_state, machine_info, package_versions, seed_everything
 
 STATE_FILE = "state.json"
@@ -171,8 +172,6 @@ def run_experiment(
     ctx = RunContext(run_dir=staging, config=config, seed=config.seed, logger=logger)
     metrics_path = staging / "metrics.json"
     if metrics_path.exists():
-        import json
-
         ctx.metrics = json.loads(metrics_path.read_text())
     try:
         seed_everything(config.seed)
@@ -205,9 +204,7 @@ def run_experiment(
 
 def load_state(staging: Path) -> dict[str, Any]:
     """Completed stages of an unfinished run."""
-    import json
-
     path = staging / STATE_FILE
     if not path.exists():
         return {"completed": [], "stage_seconds": {}}
-    return to_builtin(json.loads(path.read_text()))
+    return json.loads(path.read_text())
