@@ -24,6 +24,21 @@ from gnn4hep.tracking.metrics import track_metrics
 from gnn4hep.tracking.scoring import score_event
 
 
+def _radius_pairs(table: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
+    """Consecutive rows by transverse radius within each group of ``groups``, as hit-id pairs
+    ``hit_id_in, hit_id_out`` plus the group columns of the pair (``table``: hit_id, x, y, groups)."""
+    r = np.hypot(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64))
+    table = table.assign(r=r).sort_values([*groups, "r"], kind="stable")
+    same = np.ones(len(table) - 1 if len(table) else 0, bool)
+    for column in groups:
+        values = table[column].to_numpy()
+        same &= values[1:] == values[:-1]
+    ids = table["hit_id"].to_numpy()
+    return pd.DataFrame(
+        {"hit_id_in": ids[:-1][same], "hit_id_out": ids[1:][same], **{c: table[c].to_numpy()[1:][same] for c in groups}}
+    )
+
+
 def true_doublets(hits: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Consecutive hit pairs (by radius) of every particle: ``hit_id_in, hit_id_out, focus``.
 
@@ -32,13 +47,8 @@ def true_doublets(hits: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """
     table = hits[["hit_id", "x", "y"]].merge(truth[["hit_id", "particle_id", "weight"]], on="hit_id")
     table = table[table["particle_id"] != 0]
-    table = table.assign(r=np.hypot(table["x"].astype(np.float64), table["y"].astype(np.float64)), focus=table["weight"] > 0)
-    table = table.sort_values(["focus", "particle_id", "r"], kind="stable")
-    same = (table["particle_id"].to_numpy()[1:] == table["particle_id"].to_numpy()[:-1]) & (
-        table["focus"].to_numpy()[1:] == table["focus"].to_numpy()[:-1]
-    )
-    ids, focus = table["hit_id"].to_numpy(), table["focus"].to_numpy()
-    return pd.DataFrame({"hit_id_in": ids[:-1][same], "hit_id_out": ids[1:][same], "focus": focus[1:][same]})
+    pairs = _radius_pairs(table.assign(focus=table["weight"] > 0), ["focus", "particle_id"])
+    return pairs[["hit_id_in", "hit_id_out", "focus"]]
 
 
 def doublet_metrics(found: pd.DataFrame, hits: pd.DataFrame, truth: pd.DataFrame) -> dict[str, float]:
@@ -84,8 +94,4 @@ def score_solution(
 def track_doublets(submission: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
     """Consecutive hit pairs (by radius) along each track of a submission with ≥ 2 hits."""
     table = submission[["hit_id", "track_id"]].merge(hits[["hit_id", "x", "y"]], on="hit_id")
-    table = table.assign(r=np.hypot(table["x"].astype(np.float64), table["y"].astype(np.float64)))
-    table = table.sort_values(["track_id", "r"], kind="stable")
-    same = table["track_id"].to_numpy()[1:] == table["track_id"].to_numpy()[:-1]
-    ids = table["hit_id"].to_numpy()
-    return pd.DataFrame({"hit_id_in": ids[:-1][same], "hit_id_out": ids[1:][same]})
+    return _radius_pairs(table, ["track_id"])[["hit_id_in", "hit_id_out"]]
