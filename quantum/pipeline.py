@@ -26,11 +26,11 @@ from gnn4hep.tracking.io import read_event, write_event
 from gnn4hep.utils.atomic import atomic_write_text
 
 
-def read_doublet_source(path: str | Path, hits: pd.DataFrame, min_score: float = 0.0) -> pd.DataFrame:
+def read_doublet_source(path: str | Path) -> pd.DataFrame:
     """Doublets from a file: an edge-table CSV (``hit_id_in, hit_id_out[, score]``), a graph
     file of :func:`gnn4hep.graphs.io.save_graph` (``edge_index``, ``hit_id``, ``edge_scores``), or
     an edge-score parquet of the trackml_infer stage (``source_hit_id, target_hit_id, edge_score``).
-    Edges touching hits absent from ``hits`` (e.g. removed by the density reduction) are dropped."""
+    Returns the edge table as read (:func:`build_qubo` checks and orients it)."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "doublet/graph file not found")
@@ -41,17 +41,21 @@ def read_doublet_source(path: str | Path, hits: pd.DataFrame, min_score: float =
         node_hit = graph.hit_id.numpy()
         edges = graph.edge_index.numpy()
         scores = graph.edge_scores.numpy() if getattr(graph, "edge_scores", None) is not None else np.ones(edges.shape[1])
-        table = pd.DataFrame({"hit_id_in": node_hit[edges[0]], "hit_id_out": node_hit[edges[1]], "score": scores})
-    elif path.suffix == ".parquet":
+        return pd.DataFrame({"hit_id_in": node_hit[edges[0]], "hit_id_out": node_hit[edges[1]], "score": scores})
+    if path.suffix == ".parquet":
         table = pd.read_parquet(path)
         missing = {"source_hit_id", "target_hit_id", "edge_score"} - set(table.columns)
         if missing:
             raise InputFileError(path, f"edge-score file lacks column(s) {', '.join(sorted(missing))}")
-        table = table.rename(columns={"source_hit_id": "hit_id_in", "target_hit_id": "hit_id_out", "edge_score": "score"})
-    else:
-        table = pd.read_csv(path)
-    known = hits["hit_id"].to_numpy()
+        return table.rename(columns={"source_hit_id": "hit_id_in", "target_hit_id": "hit_id_out", "edge_score": "score"})
+    return pd.read_csv(path)
+
+
+def _event_doublets(table: pd.DataFrame, hits: pd.DataFrame, min_score: float) -> pd.DataFrame:
+    """:func:`doublets_from_graph` of the edges between hits of ``hits`` (edges touching hits
+    removed by the density reduction are dropped)."""
     if {"hit_id_in", "hit_id_out"} <= set(table.columns):
+        known = hits["hit_id"].to_numpy()
         table = table[table["hit_id_in"].isin(known) & table["hit_id_out"].isin(known)]
     return doublets_from_graph(table, hits, min_score=min_score)
 
@@ -87,15 +91,10 @@ def build_qubo(
     write_event(reduced, prefix)
     if doublets is None:
         table, source = make_doublets(reduced.hits, doublet_config), "geometric"
-    elif isinstance(doublets, pd.DataFrame):
-        table = doublets_from_graph(
-            doublets[doublets["hit_id_in"].isin(reduced.hits["hit_id"]) & doublets["hit_id_out"].isin(reduced.hits["hit_id"])],
-            reduced.hits,
-            min_score=min_score,
-        )
-        source = "table"
     else:
-        table, source = read_doublet_source(doublets, reduced.hits, min_score), str(doublets)
+        raw = doublets if isinstance(doublets, pd.DataFrame) else read_doublet_source(doublets)
+        table = _event_doublets(raw, reduced.hits, min_score)
+        source = "table" if isinstance(doublets, pd.DataFrame) else str(doublets)
     model = build_bqm(reduced.hits, table, config)
     meta = {k: v for k, v in reduced.meta.items() if k != "prefix"}
     meta.update(doublet_source=source, min_score=min_score)
@@ -137,7 +136,7 @@ def solve_qubo(
 
         submission, _ = kalman_refit(event, submission, name="QUBO tracks")
         submission = submission[["hit_id", "track_id"]].reset_index(drop=True)
-    submission.insert(0, "event_id", int(Path(info["event"]).name.removeprefix("event") or 0))
+    submission.insert(0, "event_id", event.event_id)
     atomic_write_text(out, submission.to_csv(index=False, lineterminator="\n"))
     counts = submission["track_id"].value_counts()
     return {
