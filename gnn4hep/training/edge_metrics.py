@@ -23,6 +23,18 @@ def _as_numpy(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).ravel()
 
 
+def _figure_axes(ax=None):
+    """(figure, axes): those of ``ax``, or a new 5x4-inch figure (Agg backend)."""
+    if ax is not None:
+        return ax.figure, ax
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(5, 4))
+
+
 def edge_metrics(scores, y, cut: float = 0.5) -> dict[str, float]:
     """AUC, efficiency, purity, accuracy and counts of an edge classifier.
 
@@ -66,17 +78,10 @@ def plot_edge_roc(scores, y, cut: float | None = None, label: str = "model", ax=
 
     Returns the matplotlib figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.metrics import roc_auc_score, roc_curve
 
     scores, y = _as_numpy(scores), _as_numpy(y) > 0.5
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 4))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_axes(ax)
     false_rate, true_rate, _ = roc_curve(y, scores)
     ax.plot(false_rate, true_rate, label=f"{label} (AUC {roc_auc_score(y, scores):.4f})")
     if cut is not None:
@@ -95,16 +100,8 @@ def plot_score_distributions(scores, y, cut: float | None = None, bins: int | Se
 
     Returns the matplotlib figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     scores, y = _as_numpy(scores), _as_numpy(y) > 0.5
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5, 4))
-    else:
-        fig = ax.figure
+    fig, ax = _figure_axes(ax)
     edges = np.linspace(0.0, 1.0, bins + 1) if isinstance(bins, int) and scores.min() >= 0 and scores.max() <= 1 else bins
     ax.hist(scores[y], bins=edges, histtype="step", label=f"true edges ({y.sum()})")
     ax.hist(scores[~y], bins=edges, histtype="step", label=f"fake edges ({(~y).sum()})")
