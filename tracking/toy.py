@@ -15,11 +15,11 @@ import pandas as pd
 from gnn4hep.tracking.event import Event, coerce_table
 from gnn4hep.tracking.particle_id import encode_particle_id
 from gnn4hep.tracking.scoring import weight_hits
+from gnn4hep.tracking.simulation.helix import radius_mm
 
 #: Cylinder radii (mm) roughly those of the TrackML barrel layers (pixel, short and long strips).
 TOY_RADII_MM = (32.0, 72.0, 116.0, 172.0, 260.0, 360.0, 500.0, 660.0, 820.0, 1020.0)
 TOY_HALF_LENGTH_MM = 1100.0
-C_MM_PER_GEV_T = 1.0 / 0.299792458e-3  # R[mm] = pT[GeV] / (0.299792458e-3 * |q| * B[T])
 
 
 def make_toy_event(
@@ -45,7 +45,7 @@ def make_toy_event(
     q = rng.choice([-1, 1], n_particles)
     vz = rng.normal(0.0, 55.0, n_particles)
     pz = pt * np.sinh(eta)
-    radius = pt * C_MM_PER_GEV_T / field_tesla
+    radius = radius_mm(pt, 1, field_tesla)
 
     r = np.asarray(TOY_RADII_MM)[None, :]
     reach = r < 2 * radius[:, None]

@@ -136,10 +136,9 @@ class ReplaySource:
         return int(match.group(1)) if match else None
 
     def generate(self, rng: np.random.Generator, event_index: int) -> pd.DataFrame:
-        from gnn4hep.tracking.io import _read_part
+        from gnn4hep.tracking.io import read_table
 
-        path = self.files[event_index % len(self.files)]
-        table = _read_part(path, "particles", str(path))
+        table = read_table(self.files[event_index % len(self.files)], "particles")
         if "particle_type" not in table.columns:
             table.insert(1, "particle_type", np.int32(0))
         out = table[list(PARTICLE_COLUMNS)].copy()
