@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from gnn4hep.utils.atomic import to_builtin
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
 
 from gnn4hep.cli.common import console, err_console, metrics_table, print_json, read_submission
@@ -43,6 +42,8 @@ def info(
     json_out: JsonFlag = False,
 ) -> None:
     """Summary of an event: hits, particles, noise, hits per detector volume."""
+    import numpy as np
+
     from gnn4hep.tracking.io import available_parts, read_event
 
     parts = list(available_parts(event))
