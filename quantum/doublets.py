@@ -35,6 +35,7 @@ from pydantic import Field
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
+from gnn4hep.graphs.geometric import phi_window_pairs
 
 
 class DoubletConfig(Section):
@@ -109,16 +110,9 @@ def make_doublets(hits: pd.DataFrame, config: DoubletConfig | None = None) -> pd
             outer = np.flatnonzero(layer == outer_layer)
             if len(inner) == 0 or len(outer) == 0:
                 continue
-            order = np.argsort(phi[outer])
-            outer_sorted = outer[order]
-            # φ of the outer hits repeated at -2π, 0, +2π so that windows never wrap
-            ext_phi = np.concatenate([phi[outer_sorted] - 2 * np.pi, phi[outer_sorted], phi[outer_sorted] + 2 * np.pi])
-            ext_hits = np.concatenate([outer_sorted] * 3)
-            lo = np.searchsorted(ext_phi, phi[inner] - window, side="left")
-            hi = np.searchsorted(ext_phi, phi[inner] + window, side="right")
-            rows, cols = ragged_pairs(lo, hi - lo)
-            a, b = inner[rows], ext_hits[cols]
-            pieces.append(np.stack([a, b]))
+            outer_sorted = outer[np.argsort(phi[outer])]
+            rows, cols = phi_window_pairs(phi[inner], phi[outer_sorted], window)
+            pieces.append(np.stack([inner[rows], outer_sorted[cols]]))
     if not pieces:
         return pd.DataFrame({"hit_id_in": np.zeros(0, np.int64), "hit_id_out": np.zeros(0, np.int64), "score": 1.0})
     a, b = np.concatenate(pieces, axis=1)

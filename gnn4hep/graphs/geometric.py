@@ -52,8 +52,12 @@ def pair_variables(table: pd.DataFrame, source: np.ndarray, target: np.ndarray) 
     }
 
 
-def _window_pairs(phi_a: np.ndarray, phi_b_sorted: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
-    """All (i, j) with |wrap(phi_b_sorted[j] - phi_a[i])| <= width, by binary search."""
+def phi_window_pairs(phi_a: np.ndarray, phi_b_sorted: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """All (i, j) with |wrap(phi_b_sorted[j] - phi_a[i])| <= width, by binary search.
+
+    Each pair appears once: the width is capped just below pi, so a window never covers a hit twice.
+    Shared by the geometric hit graph and the QUBO doublet maker.
+    """
     n_b = len(phi_b_sorted)
     if n_b == 0 or len(phi_a) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -97,7 +101,7 @@ def build_geometric_edges(table: pd.DataFrame, cuts: pd.DataFrame) -> np.ndarray
             continue
         hits_a = order[starts[a] : starts[a + 1]]
         hits_b = order[starts[b] : starts[b + 1]]
-        i, j = _window_pairs(phi[hits_a], phi[hits_b], row.dphi_max)
+        i, j = phi_window_pairs(phi[hits_a], phi[hits_b], row.dphi_max)
         src, dst = hits_a[i], hits_b[j]
         if a == b:
             keep = radius[src] < radius[dst]

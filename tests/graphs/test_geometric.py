@@ -10,7 +10,7 @@ import torch
 from gnn4hep.errors import InputFileError
 from gnn4hep.graphs.features import hit_table
 from gnn4hep.graphs.geometric import (
-    _window_pairs,
+    phi_window_pairs,
     build_geometric_edges,
     fit_layer_pair_cuts,
     heptrkx_cuts,
@@ -48,7 +48,7 @@ def test_window_pairs_matches_brute_force():
     rng = np.random.default_rng(0)
     phi_a = rng.uniform(-np.pi, np.pi, 60)
     phi_b = np.sort(rng.uniform(-np.pi, np.pi, 80))
-    i, j = _window_pairs(phi_a, phi_b, 0.3)
+    i, j = phi_window_pairs(phi_a, phi_b, 0.3)
     brute = np.argwhere(np.abs(wrap_phi(phi_b[None, :] - phi_a[:, None])) <= 0.3)
     assert sorted(zip(i.tolist(), j.tolist())) == sorted(map(tuple, brute.tolist()))
 

@@ -93,3 +93,12 @@ def test_graph_route_errors_name_the_problem():
         doublets_from_graph(pd.DataFrame({"hit_id_in": [1], "hit_id_out": [10**9]}), event.hits)
     with pytest.raises(ConfigError, match="hit_id"):
         doublets_from_graph(Data(edge_index=torch.zeros((2, 1), dtype=torch.long)), event.hits)
+
+
+@pytest.mark.parametrize("phi_slices", [3, 5, 53])
+def test_each_doublet_once_for_any_number_of_phi_slices(phi_slices):
+    # with fewer than 6 slices the +-2-slice window is wider than pi; it must still find each pair once
+    event = make_toy_event(n_particles=300, seed=1)
+    doublets = make_doublets(event.hits, DoubletConfig(phi_slices=phi_slices))
+    assert len(doublets) > 0
+    assert not doublets.duplicated(["hit_id_in", "hit_id_out"]).any()
