@@ -151,7 +151,7 @@ def solve_qubo(
 
 def score_submission(qubo: str | Path, submission: pd.DataFrame | str | Path) -> dict[str, float]:
     """Metrics (:func:`gnn4hep.quantum.metrics.score_solution`) of a submission on the QUBO's event."""
-    from gnn4hep.cli.common import read_submission
+    from gnn4hep.tracking.io import read_submission
 
     _, info = load_qubo(qubo)
     event = _reduced_event(qubo, info, parts=("hits", "truth", "particles"))

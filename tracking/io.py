@@ -166,6 +166,11 @@ def read_table(path: str | Path, part: str) -> pd.DataFrame:
     return _read_part(path, part, str(path))
 
 
+def read_submission(path: str | Path) -> pd.DataFrame:
+    """Read a TrackML submission / track-candidate CSV (``hit_id, track_id``) with clear errors."""
+    return read_csv_columns(path, {"hit_id": "int64", "track_id": "int64"}, what="submission file")
+
+
 def read_csv_columns(path: str | Path, columns: dict[str, str], what: str = "file") -> pd.DataFrame:
     """Read a CSV and check/coerce ``columns`` (name -> dtype) with :func:`validate_table`
     (e.g. a submission: hit_id, track_id); other columns are dropped."""

@@ -1,19 +1,15 @@
-"""Shared pieces of CLI commands: JSON output, tables, reading a submission CSV."""
+"""Shared pieces of CLI commands: JSON output and tables."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from gnn4hep.utils.atomic import to_builtin
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -33,10 +29,3 @@ def metrics_table(title: str, values: dict[str, Any]) -> Table:
     for key, value in values.items():
         table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     return table
-
-
-def read_submission(path: str | Path) -> pd.DataFrame:
-    """Read a submission CSV (``hit_id, track_id`` [, ``event_id``]) with clear errors."""
-    from gnn4hep.tracking.io import read_csv_columns
-
-    return read_csv_columns(path, {"hit_id": "int64", "track_id": "int64"}, what="submission file")

@@ -27,9 +27,9 @@ def fit(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
 ) -> None:
     """Refit track candidates with a Kalman filter + smoother; reject outliers; write perigee parameters."""
-    from gnn4hep.cli.common import console, metrics_table, print_json, read_submission
+    from gnn4hep.cli.common import console, metrics_table, print_json
     from gnn4hep.tracking.fitting import FitConfig, refit
-    from gnn4hep.tracking.io import available_parts, read_detector, read_event
+    from gnn4hep.tracking.io import available_parts, read_detector, read_event, read_submission
     from gnn4hep.utils.atomic import atomic_write_text
 
     parts = available_parts(event, ("hits", "cells"))

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gnn4hep.cli.common import console, err_console, metrics_table, print_json, read_submission
+from gnn4hep.cli.common import console, err_console, metrics_table, print_json
 from gnn4hep.errors import Gnn4hepError
 
 app = typer.Typer(
@@ -89,7 +89,7 @@ def score(
     json_out: JsonFlag = False,
 ) -> None:
     """TrackML score of a submission, plus efficiency, fake and duplicate rates."""
-    from gnn4hep.tracking.io import read_event
+    from gnn4hep.tracking.io import read_event, read_submission
     from gnn4hep.tracking.metrics import track_metrics
     from gnn4hep.tracking.scoring import score_event, weight_hits
 
