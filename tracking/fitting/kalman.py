@@ -11,7 +11,7 @@ For k = 0 .. L-1 (``p_k`` is the state arriving at surface k, before its scatter
     prediction  p_k|k-1 = f(p_k-1|k-1),   P_k|k-1 = F_k (P_k-1|k-1 + Q_k-1) F_k^T
     gain        S = H P H^T + V,   K = P H^T S^-1
     update      p_k|k = p_k|k-1 + K r,    r = m_k - H p_k|k-1,   chi2 += r^T S^-1 r
-                P_k|k = P - K (P H^T)^T  (symmetrised)
+                P_k|k = P - K (P H^T)^T
     smoother    C_k = P_k|k F_k+1^T P_k+1|k^-1
                 p_k|n = p_k|k + C_k (p_k+1|n - p_k+1|k),  P_k|n = P_k|k + C_k (P_k+1|n - P_k+1|k) C_k^T
 
@@ -183,15 +183,22 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             cov = new
         pred[k], pred_cov[k] = state, cov
         m = surfaces.mask[:, k] & reached[:, k]
-        var = surfaces.variances[:, k]
-        ph = np.ascontiguousarray(cov[:, :, :2])  # P H^T, (T, 5, 2)
-        s_mat = ph[:, :2, :] + var[:, :, None] * np.eye(2)
-        s_inv = _inv2(s_mat)
-        gain = np.where(m[:, None, None], ph @ s_inv, 0.0)  # (T, 5, 2)
-        resid = surfaces.measurements[:, k] - state[:, :2]
-        state = state + (gain @ resid[:, :, None])[:, :, 0]
-        cov = cov - gain @ _t(ph)
-        chi2 += np.where(m, _quad2(resid, s_inv), 0.0)
+        # update with H = [I_2 0], written out on the 2 x 2 innovation covariance S = P[:2, :2] + V
+        s00 = cov[:, 0, 0] + surfaces.variances[:, k, 0]
+        s11 = cov[:, 1, 1] + surfaces.variances[:, k, 1]
+        s01 = cov[:, 0, 1]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            det = s00 * s11 - s01 * s01
+            det = np.where(np.abs(det) > 1e-300, det, 1e-300)
+            i00, i11, i01 = s11 / det, s00 / det, -s01 / det
+        ph0, ph1 = cov[:, :, 0], cov[:, :, 1]  # columns of P H^T, (T, 5) each
+        g0 = np.where(m[:, None], ph0 * i00[:, None] + ph1 * i01[:, None], 0.0)  # gain columns
+        g1 = np.where(m[:, None], ph0 * i01[:, None] + ph1 * i11[:, None], 0.0)
+        r0 = surfaces.measurements[:, k, 0] - state[:, 0]
+        r1 = surfaces.measurements[:, k, 1] - state[:, 1]
+        state = state + g0 * r0[:, None] + g1 * r1[:, None]
+        cov = cov - np.stack([g0, g1], -1) @ np.stack([ph0, ph1], 1)  # P - K (P H^T)^T
+        chi2 += np.where(m, i00 * r0 * r0 + 2.0 * i01 * r0 * r1 + i11 * r1 * r1, 0.0)
         filt[k], filt_cov[k] = state, cov
         if material and k < n_surf - 1:
             thick = np.where(m, surfaces.thickness[:, k], 0.0)
@@ -202,10 +209,13 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     smooth, smooth_cov = filt, filt_cov  # overwritten in place, last surface first
     for k in range(n_surf - 2, -1, -1):
         with np.errstate(invalid="ignore", over="ignore"):  # diverged tracks: NaN, flagged below
-            gain = filt_cov[k] @ jac_t[k + 1] @ inverse_spd(pred_cov[k + 1])
+            # P F^T: the last two columns of F^T are unit vectors (theta and q/p are transported unchanged)
+            p_ft = np.empty_like(filt_cov[k])
+            p_ft[:, :, :3] = filt_cov[k] @ jac_t[k + 1][:, :, :3]
+            p_ft[:, :, 3:] = filt_cov[k][:, :, 3:]
+            gain = p_ft @ inverse_spd(pred_cov[k + 1])
             smooth[k] = filt[k] + (gain @ (smooth[k + 1] - pred[k + 1])[:, :, None])[:, :, 0]
             smooth_cov[k] = filt_cov[k] + gain @ (smooth_cov[k + 1] - pred_cov[k + 1]) @ _t(gain)
-    smooth_cov = 0.5 * (smooth_cov + smooth_cov.transpose(0, 1, 3, 2))
     smooth = smooth.transpose(1, 0, 2)
     smooth_cov = smooth_cov.transpose(1, 0, 2, 3)
     resid = surfaces.measurements - smooth[:, :, :2]

@@ -120,19 +120,28 @@ def global_to_local(points: np.ndarray, centers: np.ndarray, rotations: np.ndarr
 
 
 def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iterations: int):
-    """Newton on s for w . (x(s) - c) = 0; iterates only on the tracks not yet within ``tolerance_mm``."""
+    """Newton on s for w . (x(s) - c) = 0; iterates only on the tracks not yet within ``tolerance_mm``.
+
+    Returns s, |f(s)|, and the position, direction and trigonometry of the helix at s, kept from the
+    Newton evaluation at which each track converged (no extra helix evaluation).
+    """
     sin_t = helix.sin_t
     d0 = np.stack([sin_t * helix.cos_p, sin_t * helix.sin_p, helix.cos_t], -1)
     gap = _dot3(normal, center - helix.position)
     cos_in = _dot3(normal, d0)
     s = gap / np.where(np.abs(cos_in) > 1e-12, cos_in, 1e-12)
-    active = np.arange(len(s))
+    n = len(s)
+    x_all, d_all, trig_all, f_all = np.empty((n, 3)), np.empty((n, 3)), np.empty((5, n)), np.empty(n)
+    active = slice(None)  # the tracks still iterating, as an index into all tracks
     sub, sub_c, sub_w, sub_s = helix, center, normal, s.copy()
+    converged = False
     for _ in range(max_iterations):
-        x, d, _ = sub.at(sub_s)
+        x, d, trig = sub.at(sub_s)
         f = _dot3(sub_w, x - sub_c)
+        x_all[active], d_all[active], trig_all[:, active], f_all[active], s[active] = x, d, trig, f, sub_s
         moving = ~(np.abs(f) < tolerance_mm)
         if not moving.any():
+            converged = True
             break
         fprime = _dot3(sub_w, d)
         step = f / np.where(np.abs(fprime) > 1e-12, fprime, 1e-12)
@@ -140,13 +149,14 @@ def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iteration
         limit = 0.5 * np.pi / np.maximum(np.abs(sub.omega), 1e-12)
         sub_s = sub_s - np.where(moving, np.clip(step, -limit, limit), 0.0)
         if moving.mean() < 0.5:  # continue on the unconverged tracks only
-            s[active] = sub_s
             keep = np.flatnonzero(moving)
-            active = active[keep]
+            active = keep if isinstance(active, slice) else active[keep]
             sub, sub_c, sub_w, sub_s = sub.take(keep), sub_c[keep], sub_w[keep], sub_s[keep]
-    s[active] = sub_s
-    x, d, trig = helix.at(s)
-    return s, np.abs(_dot3(normal, x - center)), x, d, trig
+    if not converged:  # iterations exhausted: the state at the last Newton step
+        x, d, trig = sub.at(sub_s)
+        x_all[active], d_all[active], trig_all[:, active], s[active] = x, d, trig, sub_s
+        f_all[active] = _dot3(sub_w, x - sub_c)
+    return s, np.abs(f_all), x_all, d_all, tuple(trig_all)
 
 
 def intersect_plane(position, phi, theta, qop, center, normal, b_tesla: float,

@@ -19,6 +19,8 @@ from gnn4hep.tracking.simulation.helix import C_GEV_PER_T_MM
 
 #: Seed triplets tried by :func:`robust_seed`, as fractions of the track length (first .. last hit).
 TRIPLET_FRACTIONS = ((0.0, 0.5, 1.0), (0.0, 1 / 3, 2 / 3), (1 / 3, 2 / 3, 1.0), (0.0, 0.25, 0.5), (0.5, 0.75, 1.0))
+#: Seed score (mm) below which :func:`robust_seed` keeps a triplet without trying the others.
+ACCEPT_SCORE_MM = 0.2
 
 
 def _arc(kappa, chord):
@@ -66,36 +68,43 @@ def helix_residuals(x1, phi, theta, qop, points, b_tesla: float):
     return eps, dz
 
 
-def robust_seed(points: np.ndarray, n_hits: np.ndarray, b_tesla: float, z_weight: float = 0.05):
+def robust_seed(points: np.ndarray, n_hits: np.ndarray, b_tesla: float, z_weight: float = 0.05,
+                accept_mm: float = ACCEPT_SCORE_MM):
     """Best three-point seed among ``TRIPLET_FRACTIONS`` triplets of each track.
 
     Args:
         points: (T, L, 3) global hit positions in track order, padded; n_hits: (T,) real hits (>= 3).
+        z_weight: weight of |dz| in the score. accept_mm: a track whose best score so far is below
+            this is settled (no further triplet is tried for it).
     Returns:
         (triplet (T, 3) hit indices, phi, theta, qop at the triplet's first hit). The score of a
         triplet is the median over the track's hits of |eps| + z_weight |dz| (mm); a wrong hit among
-        the three makes the other hits miss the helix, so the median avoids it.
+        the three makes the other hits miss the helix, so the median avoids it. Clean tracks settle
+        on the first triplet (median score about 0.02 mm for 1-100 GeV muons, 99.9% below 0.3 mm).
     """
-    rows = np.arange(len(n_hits))
-    last = n_hits - 1
+    n_tracks = len(n_hits)
     valid = np.arange(points.shape[1])[None, :] < n_hits[:, None]
-    best_score = np.full(len(n_hits), np.inf)
-    best = None
+    best_score = np.full(n_tracks, np.inf)
+    best_idx = np.zeros((n_tracks, 3), dtype=np.int64)
+    best_phi, best_theta, best_qop = np.zeros(n_tracks), np.zeros(n_tracks), np.zeros(n_tracks)
+    todo = np.arange(n_tracks)
     for fractions in TRIPLET_FRACTIONS:
+        last = n_hits[todo] - 1
         idx = np.stack([np.rint(f * last).astype(np.int64) for f in fractions], -1)
         idx[:, 1] = np.clip(idx[:, 1], idx[:, 0] + 1, last - 1)
         idx[:, 2] = np.clip(idx[:, 2], idx[:, 1] + 1, last)
-        x = [points[rows, idx[:, j]] for j in range(3)]
+        sub_points = points[todo]
+        x = [sub_points[np.arange(len(todo)), idx[:, j]] for j in range(3)]
         phi, theta, qop = three_point_seed(*x, b_tesla)
-        eps, dz = helix_residuals(x[0], phi, theta, qop, points, b_tesla)
-        score = np.where(valid, np.abs(eps) + z_weight * np.abs(dz), np.inf)
+        eps, dz = helix_residuals(x[0], phi, theta, qop, sub_points, b_tesla)
+        score = np.where(valid[todo], np.abs(eps) + z_weight * np.abs(dz), np.inf)
         score = np.where(np.isnan(score), np.inf, score)
-        score = np.take_along_axis(np.sort(score, axis=1), ((n_hits - 1) // 2)[:, None], axis=1)[:, 0]  # median
-        better = score < best_score
-        if best is None:
-            best = [idx, phi, theta, qop]
-            better[:] = True
-        else:
-            best = [np.where(better[:, None], idx, best[0])] + [np.where(better, a, b) for a, b in zip((phi, theta, qop), best[1:])]
-        best_score = np.where(better, score, best_score)
-    return tuple(best)
+        score = np.take_along_axis(np.sort(score, axis=1), ((last) // 2)[:, None], axis=1)[:, 0]  # median
+        better = (score < best_score[todo]) | ~np.isfinite(best_score[todo])
+        rows = todo[better]
+        best_score[rows], best_idx[rows] = score[better], idx[better]
+        best_phi[rows], best_theta[rows], best_qop[rows] = phi[better], theta[better], qop[better]
+        todo = todo[~(best_score[todo] < accept_mm)]
+        if len(todo) == 0:
+            break
+    return best_idx, best_phi, best_theta, best_qop
