@@ -27,6 +27,7 @@ app = typer.Typer(
 #: Modules adding commands with ``register(app)``.
 COMMAND_MODULES: tuple[str, ...] = (
     "gnn4hep.cli.runs",
+    "gnn4hep.cli.history",
     "gnn4hep.cli.jets",
     "gnn4hep.cli.qubo",
     "gnn4hep.cli.simulate",
