@@ -24,7 +24,7 @@ import pandas as pd
 
 from gnn4hep.tracking.event import Event
 from gnn4hep.tracking.fitting import FitConfig, fit_surfaces, refit
-from gnn4hep.tracking.fitting.refit import _hit_table, _surfaces
+from gnn4hep.tracking.fitting.measurements import hit_table, track_surfaces
 from gnn4hep.tracking.io import read_detector
 from gnn4hep.tracking.simulation import GunSource, SimulationConfig, simulate_event
 from gnn4hep.utils.atomic import atomic_write_json
@@ -82,9 +82,9 @@ def main(batches=(1_000, 10_000, 100_000)) -> int:
     rows = []
     for n in batches:
         big_event, big_candidates = tiled_event(event, candidates, n)
-        table = _hit_table(big_event, big_candidates, detector, config)
+        table = hit_table(big_event, big_candidates, detector, config)
         codes = pd.factorize(table["track_id"])[0]
-        surfaces = _surfaces(table, np.arange(len(table)), np.bincount(codes), detector)
+        surfaces = track_surfaces(table, np.arange(len(table)), np.bincount(codes), detector)
         repeats = 3 if n <= 10_000 else 1
         fit_seconds, fit_cpu = time_call(lambda: fit_surfaces(surfaces, detector.field_tesla, config.mass_gev), repeats)
         refit_seconds, refit_cpu = time_call(lambda: refit(big_event, big_candidates, detector, config), repeats)

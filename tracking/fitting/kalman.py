@@ -187,18 +187,18 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
         s00 = cov[:, 0, 0] + surfaces.variances[:, k, 0]
         s11 = cov[:, 1, 1] + surfaces.variances[:, k, 1]
         s01 = cov[:, 0, 1]
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ph0, ph1 = cov[:, :, 0], cov[:, :, 1]  # columns of P H^T, (T, 5) each
+        r0 = surfaces.measurements[:, k, 0] - state[:, 0]
+        r1 = surfaces.measurements[:, k, 1] - state[:, 1]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # diverged fits: flagged below
             det = s00 * s11 - s01 * s01
             det = np.where(np.abs(det) > 1e-300, det, 1e-300)
             i00, i11, i01 = s11 / det, s00 / det, -s01 / det
-        ph0, ph1 = cov[:, :, 0], cov[:, :, 1]  # columns of P H^T, (T, 5) each
-        g0 = np.where(m[:, None], ph0 * i00[:, None] + ph1 * i01[:, None], 0.0)  # gain columns
-        g1 = np.where(m[:, None], ph0 * i01[:, None] + ph1 * i11[:, None], 0.0)
-        r0 = surfaces.measurements[:, k, 0] - state[:, 0]
-        r1 = surfaces.measurements[:, k, 1] - state[:, 1]
-        state = state + g0 * r0[:, None] + g1 * r1[:, None]
-        cov = cov - np.stack([g0, g1], -1) @ np.stack([ph0, ph1], 1)  # P - K (P H^T)^T
-        chi2 += np.where(m, i00 * r0 * r0 + 2.0 * i01 * r0 * r1 + i11 * r1 * r1, 0.0)
+            g0 = np.where(m[:, None], ph0 * i00[:, None] + ph1 * i01[:, None], 0.0)  # gain columns
+            g1 = np.where(m[:, None], ph0 * i01[:, None] + ph1 * i11[:, None], 0.0)
+            state = state + g0 * r0[:, None] + g1 * r1[:, None]
+            cov = cov - np.stack([g0, g1], -1) @ np.stack([ph0, ph1], 1)  # P - K (P H^T)^T
+            chi2 += np.where(m, i00 * r0 * r0 + 2.0 * i01 * r0 * r1 + i11 * r1 * r1, 0.0)
         filt[k], filt_cov[k] = state, cov
         if material and k < n_surf - 1:
             thick = np.where(m, surfaces.thickness[:, k], 0.0)

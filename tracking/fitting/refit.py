@@ -31,16 +31,15 @@ import pandas as pd
 
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
-from gnn4hep.tracking.fitting.kalman import Surfaces
 from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
 from gnn4hep.tracking.fitting.perigee import PERIGEE_NAMES as PERIGEE
-from gnn4hep.tracking.fitting.propagation import global_to_local
+from gnn4hep.tracking.fitting.extension import attach_orphan_hits
+from gnn4hep.tracking.fitting.measurements import hit_table, track_surfaces
 from gnn4hep.tracking.fitting.track_fit import fit_surfaces
 
 COV_COLUMNS = tuple(f"cov_{i}{j}" for i in range(5) for j in range(i, 5))
-PARAM_COLUMNS = (("track_id", "n_hits", "fitted") + PERIGEE + ("pt", "eta", "chi2", "ndf", "n_outliers")
+PARAM_COLUMNS = (("track_id", "n_hits", "fitted") + PERIGEE + ("pt", "eta", "chi2", "ndf", "n_outliers", "n_attached")
                  + tuple(f"sigma_{p}" for p in PERIGEE) + COV_COLUMNS)
-HIT_COLUMNS = ("hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id")
 
 
 @dataclass
@@ -62,6 +61,9 @@ class FitConfig:
         (:mod:`~gnn4hep.tracking.fitting.splitting`): hits off the best seed helix by more than
         split_tolerance_mm (transverse, z) form a new candidate; both parts are refitted and the split
         is kept when both then fit (>= 4 hits, chi2/ndf <= restore_chi2_ndf).
+    attach_orphans: hits left alone (rejected outliers, unassigned hits) join the fitted track of
+        >= attach_min_hits hits whose fit accepts them (chi2 increment < chi2_cut), searched within
+        attach_window_mm of its helix (:mod:`~gnn4hep.tracking.fitting.extension`).
     """
 
     chi2_cut: float = 15.0
@@ -78,6 +80,9 @@ class FitConfig:
     outlier_ids: str = "singletons"
     split_bad: bool = True
     split_tolerance_mm: tuple[float, float] = (3.0, 20.0)
+    attach_orphans: bool = True
+    attach_window_mm: float = 20.0
+    attach_min_hits: int = 4
 
     def __post_init__(self) -> None:
         if self.outlier_ids not in ("singletons", "split"):
@@ -99,66 +104,6 @@ def _check_candidates(candidates: pd.DataFrame, hit_ids: np.ndarray, name: str) 
         raise SubmissionError(f"{name}: column 'hit_id': {int(unknown.sum())} hits are not in the event "
                               f"(first: {int(out['hit_id'].to_numpy()[unknown][0])})")
     return out
-
-
-def _cluster_extent(cells: pd.DataFrame) -> pd.DataFrame:
-    """Number of distinct ch0 and ch1 cells of each hit's cluster."""
-    return cells.groupby("hit_id").agg(n_u=("ch0", "nunique"), n_v=("ch1", "nunique"))
-
-
-def _order_key(table: pd.DataFrame) -> np.ndarray:
-    """Key that orders each candidate's hits along the track.
-
-    z is monotonic along a helix in a uniform field along z (p_z is constant); r only until the
-    track has turned by pi (endcap loopers come back inwards). Tracks whose z extent exceeds their r
-    extent are ordered by z (in the direction of the r-z trend), the others by r.
-    """
-    r = np.hypot(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64))
-    z = table["z"].to_numpy(np.float64)
-    frame = pd.DataFrame({"t": table["track_id"].to_numpy(), "r": r, "z": z})
-    grouped = frame.groupby("t")
-    r_span = (grouped["r"].transform("max") - grouped["r"].transform("min")).to_numpy()
-    z_span = (grouped["z"].transform("max") - grouped["z"].transform("min")).to_numpy()
-    # direction: sign of z at the innermost hit minus z at the outermost hit, reversed
-    inner_z = frame.loc[grouped["r"].idxmin(), ["t", "z"]].set_index("t")["z"]
-    outer_z = frame.loc[grouped["r"].idxmax(), ["t", "z"]].set_index("t")["z"]
-    sign = np.sign((outer_z - inner_z).reindex(frame["t"]).to_numpy())
-    sign = np.where(sign == 0, np.sign(z - grouped["z"].transform("mean").to_numpy() + 1e-9), sign)
-    return np.where(z_span > r_span, sign * z, r)
-
-
-def _hit_table(event, candidates: pd.DataFrame, detector: Detector, config: FitConfig) -> pd.DataFrame:
-    hits = event.hits
-    missing = [c for c in HIT_COLUMNS if c not in hits.columns]
-    if missing:
-        raise SubmissionError(f"event hits: missing column '{missing[0]}'")
-    table = candidates.merge(hits[list(HIT_COLUMNS)], on="hit_id", how="left", validate="one_to_one")
-    if table[["x", "y", "z"]].isna().any().any():
-        raise SubmissionError("event hits: columns 'x, y, z' have missing values")
-    table["module_row"] = detector.module_index(table["volume_id"], table["layer_id"], table["module_id"])
-    table["distance"] = _order_key(table)
-    pitch = detector.modules[["pitch_u", "pitch_v"]].to_numpy(np.float64)[table["module_row"].to_numpy()]
-    if config.cluster_errors and getattr(event, "cells", None) is not None and len(event.cells):
-        extent = _cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
-        pitch = pitch * np.maximum(extent, 1.0)
-    variance = (config.error_scale * pitch) ** 2 / 12.0
-    table["var_u"], table["var_v"] = variance[:, 0], variance[:, 1]
-    return table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
-
-
-def _surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, detector: Detector) -> Surfaces:
-    """Padded Surfaces of tracks whose hits are table rows ``rows`` (concatenated, sorted)."""
-    n_tracks, width = len(lengths), int(lengths.max())
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    slot = np.minimum(np.arange(width)[None, :], lengths[:, None] - 1)
-    index = rows[starts[:, None] + slot]  # (T, L) padded with the last hit
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    module = table["module_row"].to_numpy()[index]
-    centers, rotations = detector.centers[module], detector.rotations[module]
-    local = global_to_local(table[["x", "y", "z"]].to_numpy(np.float64)[index], centers, rotations)
-    thickness = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[module]
-    variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
-    return Surfaces(centers, rotations, thickness, local, variances, mask)
 
 
 def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, config: FitConfig | None = None,
@@ -183,7 +128,7 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     config = config or FitConfig()
     b_tesla = detector.field_tesla
     candidates = _check_candidates(candidates, event.hits["hit_id"].to_numpy(), name)
-    table = _hit_table(event, candidates, detector, config)
+    table = hit_table(event, candidates, detector, config)
     track_ids, track_code = np.unique(table["track_id"].to_numpy(), return_inverse=True)
     n_per_track = np.bincount(track_code, minlength=len(track_ids))
     active = np.ones(len(table), dtype=bool)
@@ -202,7 +147,7 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         sel = active & np.isin(track_code, to_fit)
         rows = np.flatnonzero(sel)
         lengths = np.bincount(track_code[rows], minlength=len(track_ids))[to_fit]
-        surfaces = _surfaces(table, rows, lengths, detector)
+        surfaces = track_surfaces(table, rows, lengths, detector)
         fit = fit_surfaces(surfaces, b_tesla, config.mass_gev, config.material, config.iterations, config.chunk)
         perigee[to_fit], cov[to_fit], chi2[to_fit], ndf[to_fit], ok[to_fit] = (
             fit.perigee, fit.perigee_cov, fit.chi2, fit.ndf, fit.ok)
@@ -226,6 +171,7 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     n_active = np.bincount(track_code[active], minlength=len(track_ids))
     params["n_hits"] = n_active
     params["n_outliers"] = n_per_track - n_active
+    params["n_attached"] = 0
     params["fitted"] = ok
     params["chi2"] = np.where(ok, chi2, np.nan)
     params["ndf"] = np.where(ok, ndf, 0)
@@ -247,6 +193,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     cleaned = _cleaned_candidates(event, table, active, track_code, candidates, config.outlier_ids == "split")
     if config.split_bad:
         cleaned, params = _split_bad_candidates(event, table, cleaned, params, detector, config)
+    if config.attach_orphans:
+        cleaned, params = attach_orphan_hits(event, cleaned, params, detector, config)
     return cleaned, params
 
 

@@ -8,6 +8,7 @@ from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.fitting import COV_COLUMNS, PARAM_COLUMNS, FitConfig, refit
 from gnn4hep.tracking.fitting.perigee import particles_to_perigee, wrap_angle
 from gnn4hep.tracking.io import read_detector
+from gnn4hep.tracking.scoring import score_event
 from gnn4hep.tracking.simulation import GunSource, SimulationConfig, simulate_event
 
 
@@ -58,19 +59,42 @@ def test_short_tracks_pass_through_and_unassigned_hits_get_singletons(event, det
     assert new_ids.is_unique and not set(new_ids) & set(candidates["track_id"])
 
 
+def _inject_wrong_hits(candidates, n, seed=3):
+    """Candidates with ``n`` random hits moved into other, random tracks; returns (moved table, rows)."""
+    tracks = candidates["track_id"].to_numpy().copy()
+    rng = np.random.default_rng(seed)
+    ids = np.unique(tracks)
+    victims = rng.choice(len(tracks), n, replace=False)
+    for i in victims:
+        tracks[i] = rng.choice(ids[ids != tracks[i]])
+    return candidates.assign(track_id=tracks), victims
+
+
 def test_injected_wrong_hits_are_rejected(event, detector):
     candidates = _truth_candidates(event)
-    tracks = candidates["track_id"].to_numpy().copy()
-    rng = np.random.default_rng(3)
-    ids = np.unique(tracks)
-    victims = rng.choice(len(tracks), 20, replace=False)
-    for i in victims:  # move each victim hit into another, random track
-        tracks[i] = rng.choice(ids[ids != tracks[i]])
-    cleaned, params = refit(event, candidates.assign(track_id=tracks), detector, FitConfig(mass_gev=0.13957))
+    injected, victims = _inject_wrong_hits(candidates, 20)
+    config = FitConfig(mass_gev=0.13957, attach_orphans=False)
+    cleaned, params = refit(event, injected, detector, config)
     moved = cleaned.set_index("hit_id").loc[candidates["hit_id"].to_numpy()[victims], "track_id"].to_numpy()
-    rejected = ~np.isin(moved, ids)
+    rejected = ~np.isin(moved, np.unique(candidates["track_id"]))
     assert rejected.mean() >= 0.9, rejected.mean()
     assert params["n_outliers"].sum() <= 20 + 5
+
+
+def test_rejected_hits_go_back_to_their_own_track(event, detector):
+    candidates = _truth_candidates(event)
+    injected, victims = _inject_wrong_hits(candidates, 20)
+    cleaned, params = refit(event, injected, detector, FitConfig(mass_gev=0.13957))
+    final = cleaned.set_index("hit_id")["track_id"]
+    victim_hits = candidates["hit_id"].to_numpy()[victims]
+    home = final.loc[victim_hits].to_numpy() == candidates["track_id"].to_numpy()[victims]
+    assert home.mean() >= 0.9, home.mean()
+    # no other hit left its true track
+    others = ~np.isin(candidates["hit_id"].to_numpy(), victim_hits)
+    stayed = final.loc[candidates["hit_id"].to_numpy()[others]].to_numpy() == candidates["track_id"].to_numpy()[others]
+    assert stayed.mean() >= 0.995, stayed.mean()
+    assert params["n_attached"].sum() >= home.sum()  # every hit back home was attached by the refit
+    assert score_event(event.truth, cleaned) > score_event(event.truth, injected)
 
 
 @pytest.mark.parametrize(

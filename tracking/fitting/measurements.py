@@ -1,0 +1,83 @@
+"""Measurements of track candidates: the hit table (ordered along each track) and padded surfaces.
+
+:func:`hit_table` joins a (hit_id, track_id) table with the hit positions and module ids, orders each
+candidate's hits along the track (:func:`order_key`) and sets the measurement variances: pitch^2 / 12
+per local axis (or the cluster extent in cells times the pitch, squared over 12, with
+``cluster_errors``). :func:`track_surfaces` turns rows of that table into the padded
+:class:`~gnn4hep.tracking.fitting.kalman.Surfaces` of the batched fitter, with local (u, v)
+measurements = first two rows of R^T (x - c) on each hit's module (``detectors.csv``). Units mm.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gnn4hep.errors import SubmissionError
+from gnn4hep.tracking.detector import Detector
+from gnn4hep.tracking.fitting.kalman import Surfaces
+from gnn4hep.tracking.fitting.propagation import global_to_local
+
+HIT_COLUMNS = ("hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id")
+
+
+def cluster_extent(cells: pd.DataFrame) -> pd.DataFrame:
+    """Number of distinct ch0 and ch1 cells of each hit's cluster."""
+    return cells.groupby("hit_id").agg(n_u=("ch0", "nunique"), n_v=("ch1", "nunique"))
+
+
+def order_key(table: pd.DataFrame) -> np.ndarray:
+    """Key that orders each candidate's hits along the track.
+
+    z is monotonic along a helix in a uniform field along z (p_z is constant); r only until the
+    track has turned by pi (endcap loopers come back inwards). Tracks whose z extent exceeds their r
+    extent are ordered by z (in the direction of the r-z trend), the others by r.
+    """
+    r = np.hypot(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64))
+    z = table["z"].to_numpy(np.float64)
+    frame = pd.DataFrame({"t": table["track_id"].to_numpy(), "r": r, "z": z})
+    grouped = frame.groupby("t")
+    r_span = (grouped["r"].transform("max") - grouped["r"].transform("min")).to_numpy()
+    z_span = (grouped["z"].transform("max") - grouped["z"].transform("min")).to_numpy()
+    # direction: sign of z at the innermost hit minus z at the outermost hit, reversed
+    inner_z = frame.loc[grouped["r"].idxmin(), ["t", "z"]].set_index("t")["z"]
+    outer_z = frame.loc[grouped["r"].idxmax(), ["t", "z"]].set_index("t")["z"]
+    sign = np.sign((outer_z - inner_z).reindex(frame["t"]).to_numpy())
+    sign = np.where(sign == 0, np.sign(z - grouped["z"].transform("mean").to_numpy() + 1e-9), sign)
+    return np.where(z_span > r_span, sign * z, r)
+
+
+def hit_table(event, candidates: pd.DataFrame, detector: Detector, config) -> pd.DataFrame:
+    """Candidate hits with position, module row, order key ``distance`` and measurement variances
+    ``var_u, var_v`` (mm^2), sorted by (track_id, distance). A hit may appear in several tracks."""
+    hits = event.hits
+    missing = [c for c in HIT_COLUMNS if c not in hits.columns]
+    if missing:
+        raise SubmissionError(f"event hits: missing column '{missing[0]}'")
+    table = candidates.merge(hits[list(HIT_COLUMNS)], on="hit_id", how="left", validate="many_to_one")
+    if table[["x", "y", "z"]].isna().any().any():
+        raise SubmissionError("event hits: columns 'x, y, z' have missing values")
+    table["module_row"] = detector.module_index(table["volume_id"], table["layer_id"], table["module_id"])
+    table["distance"] = order_key(table)
+    pitch = detector.modules[["pitch_u", "pitch_v"]].to_numpy(np.float64)[table["module_row"].to_numpy()]
+    if config.cluster_errors and getattr(event, "cells", None) is not None and len(event.cells):
+        extent = cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
+        pitch = pitch * np.maximum(extent, 1.0)
+    variance = (config.error_scale * pitch) ** 2 / 12.0
+    table["var_u"], table["var_v"] = variance[:, 0], variance[:, 1]
+    return table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
+
+
+def track_surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, detector: Detector) -> Surfaces:
+    """Padded Surfaces of tracks whose hits are table rows ``rows`` (concatenated, sorted)."""
+    width = int(lengths.max())
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    slot = np.minimum(np.arange(width)[None, :], lengths[:, None] - 1)
+    index = rows[starts[:, None] + slot]  # (T, L) padded with the last hit
+    mask = np.arange(width)[None, :] < lengths[:, None]
+    module = table["module_row"].to_numpy()[index]
+    centers, rotations = detector.centers[module], detector.rotations[module]
+    local = global_to_local(table[["x", "y", "z"]].to_numpy(np.float64)[index], centers, rotations)
+    thickness = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[module]
+    variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
+    return Surfaces(centers, rotations, thickness, local, variances, mask)
