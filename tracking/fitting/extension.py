@@ -158,7 +158,7 @@ def attach_orphan_hits(event, cleaned: pd.DataFrame, params: pd.DataFrame, detec
     pairs["distance"] = order_key(pairs)
     order = np.lexsort((pairs["distance"].to_numpy(), pair_of_row))
     fit = fit_surfaces(track_surfaces(pairs, order, pair_len, detector), detector.field_tesla, config.mass_gev,
-                       config.material, config.iterations, config.chunk)
+                       config.material, config.iterations, config.chunk, workers=config.workers)
     chi2_without = params["chi2"].to_numpy()[good_rows][pair_track]
     delta = np.where(fit.ok, fit.chi2 - chi2_without, np.inf)
     module = table["module_row"].to_numpy()[pair_hit]

@@ -64,6 +64,7 @@ class FitConfig:
     attach_orphans: hits left alone (rejected outliers, unassigned hits) join the fitted track of
         >= attach_min_hits hits whose fit accepts them (chi2 increment < chi2_cut), searched within
         attach_window_mm of its helix (:mod:`~gnn4hep.tracking.fitting.extension`).
+    workers: threads of the batched fit (see :func:`~gnn4hep.tracking.fitting.track_fit.fit_surfaces`).
     """
 
     chi2_cut: float = 15.0
@@ -81,6 +82,7 @@ class FitConfig:
     split_bad: bool = True
     split_tolerance_mm: tuple[float, float] = (3.0, 20.0)
     attach_orphans: bool = True
+    workers: int = 1
     attach_window_mm: float = 20.0
     attach_min_hits: int = 4
 
@@ -148,7 +150,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         rows = np.flatnonzero(sel)
         lengths = np.bincount(track_code[rows], minlength=len(track_ids))[to_fit]
         surfaces = track_surfaces(table, rows, lengths, detector)
-        fit = fit_surfaces(surfaces, b_tesla, config.mass_gev, config.material, config.iterations, config.chunk)
+        fit = fit_surfaces(surfaces, b_tesla, config.mass_gev, config.material, config.iterations, config.chunk,
+                           workers=config.workers)
         perigee[to_fit], cov[to_fit], chi2[to_fit], ndf[to_fit], ok[to_fit] = (
             fit.perigee, fit.perigee_cov, fit.chi2, fit.ndf, fit.ok)
         if first_fit is None:

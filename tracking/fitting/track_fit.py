@@ -17,6 +17,7 @@ Tracks are processed in chunks of ``chunk`` to bound memory (about 1.6 kB per tr
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,7 @@ def _fit_chunk(surfaces: Surfaces, b_tesla, mass_gev, material, iterations, seed
 
 def fit_surfaces(surfaces: Surfaces, b_tesla: float = 2.0, mass_gev: float = MUON_MASS_GEV,
                  material: bool = True, iterations: int = 1, chunk: int = 5000,
-                 keep_states: bool = False) -> TrackFit:
+                 keep_states: bool = False, workers: int = 1) -> TrackFit:
     """Fit T padded tracks (each with >= 3 measurements, the first three real).
 
     Tracks are sorted by their number of measurements and fitted in chunks of ``chunk``, each chunk
@@ -108,6 +109,8 @@ def fit_surfaces(surfaces: Surfaces, b_tesla: float = 2.0, mass_gev: float = MUO
         material: add multiple-scattering noise at each surface.
         iterations: Kalman passes (further passes re-linearise on the previous smoothed track).
         chunk: tracks per batch. keep_states: keep the smoothed states (``kalman``) of a one-chunk fit.
+        workers: threads fitting chunks at once (numpy releases the GIL in its array loops; about
+            1.5x faster on 2 cores). Keep 1 inside processes that already run in parallel.
     """
     n, width = surfaces.mask.shape
     fields = ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok")
@@ -129,17 +132,30 @@ def fit_surfaces(surfaces: Surfaces, b_tesla: float = 2.0, mass_gev: float = MUO
         stop = max(start + 1, min(stop, start + int(chunk * 16 // max(padded[stop - 1], 1))))
         bounds.append((start, stop))
         start = stop
-    for start, stop in bounds:
-        rows = order[start:stop]
+
+    def fit_part(bound):
+        rows = order[bound[0]:bound[1]]
         top = int(lengths[rows].max())
         part_surfaces = surfaces.take(rows)
         part_surfaces = Surfaces(*(getattr(part_surfaces, f)[:, :top] for f in
                                    ("centers", "rotations", "thickness", "measurements", "variances", "mask")))
-        part = _fit_chunk(part_surfaces, b_tesla, mass_gev, material, iterations)
-        for f in fields:
-            target = getattr(out, f)
-            if f == "hit_chi2":
-                target[rows, :top] = part.hit_chi2
-            else:
-                target[rows] = getattr(part, f)
+        return rows, top, _fit_chunk(part_surfaces, b_tesla, mass_gev, material, iterations)
+
+    if workers > 1:
+        with ThreadPoolExecutor(min(workers, len(bounds))) as pool:
+            parts = pool.map(fit_part, bounds)
+            for rows, top, part in parts:
+                _store(out, rows, top, part, fields)
+    else:
+        for bound in bounds:
+            _store(out, *fit_part(bound), fields)
     return out
+
+
+def _store(out: TrackFit, rows: np.ndarray, top: int, part: TrackFit, fields) -> None:
+    for f in fields:
+        target = getattr(out, f)
+        if f == "hit_chi2":
+            target[rows, :top] = part.hit_chi2
+        else:
+            target[rows] = getattr(part, f)

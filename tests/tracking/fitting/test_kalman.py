@@ -63,3 +63,11 @@ def test_inverse_spd_matches_numpy():
     a = rng.normal(size=(100, 5, 5))
     spd = a @ a.transpose(0, 2, 1) + 0.1 * np.eye(5)
     assert np.allclose(inverse_spd(spd), np.linalg.inv(spd), rtol=1e-8, atol=1e-8)
+
+
+def test_threads_and_chunks_give_the_same_fit():
+    truth, surfaces = generate(900, seed=15)
+    one = fit_surfaces(surfaces)
+    threaded = fit_surfaces(surfaces, chunk=200, workers=2)
+    for name in ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok"):
+        assert np.array_equal(getattr(one, name), getattr(threaded, name)), name
