@@ -5,8 +5,9 @@ The model maps a PyG ``Data``/``Batch`` to edge logits (E,); the target is ``bat
     L = mean_e [ -w y_e log sigma(l_e) - (1 - y_e) log(1 - sigma(l_e)) ],   w = pos_weight
 
 (``torch.nn.functional.binary_cross_entropy_with_logits``). With ``pos_weight="auto"``,
-w = n_negative / n_positive counted over the training set when training starts, which balances the
-classes. Logged: train_loss, val_loss, val_auc, val_efficiency, val_purity (at ``edge_cut``).
+w = n_negative / n_positive counted over the training set when training starts (summed over the
+processes under DDP), which balances the classes. Logged: train_loss, val_loss, val_auc, val_efficiency,
+val_purity (at ``edge_cut``); under DDP each is the mean over the processes of its share's value.
 Build the ``lightning.Trainer`` with :func:`gnn4hep.training.trainer.make_trainer`.
 """
 
@@ -23,12 +24,18 @@ from torch_geometric.data import Batch, Data
 from gnn4hep.training.edge_metrics import edge_metrics
 
 
-def count_pos_weight(graphs: Iterable) -> float:
-    """n_negative / n_positive of the edges (``y``) of graphs or batches; 1.0 when there is no positive."""
+def count_edges(graphs: Iterable) -> tuple[float, float]:
+    """(true edges, all edges) of graphs or batches (from ``y``)."""
     n_pos = n_all = 0.0
     for graph in graphs:
         n_pos += float(graph.y.sum())
         n_all += float(graph.y.numel())
+    return n_pos, n_all
+
+
+def count_pos_weight(graphs: Iterable) -> float:
+    """n_negative / n_positive of the edges (``y``) of graphs or batches; 1.0 when there is no positive."""
+    n_pos, n_all = count_edges(graphs)
     return (n_all - n_pos) / n_pos if n_pos > 0 else 1.0
 
 
@@ -75,17 +82,21 @@ class EdgeClassifierModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         if self._auto_pos_weight:
-            self.pos_weight.fill_(count_pos_weight(self.trainer.train_dataloader))
+            counts = torch.tensor(count_edges(self.trainer.train_dataloader), dtype=torch.float64, device=self.device)
+            if self.trainer.world_size > 1:  # under DDP each process sees its share of the training set
+                counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
+            n_pos, n_all = counts.tolist()
+            self.pos_weight.fill_((n_all - n_pos) / n_pos if n_pos > 0 else 1.0)
             self._auto_pos_weight = False
 
     def training_step(self, batch: Data, batch_idx: int) -> Tensor:
         loss = self.loss(self(batch), batch.y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=batch.num_graphs if hasattr(batch, "num_graphs") else 1)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=batch.num_graphs if hasattr(batch, "num_graphs") else 1, sync_dist=True)
         return loss
 
     def validation_step(self, batch: Data, batch_idx: int) -> None:
         logits = self(batch)
-        self.log("val_loss", self.loss(logits, batch.y), on_step=False, on_epoch=True, batch_size=batch.num_graphs if hasattr(batch, "num_graphs") else 1)
+        self.log("val_loss", self.loss(logits, batch.y), on_step=False, on_epoch=True, batch_size=batch.num_graphs if hasattr(batch, "num_graphs") else 1, sync_dist=True)
         self._val_scores.append(torch.sigmoid(logits).detach().cpu())
         self._val_truth.append(batch.y.detach().cpu())
 
