@@ -1,18 +1,21 @@
 """One place that turns the ``trainer:`` config section into a ``lightning.Trainer``.
 
 CPU by default; a GPU when one is present and ``accelerator: auto``; DDP across ``devices`` and
-``num_nodes`` (gloo on CPU, nccl on GPU). Checkpoints (best and last) and a CSV log of the losses
+``num_nodes`` (gloo on CPU, nccl on GPU; processes spawned on one machine, or started by
+torchrun/srun across machines). Checkpoints (best and last) and a CSV log of the losses
 go into the run folder; early stopping is optional.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal, Optional
 
 from pydantic import Field
 
 from gnn4hep.config.schema import Section
+from gnn4hep.errors import ConfigError
 
 
 class TrainerConfig(Section):
@@ -22,7 +25,9 @@ class TrainerConfig(Section):
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     devices: int = Field(1, ge=1, description="processes/GPUs per node; >1 uses DDP")
     num_nodes: int = Field(1, ge=1, description="machines for DDP")
-    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = Field(
+        "auto", description="auto: DDP when devices or num_nodes > 1; ddp and ddp_spawn both spawn the processes gnn4hep starts"
+    )
     precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
     learning_rate: float = Field(1e-3, gt=0)
     batch_size: int = Field(32, ge=1)
@@ -64,13 +69,7 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     elif accelerator == "gpu" and not torch.cuda.is_available():
         accelerator = "cpu"
-    strategy = config.strategy
-    if strategy == "auto" and (config.devices > 1 or config.num_nodes > 1):
-        strategy = "ddp" if accelerator == "gpu" else "ddp_spawn"
-    if strategy != "auto" and accelerator == "cpu":
-        from lightning.pytorch.strategies import DDPStrategy
-
-        strategy = DDPStrategy(process_group_backend="gloo", start_method="spawn" if strategy == "ddp_spawn" else "popen")
+    strategy = _strategy(config, accelerator)
     trainer = L.Trainer(
         max_epochs=config.max_epochs,
         accelerator=accelerator,
@@ -89,6 +88,35 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
         deterministic="warn",  # same seed, same weights on CPU; GPU ops without a deterministic kernel only warn
     )
     return trainer, checkpoint
+
+
+def _launched_externally() -> bool:
+    """True when torchrun, SLURM (several tasks) or another launcher started one process per device."""
+    return "LOCAL_RANK" in os.environ or "TORCHELASTIC_RUN_ID" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1
+
+
+def _strategy(config: TrainerConfig, accelerator: str):
+    """Lightning strategy: "auto" for one process, else DDP (gloo on CPU, nccl on GPU).
+
+    Processes that gnn4hep starts itself are always spawned: Lightning's default for "ddp" re-runs
+    the command line once per extra process, which for ``gnn4hep run`` would re-run the experiment
+    (and stop on the run folder the first process created). Under torchrun/srun the launcher's
+    processes are used as they are.
+    """
+    if config.strategy == "auto" and config.devices == 1 and config.num_nodes == 1:
+        return "auto"
+    from lightning.pytorch.strategies import DDPStrategy
+
+    external = _launched_externally()
+    if config.num_nodes > 1 and not external:
+        raise ConfigError(
+            f"trainer.num_nodes={config.num_nodes}: several machines need one process per device started by "
+            "torchrun or srun (LOCAL_RANK/SLURM_NTASKS not set)"
+        )
+    return DDPStrategy(
+        process_group_backend="gloo" if accelerator == "cpu" else None,
+        start_method="popen" if external else "spawn",
+    )
 
 
 def plot_loss_curves(run_dir: str | Path, name: str = "model"):
