@@ -57,6 +57,9 @@ class PropagationSettings:
     |pseudorapidity| are not produced (the TrackML navigation acceptance; None: no limit).
     ``skip_start_layer``: a particle produced inside a layer (within :data:`START_LAYER_MM` of its
     surface) makes no hit on that layer, as when the navigation starts from the layer it is on.
+    ``inward_start_volume`` (with ``barrel_outward_only``): a particle produced moving inward inside
+    a barrel volume crosses the barrel layers of that volume inward only (see
+    :func:`_inward_start_volume`).
     """
 
     multiple_scattering: bool = True
@@ -73,6 +76,7 @@ class PropagationSettings:
     unrecorded_ends: bool = False
     barrel_eta_max: float | None = None
     skip_start_layer: bool = False
+    inward_start_volume: bool = False
 
 
 @dataclass
@@ -134,9 +138,13 @@ def _navigation(index: GeometryIndex):
     return entry[1:]
 
 
-def _next_layer_crossing(index: GeometryIndex, fr: _Frame, theta_min, theta_limit, outward_only):
+def _next_layer_crossing(index: GeometryIndex, fr: _Frame, theta_min, theta_limit, outward_only, own_volume):
     """Earliest layer crossing of each particle: (layer (n,), theta (n,)); layer -1 if none before
-    ``theta_limit``, -2 for a navigation point (the farthest disk tested, none of them crossed)."""
+    ``theta_limit``, -2 for a navigation point (the farthest disk tested, none of them crossed).
+
+    With ``outward_only``, barrel layers are crossed outward only, except the layers of each
+    particle's ``own_volume`` (n,) (-1: none), which are crossed inward only (see
+    :func:`_inward_start_volume`)."""
     barrel, disks, disk_z, _ = _navigation(index)
     n = len(theta_min)
     omega, tan_lambda = fr.omega, fr.tan_lambda
@@ -149,8 +157,9 @@ def _next_layer_crossing(index: GeometryIndex, fr: _Frame, theta_min, theta_limi
     z_per_theta = (tan_lambda / omega)[:, None]
     low, high = index.layer_low[barrel], index.layer_high[barrel]
     theta_barrel = np.full((n, len(barrel)), np.inf)
+    own = index.layer_volume[barrel][None, :] == own_volume[:, None]
     for root in (t1, t2):
-        outward = (big_a * np.cos(root) + big_b * np.sin(root)) > 0 if outward_only else True
+        outward = ((big_a * np.cos(root) + big_b * np.sin(root)) > 0) != own if outward_only else True
         for theta in (root, root + helix.TWO_PI):
             z = fr.z[:, None] + theta * z_per_theta
             ok = (theta > theta_min[:, None]) & (z >= low) & (z <= high) & outward
@@ -271,6 +280,8 @@ def propagate(
     pt = np.hypot(mom[:, 0], mom[:, 1])
     active = np.flatnonzero((charge != 0) & (pt >= settings.min_pt_gev) & np.all(np.isfinite(mom), axis=1))
     start_layer = _start_layer(index, origin) if settings.skip_start_layer else np.full(len(pos), -1)
+    use_own = settings.inward_start_volume and settings.barrel_outward_only
+    own_volume = _inward_start_volume(index, origin, mom) if use_own else np.full(len(pos), -1)
     out: dict[str, list] = {k: [] for k in PropagationResult.__dataclass_fields__}
     for _ in range(settings.max_steps):
         if len(active) == 0:
@@ -290,7 +301,8 @@ def propagate(
             theta_limit = np.minimum(theta_limit, _turning_point(index, P, M, Q, b_tesla, theta_min,
                                                                  settings.stop_turning_in_barrel,
                                                                  settings.stop_turning_in_endcaps))
-        layer, theta_layer = _next_layer_crossing(index, fr, theta_min, theta_limit, settings.barrel_outward_only)
+        layer, theta_layer = _next_layer_crossing(index, fr, theta_min, theta_limit, settings.barrel_outward_only,
+                                                  own_volume[active])
         keep = layer != -1
         active, P, M, Q, layer, theta_layer, to_theta = (a[keep] for a in (active, P, M, Q, layer, theta_layer, to_theta))
         omega, theta_limit = fr.omega[keep], theta_limit[keep]
@@ -388,6 +400,29 @@ def _start_layer(index: GeometryIndex, vertex):
     width = np.where(index.layer_barrel, START_LAYER_MM[True], START_LAYER_MM[False])
     inside = (np.abs(along - index.layer_position) <= width) & (across >= index.layer_low) & (across <= index.layer_high)
     return np.where(inside.any(axis=1), np.argmax(inside, axis=1), -1)
+
+
+def _inward_start_volume(index: GeometryIndex, vertex, momentum):
+    """Barrel volume id (n,) of each particle produced moving inward inside a barrel volume, else -1.
+
+    The challenge simulation navigates volume by volume. A particle made moving inward (x_T . p_T < 0,
+    a secondary from an interaction in a support or sensor) is taken inward through the layers of
+    the barrel volume it starts in (hits on the way in), and once it turns outward it gets no further
+    hit in that volume: its next hits are in the next volume out. In the truth of the real sample
+    event (event000000001) the inward-made particles with barrel hits follow this (e.g. a proton made
+    at r = 119 mm moving inward has no pixel hit but hits every short-strip layer; a particle made at
+    r = 200 mm hits 8/8, 8/6, 8/4 on the way in, then 13/2...; one made at r = 355 mm hits 13/2 on the
+    way in, then 17/2). The volume is that of the nearest barrel layer in radius (the support tube at
+    r = 200 mm counts as pixel, as in the data), if the vertex lies within that layer's z range and
+    not inside the innermost layer's envelope (a vertex in the beam pipe has no volume).
+    """
+    barrel = np.flatnonzero(index.layer_barrel)
+    r = np.hypot(vertex[:, 0], vertex[:, 1])
+    nearest = barrel[np.argmin(np.abs(r[:, None] - index.layer_position[barrel][None, :]), axis=1)]
+    inner = index.layer_position[barrel].min() - START_LAYER_MM[True]
+    in_z = (vertex[:, 2] >= index.layer_low[nearest]) & (vertex[:, 2] <= index.layer_high[nearest])
+    inward = vertex[:, 0] * momentum[:, 0] + vertex[:, 1] * momentum[:, 1] < 0
+    return np.where(inward & in_z & (r >= inner), index.layer_volume[nearest], -1)
 
 
 def _beyond_barrel_acceptance(index: GeometryIndex, module, position, vertex, eta_max: float):

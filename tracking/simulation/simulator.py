@@ -64,6 +64,12 @@ class SimulationConfig(BaseModel):
         True,
         description="with trackml_navigation: a particle produced inside a layer makes no hit on it",
     )
+    inward_start_volume: bool = Field(
+        True,
+        description="with trackml_navigation: a particle produced moving inward in a barrel volume hits "
+        "that volume's layers only on its way in, none after it turns (as in the real sample event's "
+        "truth; see propagation._inward_start_volume)",
+    )
     barrel_eta_max: float | None = Field(
         3.0,
         description="with trackml_navigation: no barrel hit beyond this |pseudorapidity| seen from the "
@@ -95,6 +101,7 @@ class SimulationConfig(BaseModel):
             unrecorded_ends=self.unrecorded_ends,
             barrel_eta_max=self.barrel_eta_max if self.trackml_navigation else None,
             skip_start_layer=self.trackml_navigation and self.skip_start_layer,
+            inward_start_volume=self.trackml_navigation and self.inward_start_volume,
         )
 
 

@@ -238,3 +238,32 @@ def test_particle_produced_inside_a_layer_skips_it(detector):
     assert not np.any((layer_of(skip) == [13, 4]).all(axis=1))
     assert np.any((layer_of(keep) == [13, 4]).all(axis=1))
     assert np.any((layer_of(skip) == [13, 6]).all(axis=1))
+
+
+def test_particle_produced_moving_inward_hits_its_volume_only_on_the_way_in(detector):
+    """TrackML navigation: a secondary made moving inward at r = 119 mm (pixel barrel, volume 8)
+    hits pixel barrel layers only while moving inward, then the short-strip barrel (volume 13)."""
+    index = cached_index(detector)
+    n = 300
+    rng = np.random.default_rng(6)
+    phi = rng.uniform(-np.pi, np.pi, n)
+    vertex = np.stack([119.0 * np.cos(phi), 119.0 * np.sin(phi), rng.uniform(-200, 200, n)], axis=1)
+    # transverse direction at 150 degrees to the outward radial direction, pT = 0.5 GeV
+    angle = phi + np.deg2rad(150.0) * rng.choice([-1, 1], n)
+    momentum = np.stack([0.5 * np.cos(angle), 0.5 * np.sin(angle), rng.uniform(-0.2, 0.2, n)], axis=1)
+    args = (index, vertex, momentum, rng.choice([-1.0, 1.0], n), np.full(n, 0.1396), detector.field_tesla,
+            np.random.default_rng(0))
+    rule = propagate(*args, PropagationSettings(multiple_scattering=False, inward_start_volume=True))
+    plain = propagate(*args, PropagationSettings(multiple_scattering=False, inward_start_volume=False))
+    for result, inward_rule in ((rule, True), (plain, False)):
+        volume = index.module_ids[result.module][:, 0]
+        outward = np.sum(result.position[:, :2] * result.momentum[:, :2], axis=1) > 0
+        pixel = volume == 8
+        assert np.any(pixel)  # 8/4 (and 8/2) crossed on the way in, or 8/8 on the way out
+        assert np.all(outward[pixel] != inward_rule)
+        assert np.any(volume == 13)
+    # particles made moving outward are not affected
+    args_out = (index, vertex, -momentum * [1, 1, -1], *args[3:6], np.random.default_rng(0))
+    a = propagate(*args_out, PropagationSettings(multiple_scattering=False, inward_start_volume=True))
+    b = propagate(*args_out, PropagationSettings(multiple_scattering=False, inward_start_volume=False))
+    assert np.array_equal(a.module, b.module) and np.array_equal(a.position, b.position)
