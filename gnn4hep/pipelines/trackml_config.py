@@ -68,3 +68,32 @@ class TrackingEvaluationConfig(Section):
     pt_min: float = Field(1.0, ge=0, description="GeV: threshold of the headline track metrics")
     min_hits: int = Field(3, ge=1, description="hits for a particle/track to count")
     display_event: int = Field(0, ge=0, description="index of the test event drawn in the event display")
+
+
+class RefitConfig(Section):
+    """The ``refit:`` section: Kalman refit of the track candidates (:func:`gnn4hep.tracking.fitting.refit`).
+
+    The fields map one to one onto :class:`~gnn4hep.tracking.fitting.FitConfig`; ``enabled: false``
+    skips the refit (the evaluation then scores the track builder's candidates only).
+    """
+
+    enabled: bool = Field(True, description="refit the candidates (false: evaluate the raw candidates only)")
+    chi2_cut: float = Field(15.0, gt=0, description="smoothed-residual chi2 (2 dof) above which a hit is an outlier")
+    max_outliers: int = Field(5, ge=0, description="outlier-removal rounds (one hit per track per round; 0: none)")
+    min_hits: int = Field(3, ge=3, description="a track never drops below this many hits")
+    max_hits: int = Field(60, ge=3, description="longer candidates are merged particles: passed through unfitted")
+    iterations: int = Field(1, ge=1, description="Kalman passes per fit")
+    material: bool = Field(True, description="multiple scattering in the process noise")
+    error_scale: float = Field(1.0, gt=0, description="factor on the pitch/sqrt(12) hit errors (real data: 2-3)")
+    cluster_errors: bool = Field(False, description="hit errors from the cluster extent in cells")
+    restore_chi2_ndf: Optional[float] = Field(3.0, gt=0, description="a cleaned track still above this chi2/ndf gets its outliers back")
+    outlier_ids: Literal["singletons", "split"] = Field(
+        "singletons", description="rejected hits become single-hit tracks, or one new track per candidate"
+    )
+    split_bad: bool = Field(True, description="split candidates of >= 6 hits that no helix fits")
+
+    def fit_config(self):
+        """The :class:`~gnn4hep.tracking.fitting.FitConfig` of these settings."""
+        from gnn4hep.tracking.fitting import FitConfig
+
+        return FitConfig(**self.model_dump(exclude={"enabled"}))

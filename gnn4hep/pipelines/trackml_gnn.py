@@ -1,5 +1,5 @@
 """Stages of the TrackML GNN pipeline (Exa.TrkX-class): events -> hit graphs -> edge classifier ->
-edge scores -> track candidates -> TrackML score.
+edge scores -> track candidates -> Kalman refit -> TrackML score.
 
 Stages (run in this order by ``experiments/trackml_gnn.yaml``; each reads the files the previous one
 wrote, so they can also be run one at a time with ``gnn4hep run ... -o stages=[...]`` and ``--resume``):
@@ -12,7 +12,10 @@ trackml_build_graphs       fit the graph builder on training events, write
 trackml_train              train the edge classifier -> ``edge_classifier.pt``
 trackml_infer              ``edge_scores/{test,eval}/eventN.parquet`` (hit ids, score, truth)
 trackml_build_tracks       ``submissions/{test,eval}/eventN.csv`` (hit_id, track_id)
-trackml_evaluate           edge AUC/efficiency/purity, track metrics, TrackML score, plots
+trackml_refit              (:mod:`~gnn4hep.pipelines.trackml_refit`) Kalman refit:
+                           ``refitted/{test,eval}/eventN.csv``, ``track_params/{test,eval}/eventN.parquet``
+trackml_evaluate           edge AUC/efficiency/purity, track metrics, TrackML score (of the refitted
+                           candidates when they exist, and of the raw ones: ``*_before_refit``), plots
 =========================  ==================================================================
 
 Time per stage per event is logged under ``time_per_event`` (seconds).
@@ -27,7 +30,13 @@ import numpy as np
 import pandas as pd
 
 from gnn4hep.errors import ConfigError
-from gnn4hep.pipelines.trackml_config import GraphConfig, TrackBuildingConfig, TrackingEvaluationConfig, TrackmlDataConfig
+from gnn4hep.pipelines.trackml_config import (
+    GraphConfig,
+    RefitConfig,
+    TrackBuildingConfig,
+    TrackingEvaluationConfig,
+    TrackmlDataConfig,
+)
 from gnn4hep.pipelines.trackml_data import eval_event_prefixes, read_available, simulate_missing, split_event_prefixes
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
@@ -43,6 +52,7 @@ SECTIONS = {
     "classifier": EdgeTrainingConfig,
     "trainer": TrainerConfig,
     "tracks": TrackBuildingConfig,
+    "refit": RefitConfig,
     "evaluation": TrackingEvaluationConfig,
 }
 SPLITS = ("test", "eval")
@@ -223,11 +233,11 @@ def trackml_build_tracks(ctx: RunContext) -> None:
 
 @stage("trackml_evaluate", sections=SECTIONS)
 def trackml_evaluate(ctx: RunContext) -> None:
-    """Edge and track metrics, TrackML score and plots over the test events (and extra events)."""
-    from gnn4hep.pipelines.trackml_report import evaluate_split, headline_metrics
+    """Edge and track metrics, TrackML score and plots over the test events (and extra events).
 
-    cfg: TrackingEvaluationConfig = ctx.config.evaluation
-    prefixes = _split_prefixes(ctx)
-    ctx.log_metrics(headline_metrics(evaluate_split(ctx, "test", prefixes["test"], cfg, plots=True)))
-    for prefix in prefixes["eval"]:
-        evaluate_split(ctx, "eval", [prefix], cfg, plots=False, metrics_prefix=f"eval_{Path(prefix).name}")
+    When ``trackml_refit`` wrote ``refitted/`` candidates, those are the final tracks (headline keys)
+    and the builder's candidates are scored as well, under ``*_before_refit`` keys.
+    """
+    from gnn4hep.pipelines.trackml_report import evaluate_tracks
+
+    evaluate_tracks(ctx, _split_prefixes(ctx), ctx.config.evaluation, edges=True)

@@ -6,10 +6,10 @@
 trackml_simulate               (shared with trackml_gnn) events into ``data/``
 trackml_build_graphs           (shared) hit graphs, e.g. module map -> ``graphs/{split}/``
 trackml_condensation_train     train :class:`~gnn4hep.models.condensation_net.CondensationNet`
-                               with the condensation loss -> ``condensation_net.pt``
+                               with the condensation loss -> ``condensation_net.pt``, loss plot
 trackml_hdbscan_tracks         cluster coordinates + beta of every test/eval graph, HDBSCAN ->
                                ``submissions/{test,eval}/eventN.csv``
-trackml_hdbscan_evaluate       track metrics and TrackML score (test: headline keys)
+trackml_hdbscan_evaluate       track metrics, TrackML score, efficiency and event-display plots
 =============================  ================================================================
 """
 
@@ -109,6 +109,18 @@ def trackml_condensation_train(ctx: RunContext) -> None:
     buffer = io.BytesIO()
     torch.save({"state_dict": model.state_dict(), "config": cfg.model_dump(), "in_features": in_features, "loss_history": torch.tensor(history)}, buffer)
     atomic_write_bytes(ctx.path("condensation_net.pt"), buffer.getvalue())
+    ctx.save_figure(_plot_loss(history), "condensation_loss")
+
+
+def _plot_loss(history: list[float]):
+    """Mean training condensation loss per epoch (one point per epoch)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(range(1, len(history) + 1), history, marker="o", ms=3)
+    ax.set(xlabel="epoch", ylabel="condensation loss (train)", title="object-condensation training")
+    fig.tight_layout()
+    return fig
 
 
 @stage("trackml_hdbscan_tracks", sections=SECTIONS)
@@ -145,27 +157,7 @@ def trackml_hdbscan_tracks(ctx: RunContext) -> None:
 
 @stage("trackml_hdbscan_evaluate", sections=SECTIONS)
 def trackml_hdbscan_evaluate(ctx: RunContext) -> None:
-    """Track metrics and TrackML score of the HDBSCAN submissions (test: headline keys; eval events apart)."""
-    import pandas as pd
+    """Track metrics, TrackML score and plots of the HDBSCAN submissions (test: headline keys; eval events apart)."""
+    from gnn4hep.pipelines.trackml_report import evaluate_tracks
 
-    from gnn4hep.pipelines.trackml_report import headline_metrics
-    from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries, event_track_summary
-    from gnn4hep.tracking.io import read_event
-
-    cfg: TrackingEvaluationConfig = ctx.config.evaluation
-    prefixes = _split_prefixes(ctx)
-    groups = [("test", "test", prefixes["test"])] + [("eval", f"eval_{Path(p).name}", [p]) for p in prefixes["eval"]]
-    for split, key, split_prefixes in groups:
-        summaries = []
-        for prefix in split_prefixes:
-            event = read_event(prefix, parts=("hits", "particles", "truth"))
-            submission = pd.read_csv(ctx.path("submissions", split, f"{Path(prefix).name}.csv"))
-            summaries.append(event_track_summary(event, submission, pt_min=cfg.pt_min, min_hits=cfg.min_hits))
-        result = combine_track_summaries(summaries)
-        ctx.log_metrics(result, prefix=key)
-        ctx.logger.info(
-            f"  {key}: TrackML score {result['trackml_score']:.4f}, pT>{cfg.pt_min:g} efficiency "
-            f"{result['pt_high']['efficiency']:.4f}, fake {result['pt_high']['fake_rate']:.4f}"
-        )
-        if split == "test":
-            ctx.log_metrics(headline_metrics(result))
+    evaluate_tracks(ctx, _split_prefixes(ctx), ctx.config.evaluation, edges=False)

@@ -18,6 +18,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "gnn4hep.training.edge_stages",
     "gnn4hep.quantum.stages",
     "gnn4hep.pipelines.trackml_gnn",
+    "gnn4hep.pipelines.trackml_refit",
     "gnn4hep.pipelines.trackml_hdbscan",
 )
 
