@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gnn4hep.cli.common import console, metrics_table
+from gnn4hep.cli.common import console
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +27,6 @@ def register(app: typer.Typer) -> None:
         """Run an experiment config; writes runs/<name>-<time>/ (or --out) with metrics and plots."""
         from gnn4hep.runner.registry import STAGES, load_stage_modules
         from gnn4hep.runner.run import run_experiment
-        import json
 
         if list_stages:
             load_stage_modules()
@@ -37,8 +36,33 @@ def register(app: typer.Typer) -> None:
         if config is None and resume is None:
             raise typer.BadParameter("give a CONFIG file (or --resume RUN)", param_hint="CONFIG")
         run_dir = run_experiment(config, override or [], out=out, runs_root=runs_root, resume=resume)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        flat = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-        if flat:
-            console.print(metrics_table(f"run {run_dir.name}", flat))
-        console.print(f"run folder: {run_dir}")
+        console.print(final_table(run_dir))
+        console.print(f"run folder: {run_dir}  (summary.md, metrics.json, plots/)")
+
+
+def final_table(run_dir: Path):
+    """The run's headline figures and time per stage as one rich table (printed at the end of a run)."""
+    import json
+
+    import yaml
+    from rich.table import Table
+
+    from gnn4hep.runner.report import format_value, headline_rows
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    stage_seconds = json.loads((run_dir / "run.json").read_text()).get("stage_seconds", {})
+    rows = headline_rows(metrics, config)
+    with_before = any(row.before_refit is not None for row in rows)
+    table = Table(title=f"run {run_dir.name}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if with_before:
+        table.add_column("before refit", justify="right")
+    for row in rows:
+        table.add_row(row.label, format_value(row.value), *([format_value(row.before_refit)] if with_before else []))
+    table.add_section()
+    for name, seconds in stage_seconds.items():
+        table.add_row(f"time: {name}", f"{seconds:.1f} s", *([""] if with_before else []))
+    table.add_row("time: all stages", f"{sum(stage_seconds.values()):.1f} s", *([""] if with_before else []))
+    return table

@@ -22,6 +22,7 @@ from gnn4hep.config.schema import validate_config
 from gnn4hep.errors import ConfigError
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import get_stage, section_fields
+from gnn4hep.runner.report import headline_markdown, headline_rows
 from gnn4hep.utils.atomic import atomic_write_json, atomic_write_text, atomic_write_yaml
 from gnn4hep.utils.provenance import git_state, machine_info, package_versions, seed_everything
 
@@ -84,7 +85,9 @@ def write_summary(ctx: RunContext, run_info: dict[str, Any]) -> None:
         f"- git commit: {run_info['git'].get('commit')} (dirty: {run_info['git'].get('dirty')})",
         f"- stages: {', '.join(ctx.config.stages)}",
         "",
-        "## Metrics",
+        headline_markdown(headline_rows(ctx.metrics, ctx.config.model_dump(mode="json")), run_info["stage_seconds"]),
+        "",
+        "## All metrics",
         "",
         "| metric | value |",
         "| --- | --- |",
