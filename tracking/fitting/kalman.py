@@ -16,7 +16,8 @@ For k = 0 .. L-1 (``p_k`` is the state arriving at surface k, before its scatter
                 p_k|n = p_k|k + C_k (p_k+1|n - p_k+1|k),  P_k|n = P_k|k + C_k (P_k+1|n - P_k+1|k) C_k^T
 
 f is the analytic helix-to-plane propagation, F_k its Jacobian, Q_k the multiple-scattering noise
-at surface k (:mod:`gnn4hep.tracking.fitting.material`). The smoothed residual chi2 of hit k,
+at surface k (:mod:`gnn4hep.tracking.fitting.material`), with the crossing angle of the reference
+trajectory (the linearisation point) and the momentum of the filtered state. The smoothed residual chi2 of hit k,
 r^T (V - H P_k|n H^T)^-1 r with r = m_k - H p_k|n, equals its leave-one-out (unbiased) chi2 and
 drives outlier rejection. Shapes: T tracks, L surfaces; arrays (T, L, ...).
 """
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gnn4hep.tracking.fitting.material import MUON_MASS_GEV, scattering_variance
-from gnn4hep.tracking.fitting.propagation import propagate
+from gnn4hep.tracking.fitting.material import MUON_MASS_GEV, scattering_variance_along
+from gnn4hep.tracking.fitting.propagation import bound_to_global, direction, propagate_from
 
 #: A plane crossing that misses by more than this (mm) counts as not reached (the surface is skipped).
 MISS_TOLERANCE_MM = 1e-3
@@ -154,22 +155,31 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     ref = state if reference is None else reference[:, 0]
     reached = np.ones((n_tracks, n_surf), dtype=bool)
     here_c, here_r = surfaces.centers[:, 0], surfaces.rotations[:, 0]  # the surface the state is on
+    ref_pos = bound_to_global(ref, here_c, here_r)  # global position and direction of the reference
+    ref_dir = direction(ref[:, 2], ref[:, 3])
     for k in range(n_surf):
         if k > 0:
-            ref_next, f, _, miss = propagate(ref, here_c, here_r, surfaces.centers[:, k], surfaces.rotations[:, k], b_tesla)
+            ref_next, f, _, miss, pos_next, dir_next = propagate_from(
+                ref, ref_pos, here_r, surfaces.centers[:, k], surfaces.rotations[:, k], b_tesla)
             hit = miss < MISS_TOLERANCE_MM  # False for NaN
             # a surface the reference helix cannot reach is skipped (identity step, no update); its
             # hit is reported with an infinite chi2 so outlier rejection drops it first
             reached[:, k] = hit
-            if hit.all():
-                state = ref_next + (f @ (state - ref)[:, :, None])[:, :, 0]
-                ref = ref_next if reference is None else reference[:, k]
-                here_c, here_r = surfaces.centers[:, k], surfaces.rotations[:, k]
-            else:
+            if not hit.all():
                 f = np.where(hit[:, None, None], f, np.eye(5))
                 ref_next = np.where(hit[:, None], ref_next, ref)
-                state = ref_next + (f @ (state - ref)[:, :, None])[:, :, 0]
-                ref = ref_next if reference is None else np.where(hit[:, None], reference[:, k], ref)
+                pos_next = np.where(hit[:, None], pos_next, ref_pos)
+                dir_next = np.where(hit[:, None], dir_next, ref_dir)
+            state = ref_next + (f @ (state - ref)[:, :, None])[:, :, 0]
+            ref, ref_pos, ref_dir = ref_next, pos_next, dir_next
+            if reference is not None:  # the next step starts from the given reference state
+                given = reference[:, k]
+                given_pos = bound_to_global(given, surfaces.centers[:, k], surfaces.rotations[:, k])
+                ref = np.where(hit[:, None], given, ref)
+                ref_pos = np.where(hit[:, None], given_pos, ref_pos)
+            if hit.all():
+                here_c, here_r = surfaces.centers[:, k], surfaces.rotations[:, k]
+            else:
                 here_c = np.where(hit[:, None], surfaces.centers[:, k], here_c)
                 here_r = np.where(hit[:, None, None], surfaces.rotations[:, k], here_r)
             jac_t[k] = _t(f)
@@ -202,8 +212,8 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
         filt[k], filt_cov[k] = state, cov
         if material and k < n_surf - 1:
             thick = np.where(m, surfaces.thickness[:, k], 0.0)
-            var_phi, var_theta = scattering_variance(state[:, 2], state[:, 3], state[:, 4],
-                                                     here_r[:, :, 2], thick, mass_gev)
+            # the crossing angle and sin(theta) of the reference, the momentum of the filtered state
+            var_phi, var_theta = scattering_variance_along(ref_dir, state[:, 4], here_r[:, :, 2], thick, mass_gev)
             cov[:, 2, 2] += var_phi
             cov[:, 3, 3] += var_theta
     smooth, smooth_cov = filt, filt_cov  # overwritten in place, last surface first

@@ -31,10 +31,18 @@ def scattering_variance(phi, theta, qop, normals, thickness_mm, mass_gev: float 
         mass_gev: particle mass hypothesis (the muon by default; the pion for hadrons).
     """
     st = np.sin(theta)
-    cos_w = st * np.cos(phi) * normals[:, 0] + st * np.sin(phi) * normals[:, 1] + np.cos(theta) * normals[:, 2]
+    direction = np.stack([st * np.cos(phi), st * np.sin(phi), np.cos(theta)], -1)
+    return scattering_variance_along(direction, qop, normals, thickness_mm, mass_gev, x0_mm)
+
+
+def scattering_variance_along(direction, qop, normals, thickness_mm, mass_gev: float = MUON_MASS_GEV,
+                              x0_mm: float = SILICON_X0_MM) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scattering_variance` for a unit ``direction`` (n, 3) of the track at the module."""
+    cos_w = direction[:, 0] * normals[:, 0] + direction[:, 1] * normals[:, 1] + direction[:, 2] * normals[:, 2]
     cos_alpha = np.maximum(np.abs(cos_w), 1e-3)
     path = thickness_mm / cos_alpha
     p = 1.0 / np.maximum(np.abs(qop), 1e-9)
     theta0 = np.where(path > 0, highland_theta0(p, mass_gev, 1.0, np.maximum(path, 1e-12), x0_mm), 0.0)
     var_theta = theta0**2
-    return var_theta / np.maximum(st * st, 1e-12), var_theta
+    sin2_theta = direction[:, 0] ** 2 + direction[:, 1] ** 2
+    return var_theta / np.maximum(sin2_theta, 1e-12), var_theta

@@ -172,16 +172,28 @@ def propagate(params, centers, rotations, new_centers, new_rotations, b_tesla: f
 
     Returns (new_params (n, 5), jacobian (n, 5, 5) or None, path_length s (n,), miss (n,) mm).
     """
+    return propagate_from(params, bound_to_global(params, centers, rotations), rotations, new_centers, new_rotations,
+                          b_tesla, jacobian, tolerance_mm, max_iterations)[:4]
+
+
+def propagate_from(params, position, rotations, new_centers, new_rotations, b_tesla: float, jacobian: bool = True,
+                   tolerance_mm: float = 1e-9, max_iterations: int = 12):
+    """:func:`propagate` for callers that know the global ``position`` (n, 3) of ``params``.
+
+    Returns (new_params, jacobian or None, s, miss, new_position (n, 3), new_direction (n, 3)); the
+    position is the point of ``new_params`` on the plane (the helix point projected onto it).
+    """
     phi, theta, qop = params[:, 2], params[:, 3], params[:, 4]
-    x0 = bound_to_global(params, centers, rotations)
+    x0 = position
     helix = _Helix(x0, phi, theta, qop, b_tesla)
     w_new = new_rotations[:, :, 2]
     s, miss, x1, d1, (a, sin_a, cos_a, s_fun, c_fun) = _intersect(helix, new_centers, w_new, tolerance_mm, max_iterations)
     rel = x1 - new_centers
     out = np.stack([_dot3(new_rotations[:, :, 0], rel), _dot3(new_rotations[:, :, 1], rel),
                     phi + a, theta, qop], -1)
+    on_plane = x1 - w_new * _dot3(w_new, rel)[:, None]
     if not jacobian:
-        return out, None, s, miss
+        return out, None, s, miss, on_plane, d1
     n = len(params)
     ds_fun, dc_fun = _ds_dc(a, sin_a, cos_a, s_fun, c_fun)
     st, ct, cp, sp = helix.sin_t, helix.cos_t, helix.cos_p, helix.sin_p
@@ -213,4 +225,4 @@ def propagate(params, centers, rotations, new_centers, new_rotations, b_tesla: f
     jac[:, 2, 4] += s * domega
     jac[:, 3, 3] = 1.0
     jac[:, 4, 4] = 1.0
-    return out, jac, s, miss
+    return out, jac, s, miss, on_plane, d1

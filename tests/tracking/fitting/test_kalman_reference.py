@@ -40,7 +40,8 @@ def _reference_track(surfaces: Surfaces, t: int, seed, seed_cov, b_tesla, materi
         filt_covs.append(cov.copy())
         if material and k < n_surf - 1:
             thick = surfaces.thickness[t, k] if surfaces.mask[t, k] else 0.0
-            var_phi, var_theta = scattering_variance(x[None, 2], x[None, 3], x[None, 4],
+            # crossing angle and sin(theta) of the reference trajectory, momentum of the filtered state
+            var_phi, var_theta = scattering_variance(ref[None, 2], ref[None, 3], x[None, 4],
                                                      surfaces.rotations[t, k][None, :, 2], np.array([thick]), MUON_MASS_GEV)
             cov = cov.copy()
             cov[2, 2] += var_phi[0]
