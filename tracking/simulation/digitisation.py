@@ -47,12 +47,18 @@ def _pixel_grid(index: GeometryIndex, module: np.ndarray):
     return pitch_u, pitch_v, n_u, n_v
 
 
+def _pixel_index(x, half, pitch, n):
+    """Pixel number (int64) of local coordinate ``x`` mm along one axis of half-length ``half``,
+    pixels of ``pitch`` mm numbered 0..n-1 from -half (clipped into the module)."""
+    channel = np.floor((x + half) / pitch).astype(np.int64)
+    np.maximum(channel, 0, out=channel)
+    return np.minimum(channel, n - 1, out=channel)
+
+
 def _channels(index: GeometryIndex, module: np.ndarray, u: np.ndarray, v: np.ndarray):
     """Pixel (ch0, ch1) holding local (u, v) mm on ``module``, counted from the -u, -v corner."""
     pitch_u, pitch_v, n_u, n_v = _pixel_grid(index, module)
-    ch0 = np.clip(np.floor((u + index.max_hu[module]) / pitch_u).astype(np.int64), 0, n_u - 1)
-    ch1 = np.clip(np.floor((v + index.hv[module]) / pitch_v).astype(np.int64), 0, n_v - 1)
-    return ch0, ch1
+    return _pixel_index(u, index.max_hu[module], pitch_u, n_u), _pixel_index(v, index.hv[module], pitch_v, n_v)
 
 
 def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, momentum: np.ndarray):
@@ -64,7 +70,7 @@ def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, mom
     half_t = index.half_thickness[module]
     dw = np.where(np.abs(direction[:, 2]) < 1e-9, 1e-9, direction[:, 2])
     half_span = direction[:, :2] * (half_t / dw)[:, None]  # (du, dv) from mid-plane to w = +t
-    pitch_u, pitch_v, _, _ = _pixel_grid(index, module)
+    pitch_u, pitch_v, n_u, n_v = _pixel_grid(index, module)
     n_samples = np.clip(
         np.ceil(2 * np.maximum(np.abs(half_span[:, 0]) / pitch_u, np.abs(half_span[:, 1]) / pitch_v) * 4).astype(np.int64) + 1,
         1, MAX_SAMPLES,
@@ -75,7 +81,9 @@ def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, mom
     fraction = np.where(n_samples[hit] > 1, (k + 0.5) / n_samples[hit] * 2 - 1, 0.0)  # -1..1
     u = local[hit, 0] + fraction * half_span[hit, 0]
     v = local[hit, 1] + fraction * half_span[hit, 1]
-    ch0, ch1 = _channels(index, module[hit], u, v)
+    # the pixel of each sample as in _channels, with the per-hit grid gathered once per sample
+    ch0 = _pixel_index(u, index.max_hu[module][hit], pitch_u[hit], n_u[hit])
+    ch1 = _pixel_index(v, index.hv[module][hit], pitch_v[hit], n_v[hit])
     # ch0 and ch1 are monotonic along each straight path, so a pixel's samples are consecutive:
     # run-length encoding gives the cells (in path order) without sorting.
     change = np.ones(len(hit), dtype=bool)

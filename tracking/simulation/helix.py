@@ -73,11 +73,14 @@ def turning_angle(s, momentum, charge, b_tesla: float):
     return np.asarray(s) * omega * pt / p
 
 
-def helix_at(position, momentum, charge, b_tesla: float, theta):
-    """Position (mm) and momentum (GeV) after turning angle ``theta`` (rad), each (..., 3)."""
+def helix_at(position, momentum, charge, b_tesla: float, theta, helix_frame=None):
+    """Position (mm) and momentum (GeV) after turning angle ``theta`` (rad), each (..., 3).
+
+    ``helix_frame``: the result of :func:`frame` for these arguments when already known.
+    """
     position = np.asarray(position, dtype=np.float64)
     momentum = np.asarray(momentum, dtype=np.float64)
-    t, n, omega, pt, tan_lambda = frame(momentum, charge, b_tesla)
+    t, n, omega, pt, tan_lambda = helix_frame or frame(momentum, charge, b_tesla)
     theta = np.asarray(theta, dtype=np.float64)
     sin, cos = np.sin(theta), np.cos(theta)
     # (1 - cos) written as 2 sin^2(theta/2): no cancellation for small theta.
@@ -125,15 +128,15 @@ def intersect_cylinder(position, momentum, charge, b_tesla: float, radius):
     return _half_angle_roots(2.0 * big_b - big_d, big_a, -big_d)
 
 
-def intersect_axial_plane(position, momentum, charge, b_tesla: float, point, normal_xy):
+def intersect_axial_plane(position, momentum, charge, b_tesla: float, point, normal_xy, helix_frame=None):
     """Turning angles (rad, [0, 2 pi), NaN if none) where the helix crosses a plane parallel to z.
 
     The plane holds ``point`` (..., 3) mm and has the transverse unit normal ``normal_xy`` (..., 2).
     E + a sin(theta) + b (1 - cos(theta)) = 0 with E = omega N.(x - c), a = N.t, b = N.n gives
-    (E + 2b) tau^2 + 2 a tau + E = 0.
+    (E + 2b) tau^2 + 2 a tau + E = 0. ``helix_frame``: :func:`frame` of these arguments if known.
     """
     position = np.asarray(position, dtype=np.float64)
-    t, n, omega, _, _ = frame(momentum, charge, b_tesla)
+    t, n, omega, _, _ = helix_frame or frame(momentum, charge, b_tesla)
     normal_xy = np.asarray(normal_xy, dtype=np.float64)
     e = omega * np.sum(normal_xy * (position[..., :2] - np.asarray(point)[..., :2]), axis=-1)
     a = np.sum(normal_xy * t, axis=-1)
@@ -141,13 +144,13 @@ def intersect_axial_plane(position, momentum, charge, b_tesla: float, point, nor
     return _half_angle_roots(e + 2.0 * b, a, e)
 
 
-def intersect_z_plane(position, momentum, charge, b_tesla: float, z):
+def intersect_z_plane(position, momentum, charge, b_tesla: float, z, helix_frame=None):
     """Turning angle (rad) where the helix reaches z = ``z`` (mm): any real value, NaN if pz == 0.
 
-    Negative values lie behind the particle.
+    Negative values lie behind the particle. ``helix_frame``: :func:`frame` of these arguments if known.
     """
     position = np.asarray(position, dtype=np.float64)
-    _, _, omega, _, tan_lambda = frame(momentum, charge, b_tesla)
+    _, _, omega, _, tan_lambda = helix_frame or frame(momentum, charge, b_tesla)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = omega * (np.asarray(z) - position[..., 2]) / tan_lambda
     return np.where(tan_lambda != 0, theta, np.nan)

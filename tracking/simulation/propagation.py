@@ -112,6 +112,10 @@ class _Frame:
         self.a = pos[:, 0] * self.t[:, 0] + pos[:, 1] * self.t[:, 1]
         self.b = pos[:, 0] * self.n[:, 0] + pos[:, 1] * self.n[:, 1]
 
+    def kernel(self, k=slice(None)):
+        """The :func:`helix.frame` tuple of rows ``k``, for the helix kernels' ``helix_frame``."""
+        return self.t[k], self.n[k], self.omega[k], self.pt[k], self.tan_lambda[k]
+
     def rho2_at(self, theta, k=slice(None)):
         """r^2 (mm^2) after turning angle theta ((n,) or (n, L) with rows k)."""
         col = (lambda x: x[k][:, None]) if np.ndim(theta) == 2 else (lambda x: x[k])
@@ -206,15 +210,16 @@ def _module_crossing(index: GeometryIndex, pos, mom, q, b, module, theta_target)
     rot = index.rotations[module]
     centre = index.centers[module]
     is_disk = np.abs(rot[..., 2, 2]) > 0.5
-    r1, r2 = helix.intersect_axial_plane(pos, mom, q, b, centre, rot[..., :2, 2])
+    fr = helix.frame(mom, q, b)  # computed once for the three kernels below
+    r1, r2 = helix.intersect_axial_plane(pos, mom, q, b, centre, rot[..., :2, 2], helix_frame=fr)
     best = np.full(theta_target.shape, np.nan)
     for root in (r1, r2):
         shifted = root + helix.TWO_PI * np.round((theta_target - root) / helix.TWO_PI)
         closer = np.isfinite(shifted) & ~(np.abs(shifted - theta_target) >= np.abs(best - theta_target))
         best = np.where(closer, shifted, best)
-    theta = np.where(is_disk, helix.intersect_z_plane(pos, mom, q, b, centre[..., 2]), best)
+    theta = np.where(is_disk, helix.intersect_z_plane(pos, mom, q, b, centre[..., 2], helix_frame=fr), best)
     finite = np.isfinite(theta)
-    point, momentum = helix.helix_at(pos, mom, q, b, np.where(finite, theta, 0.0))
+    point, momentum = helix.helix_at(pos, mom, q, b, np.where(finite, theta, 0.0), helix_frame=fr)
     delta = point - centre
     u = np.sum(delta * rot[..., :, 0], axis=-1)
     v = np.sum(delta * rot[..., :, 1], axis=-1)
@@ -298,19 +303,21 @@ def propagate(
         theta_limit = np.minimum(theta_exit, (path_limit[active] - travelled[active]) * to_theta)
         theta_limit = np.minimum(theta_limit, max_turning - turned[active])
         if settings.stop_turning_in_barrel or settings.stop_turning_in_endcaps:
-            theta_limit = np.minimum(theta_limit, _turning_point(index, P, M, Q, b_tesla, theta_min,
+            theta_limit = np.minimum(theta_limit, _turning_point(index, P, M, Q, b_tesla, theta_min, fr,
                                                                  settings.stop_turning_in_barrel,
                                                                  settings.stop_turning_in_endcaps))
         layer, theta_layer = _next_layer_crossing(index, fr, theta_min, theta_limit, settings.barrel_outward_only,
                                                   own_volume[active])
         keep = layer != -1
+        keep_rows = np.flatnonzero(keep)
         active, P, M, Q, layer, theta_layer, to_theta = (a[keep] for a in (active, P, M, Q, layer, theta_layer, to_theta))
         omega, theta_limit = fr.omega[keep], theta_limit[keep]
         if len(active) == 0:
             break
         # candidate modules of the crossed layer, exact crossings, sorted by path
         surface = np.flatnonzero(layer >= 0)
-        point, direction = helix.helix_at(P[surface], M[surface], Q[surface], b_tesla, theta_layer[surface])
+        point, direction = helix.helix_at(P[surface], M[surface], Q[surface], b_tesla, theta_layer[surface],
+                                          helix_frame=fr.kernel(keep_rows[surface]))
         direction /= np.linalg.norm(direction, axis=1)[:, None]
         rows, modules = _candidate_pairs(index, layer[surface], point, direction, omega[surface])
         rows = surface[rows]
@@ -433,19 +440,18 @@ def _beyond_barrel_acceptance(index: GeometryIndex, module, position, vertex, et
     return barrel & (dz > rho * np.sinh(eta_max))
 
 
-def _turning_point(index: GeometryIndex, pos, mom, q, b, theta_min, in_barrel=True, in_endcaps=False):
+def _turning_point(index: GeometryIndex, pos, mom, q, b, theta_min, fr: _Frame, in_barrel=True, in_endcaps=False):
     """Turning angle of the next point of largest radius when it lies in the barrel region (and/or
     outside it, inside the envelope), else inf.
 
     r^2(theta) = const + 2 sqrt(A^2 + B^2) sin(theta - atan2(B, A)) / omega with A = x.t and
     B = x.n + 1/omega, so the maximum is at theta = atan2(B, A) + pi/2.
     """
-    t, n, omega, _, _ = helix.frame(mom, q, b)
-    a = np.sum(pos[:, :2] * t, axis=1)
-    bb = np.sum(pos[:, :2] * n, axis=1) + 1.0 / omega
+    a = fr.a
+    bb = fr.b + 1.0 / fr.omega
     theta = np.mod(np.arctan2(bb, a) + 0.5 * np.pi, helix.TWO_PI)
     theta = np.where(theta <= theta_min, theta + helix.TWO_PI, theta)
-    point, _ = helix.helix_at(pos, mom, q, b, theta)
+    point, _ = helix.helix_at(pos, mom, q, b, theta, helix_frame=fr.kernel())
     radius = np.hypot(point[:, 0], point[:, 1])
     barrel = np.flatnonzero(index.layer_barrel)
     nearest = barrel[np.argmin(np.abs(radius[:, None] - index.layer_position[barrel]), axis=1)]
