@@ -65,7 +65,32 @@ def hit_table(event, candidates: pd.DataFrame, detector: Detector, config) -> pd
         pitch = pitch * np.maximum(extent, 1.0)
     variance = (config.error_scale * pitch) ** 2 / 12.0
     table["var_u"], table["var_v"] = variance[:, 0], variance[:, 1]
-    return table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
+    table = table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
+    table["material_mm"] = crossed_material_mm(table, detector, getattr(config, "material_model", "sensors"))
+    return table
+
+
+def crossed_material_mm(table: pd.DataFrame, detector: Detector, model: str) -> np.ndarray:
+    """Silicon-equivalent thickness (mm, before the crossing-angle factor) of each hit's crossing.
+
+    ``sensors``: the module's own silicon, 2 module_t (the project's simulator default).
+    ``trackml``: the real detector's layers hold supports, cooling and cables too; the first hit of
+    each layer crossing gets the layer's silicon-equivalent thickness measured on the real sample
+    event (:data:`~gnn4hep.tracking.simulation.material.TRACKML_LAYER_MATERIAL_MM`, the simulator's
+    ``--material trackml``), overlap hits of the same crossing their own silicon. ``table`` is sorted
+    by (track_id, distance).
+    """
+    sensors = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[table["module_row"].to_numpy()]
+    if model == "sensors":
+        return sensors
+    from gnn4hep.tracking.simulation.material import TRACKML_LAYER_MATERIAL_MM
+
+    volume, layer, track = (table[c].to_numpy() for c in ("volume_id", "layer_id", "track_id"))
+    measured = pd.Series(TRACKML_LAYER_MATERIAL_MM).reindex(pd.MultiIndex.from_arrays([volume, layer]))
+    measured = measured.fillna(0.3).to_numpy()
+    same_crossing = np.zeros(len(table), dtype=bool)
+    same_crossing[1:] = (track[1:] == track[:-1]) & (volume[1:] == volume[:-1]) & (layer[1:] == layer[:-1])
+    return np.where(same_crossing, sensors, measured)
 
 
 def track_surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, detector: Detector) -> Surfaces:
@@ -78,6 +103,6 @@ def track_surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, d
     module = table["module_row"].to_numpy()[index]
     centers, rotations = detector.centers[module], detector.rotations[module]
     local = global_to_local(table[["x", "y", "z"]].to_numpy(np.float64)[index], centers, rotations)
-    thickness = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[module]
+    thickness = table["material_mm"].to_numpy(np.float64)[index]
     variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
     return Surfaces(centers, rotations, thickness, local, variances, mask)

@@ -52,6 +52,9 @@ class FitConfig:
     max_hits: candidates with more hits are not one particle (merged components): passed through
     unfitted, like tracks with fewer than 3 hits.
     mass_gev: scattering mass hypothesis. material: multiple scattering on/off.
+    material_model: "sensors" (each module's silicon, as the project's simulator) or "trackml" (the
+        real detector's measured material per layer; use it for real TrackML data), see
+        :func:`~gnn4hep.tracking.fitting.measurements.crossed_material_mm`.
     error_scale: multiplies sigma_u, sigma_v (1: pitch / sqrt(12)). cluster_errors: use cells.
     restore_chi2_ndf: a track whose cleaned fit still has chi2/ndf above this (or fails) gets its
         outliers back and its first fit (cleaning a merged candidate only scatters its hits).
@@ -74,6 +77,7 @@ class FitConfig:
     iterations: int = 1
     mass_gev: float = MUON_MASS_GEV
     material: bool = True
+    material_model: str = "sensors"
     error_scale: float = 1.0
     cluster_errors: bool = False
     chunk: int = 5000
@@ -87,6 +91,8 @@ class FitConfig:
     attach_min_hits: int = 4
 
     def __post_init__(self) -> None:
+        if self.material_model not in ("sensors", "trackml"):
+            raise ValueError(f"FitConfig.material_model: {self.material_model!r} is not 'sensors' or 'trackml'")
         if self.outlier_ids not in ("singletons", "split"):
             raise ValueError(f"FitConfig.outlier_ids: {self.outlier_ids!r} is not 'singletons' or 'split'")
 
