@@ -15,6 +15,7 @@ from torch_geometric.data import Data
 
 from gnn4hep.errors import InputFileError
 from gnn4hep.utils.atomic import atomic_write_bytes
+from gnn4hep.utils.torch_files import load_torch_file
 
 GRAPH_SUFFIX = ".pt"
 
@@ -50,10 +51,7 @@ def load_graph(path: str | Path) -> Data:
     path = Path(path)
     if not path.exists():
         raise InputFileError(path, "graph file not found")
-    try:
-        content = torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as exc:  # torch raises several types for corrupt/unsafe files
-        raise InputFileError(path, f"not a readable graph file ({exc.__class__.__name__}: {exc})") from None
+    content = load_torch_file(path, "graph file")
     if not isinstance(content, dict) or "x" not in content or "edge_index" not in content:
         raise InputFileError(path, "not a gnn4hep graph file (a dict with 'x' and 'edge_index')")
     return Data(**content)

@@ -28,6 +28,7 @@ from gnn4hep.models.embedding_mlp import EmbeddingMLP
 from gnn4hep.neighbors import radius_graph
 from gnn4hep.training.contrastive import EmbeddingEvent, train_embedding
 from gnn4hep.utils.atomic import atomic_write_bytes
+from gnn4hep.utils.torch_files import load_torch_file
 
 N_FEATURES = 5
 N_LAYERS = 4
@@ -81,7 +82,7 @@ def load_metric_learning(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise InputFileError(path, "no such file (fit the metric-learning graph builder first)")
-    state = torch.load(path, weights_only=True)
+    state = load_torch_file(path, "embedding file")
     model = EmbeddingMLP(in_features=N_FEATURES, hidden=int(state["embedding_hidden"]), embedding_dim=int(state["embedding_dim"]), n_layers=N_LAYERS)
     model.load_state_dict(state["state_dict"])
     model.eval()

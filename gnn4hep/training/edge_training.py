@@ -135,12 +135,12 @@ def fit_edge_classifier(
 
 def load_edge_model(path: str | Path):
     """Rebuild the model saved by :func:`fit_edge_classifier` (``torch.load(weights_only=True)``), in eval mode."""
-    import torch
+    from gnn4hep.utils.torch_files import load_torch_file
 
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "no such model file (run the training stage first)")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_torch_file(path, "model file")
     if not isinstance(payload, dict) or "state_dict" not in payload or not payload.get("model_config"):
         raise InputFileError(path, "not an edge-classifier file written by fit_edge_classifier")
     config = EdgeModelConfig.model_validate(payload["model_config"])
