@@ -21,8 +21,10 @@ def fit(
     max_outliers: Annotated[int, typer.Option("--max-outliers", min=0, help="outlier-removal rounds (0: none)")] = 5,
     iterations: Annotated[int, typer.Option("--iterations", min=1, help="Kalman passes per fit")] = 1,
     mass: Annotated[float, typer.Option("--mass", min=0.0, help="scattering mass hypothesis, GeV")] = 0.1056584,
-    error_scale: Annotated[float, typer.Option("--error-scale", min=0.0, help="factor on pitch/sqrt(12) hit errors (real data: 2-3)")] = 1.0,
+    error_scale: Annotated[float, typer.Option("--error-scale", min=0.0, help="factor on pitch/sqrt(12) hit errors")] = 1.0,
+    material: Annotated[str, typer.Option("--material", help="sensors (simulated events) or trackml (real TrackML data: measured layer material)")] = "sensors",
     split: Annotated[bool, typer.Option("--split/--no-split", help="split candidates no helix fits")] = True,
+    attach: Annotated[bool, typer.Option("--attach/--no-attach", help="give orphan hits to the fitted track whose chi2 accepts them")] = True,
     detector: Annotated[Optional[Path], typer.Option("--detector", help="detectors.csv[.gz] (default: packaged TrackML)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
 ) -> None:
@@ -38,8 +40,10 @@ def fit(
     ev = read_event(event, parts=parts)
     table = read_submission(candidates)
     geometry = read_detector(detector) if detector is not None else read_detector()
+    if material not in ("sensors", "trackml"):
+        raise typer.BadParameter(f"{material!r} is not 'sensors' or 'trackml'", param_hint="--material")
     config = FitConfig(chi2_cut=chi2_cut, max_outliers=max_outliers, iterations=iterations, mass_gev=mass,
-                       error_scale=error_scale, split_bad=split)
+                       error_scale=error_scale, split_bad=split, material_model=material, attach_orphans=attach)
     start = time.perf_counter()
     cleaned_table, params = refit(ev, table, geometry, config, name=str(candidates))
     seconds = time.perf_counter() - start
@@ -54,6 +58,7 @@ def fit(
         "n_short": int((params["n_hits"] + params["n_outliers"] < 3).sum()),
         "n_failed": int(((params["n_hits"] + params["n_outliers"] >= 3) & ~fitted).sum()),
         "n_outliers": int(params["n_outliers"].sum()),
+        "n_attached": int(params["n_attached"].sum()),
         "mean_chi2_ndf": float(ratio.mean()) if len(ratio) else float("nan"),
         "median_pt_gev": float(np.nanmedian(params["pt"])) if fitted.any() else float("nan"),
         "seconds": seconds,

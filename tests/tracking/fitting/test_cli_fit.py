@@ -33,3 +33,11 @@ def test_cli_fit_writes_parameters_and_names_bad_files(tmp_path):
     result = CliRunner().invoke(app, ["fit", str(prefix), str(bad), "--out", str(out)])
     assert result.exit_code != 0
     assert "bad.csv" in str(result.exception) + result.output and "track_id" in str(result.exception) + result.output
+
+    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--material", "trackml", "--json"])
+    assert result.exit_code == 0, result.output
+    heavier = pd.read_csv(out)
+    # more material in the model: larger q/p uncertainties on the same tracks
+    assert (heavier["sigma_qop"] > params["sigma_qop"]).mean() > 0.9
+    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--material", "lead"])
+    assert result.exit_code != 0 and "--material" in result.output
