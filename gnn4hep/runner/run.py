@@ -19,7 +19,7 @@ from typing import Any
 
 from gnn4hep.config.loading import apply_overrides, load_yaml
 from gnn4hep.config.schema import validate_config
-from gnn4hep.errors import ConfigError
+from gnn4hep.errors import ConfigError, Gnn4hepError
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import get_stage, section_fields
 from gnn4hep.runner.report import headline_markdown, headline_rows
@@ -50,6 +50,7 @@ def _make_logger(run_dir: Path) -> logging.Logger:
     logger.addHandler(file_handler)
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(message)s"))
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
     logger.addHandler(console)
     return logger
 
@@ -194,8 +195,9 @@ def run_experiment(
         if not metrics_path.exists():
             atomic_write_json(metrics_path, {})
         write_summary(ctx, run_info)
-    except BaseException:
-        logger.error("run failed:\n" + traceback.format_exc())
+    except BaseException as exc:
+        # bad input (Gnn4hepError) reaches the console as the CLI's one-line message; its traceback only goes to log.txt
+        logger.error("run failed:\n" + traceback.format_exc(), extra={"file_only": isinstance(exc, Gnn4hepError)})
         logger.error(f"the unfinished run is in {staging}; continue it with --resume {staging}")
         _close_logger(logger)
         raise
