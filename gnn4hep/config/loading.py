@@ -11,13 +11,39 @@ import yaml
 from gnn4hep.errors import ConfigError
 
 
+class _UniqueKeySafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (same safety as ``yaml.safe_load``) that refuses a key given twice in one
+    mapping: PyYAML would silently keep the last value."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' (keys given next to it override the merged ones)
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            seen = first_line.setdefault(key, key_node.start_mark.line + 1)
+        except TypeError:  # unhashable key: construct_mapping reports it
+            continue
+        if seen != key_node.start_mark.line + 1:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key '{key}' is given twice (first on line {seen})", key_node.start_mark
+            )
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeySafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``yaml.safe_load``; clear errors for missing/invalid files."""
+    """Read a YAML mapping with a ``yaml.SafeLoader`` that also refuses duplicate keys; clear errors
+    for missing/invalid files."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeySafeLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
