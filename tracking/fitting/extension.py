@@ -77,7 +77,7 @@ def helix_crossings(perigee: np.ndarray, barrel: bool, position: float, b_tesla:
 
 
 def candidate_pairs(hits: pd.DataFrame, orphan_rows: np.ndarray, perigee: np.ndarray, detector: Detector,
-                    window_mm: float, neighbours: int = 4) -> tuple[np.ndarray, np.ndarray]:
+                    window_mm: float, neighbours: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """(orphan row, track index) pairs: orphan hits near a track's helix crossing of their layer."""
     layers = layer_surfaces(detector)
     xyz = hits[["x", "y", "z"]].to_numpy(np.float64)
@@ -120,7 +120,8 @@ def attach_orphan_hits(event, cleaned: pd.DataFrame, params: pd.DataFrame, detec
     """Give singleton hits of ``cleaned`` to the fitted tracks of ``params`` that accept them.
 
     ``config`` is the :class:`~gnn4hep.tracking.fitting.refit.FitConfig` of the refit (fields
-    ``attach_window_mm``, ``attach_min_hits``, ``chi2_cut``, ``restore_chi2_ndf``). Returns the new
+    ``attach_window_mm``, ``attach_neighbours``, ``attach_min_hits``, ``chi2_cut``,
+    ``restore_chi2_ndf``). Returns the new
     (cleaned, params): extended tracks get their refitted parameters and ``n_attached``.
     """
     from dataclasses import replace
@@ -145,7 +146,8 @@ def attach_orphan_hits(event, cleaned: pd.DataFrame, params: pd.DataFrame, detec
     perigee = params.loc[good_rows, ["d0", "z0", "phi", "theta", "qop"]].to_numpy(np.float64)
     if len(orphan_rows) == 0 or len(good_rows) == 0:
         return cleaned, params
-    pair_hit, pair_track = candidate_pairs(table, orphan_rows, perigee, detector, config.attach_window_mm)
+    pair_hit, pair_track = candidate_pairs(table, orphan_rows, perigee, detector, config.attach_window_mm,
+                                           config.attach_neighbours)
     if len(pair_hit) == 0:
         return cleaned, params
     # every pair as a track: the track's rows plus the orphan row, ordered along the track

@@ -65,8 +65,10 @@ class FitConfig:
         split_tolerance_mm (transverse, z) form a new candidate; both parts are refitted and the split
         is kept when both then fit (>= 4 hits, chi2/ndf <= restore_chi2_ndf).
     attach_orphans: hits left alone (rejected outliers, unassigned hits) join the fitted track of
-        >= attach_min_hits hits whose fit accepts them (chi2 increment < chi2_cut), searched within
-        attach_window_mm of its helix (:mod:`~gnn4hep.tracking.fitting.extension`).
+        >= attach_min_hits hits whose fit accepts them (chi2 increment < chi2_cut), tried on the
+        attach_neighbours helices crossing the hit's layer nearest to it within attach_window_mm
+        (:mod:`~gnn4hep.tracking.fitting.extension`; on mu = 200 geometric + CC candidates 10 mm and 2
+        neighbours score 0.525 in 5.8 s, 20 mm and 4 neighbours 0.523 in 12.9 s).
     workers: threads of the batched fit (see :func:`~gnn4hep.tracking.fitting.track_fit.fit_surfaces`).
     """
 
@@ -87,7 +89,8 @@ class FitConfig:
     split_tolerance_mm: tuple[float, float] = (3.0, 20.0)
     attach_orphans: bool = True
     workers: int = 1
-    attach_window_mm: float = 20.0
+    attach_window_mm: float = 10.0
+    attach_neighbours: int = 2
     attach_min_hits: int = 4
 
     def __post_init__(self) -> None:
