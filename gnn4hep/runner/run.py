@@ -35,7 +35,11 @@ def resolve_config(config_path: str | Path, overrides: list[str] | None = None):
     stages = raw.get("stages")
     if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
         raise ConfigError(f"{config_path}: key 'stages' must be a non-empty list of stage names (got {stages!r})")
-    return validate_config(raw, section_fields(stages), str(config_path))
+    try:
+        sections = section_fields(stages)
+    except ConfigError as exc:  # unknown stage: say which file names it
+        raise ConfigError(f"{config_path}: {exc}") from None
+    return validate_config(raw, sections, str(config_path))
 
 
 def _make_logger(run_dir: Path) -> logging.Logger:
