@@ -18,7 +18,7 @@ from pydantic import Field
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
-from gnn4hep.jets.training import JetModelConfig
+from gnn4hep.jets.model_config import JetModelConfig
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.training.trainer import TrainerConfig

@@ -15,31 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from gnn4hep.config.schema import Section
 from gnn4hep.jets.constituents import Jets
 from gnn4hep.jets.inputs import InputSettings, loader, make_inputs
 from gnn4hep.jets.metrics import tagging_metrics
+from gnn4hep.jets.model_config import JetModelConfig
 
 NEURAL_MODELS = ("particlenet", "particlenet_lite", "pfn", "efn", "mpnn", "cnn")
 MODEL_NAMES = NEURAL_MODELS + ("bdt",)
-
-
-class JetModelConfig(Section):
-    """The ``jet_models:`` section: sizes of the models (defaults: the papers')."""
-
-    pfn_phi_sizes: tuple[int, ...] = (100, 100, 256)
-    pfn_f_sizes: tuple[int, ...] = (100, 100, 100)
-    mpnn_hidden: int = 64
-    mpnn_iterations: int = 3
-    mpnn_edge_hidden: int = 16
-    image_size: int = 40
-    image_extent: float = 0.0
-    """half-width of jet images in Δη, Δφ; 0 means the jet radius."""
-    use_pid: bool = True
-    bdt_max_iter: int = 200
-    weight_decay: float = 0.0
-    epochs: dict[str, int] = {}
-    """per-model training epochs overriding ``trainer.max_epochs``, e.g. {particlenet: 3}."""
 
 
 def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float = 1.0) -> torch.nn.Module:
