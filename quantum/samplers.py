@@ -26,6 +26,8 @@ one, :func:`make_sampler` raises :class:`MissingTokenError` before any network c
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from typing import Any
 
@@ -178,8 +180,30 @@ def _scrub(text: str) -> str:
     return text.replace(token, "***") if token else text
 
 
+_TOKEN_IN_TEXT = re.compile(r"""(token['"]?\s*[:=]\s*['"]?)[^'",\s)]+""")
+
+
+def _mask_token(record: logging.LogRecord) -> bool:
+    """Logging filter: the record's text with any ``token: ...`` / ``token=...`` value replaced by ``***``."""
+    text = record.getMessage()
+    masked = _TOKEN_IN_TEXT.sub(r"\1***", _scrub(text))
+    if masked != text:
+        record.msg, record.args = masked, ()
+    return True
+
+
+def _mask_library_logs() -> None:
+    """dwave-cloud-client logs its whole config, token included, at DEBUG (``DWAVE_LOG_LEVEL=debug``):
+    mask the token in every handler that could print it (the library's own and the root logger's)."""
+    for logger in (logging.getLogger("dwave.cloud"), logging.getLogger("dwave"), logging.getLogger()):
+        for handler in logger.handlers:
+            if _mask_token not in handler.filters:
+                handler.addFilter(_mask_token)
+
+
 def _connect(name: str, factory: Any, options: dict) -> dimod.Sampler:
     """Create a cloud sampler; any failure becomes one line that never contains the token."""
+    _mask_library_logs()
     try:
         return factory(**options)
     except Exception as exc:  # dwave-cloud-client raises many types (HTTP, auth, solver not found)
