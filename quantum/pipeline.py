@@ -22,7 +22,7 @@ from gnn4hep.quantum.model import QuboConfig, QuboModel, build_bqm
 from gnn4hep.quantum.samplers import make_sampler, solve
 from gnn4hep.quantum.serialization import load_qubo, save_qubo
 from gnn4hep.tracking.event import Event
-from gnn4hep.tracking.io import read_event, write_event
+from gnn4hep.tracking.io import read_csv_columns, read_event, write_event
 from gnn4hep.utils.atomic import atomic_write_text
 
 
@@ -48,7 +48,8 @@ def read_doublet_source(path: str | Path) -> pd.DataFrame:
         if missing:
             raise InputFileError(path, f"edge-score file lacks column(s) {', '.join(sorted(missing))}")
         return table.rename(columns={"source_hit_id": "hit_id_in", "target_hit_id": "hit_id_out", "edge_score": "score"})
-    return pd.read_csv(path)
+    return read_csv_columns(path, {"hit_id_in": "int64", "hit_id_out": "int64"}, "edge-score file",
+                            optional={"score": "float64"})
 
 
 def _event_doublets(table: pd.DataFrame, hits: pd.DataFrame, min_score: float) -> pd.DataFrame:
@@ -114,13 +115,16 @@ def solve_qubo(
     sampler_options: dict | None = None,
     min_hits: int = 3,
     refit: bool = False,
+    refit_material: str = "sensors",
     **sample_options: Any,
 ) -> dict[str, Any]:
     """Solve a QUBO file and write the TrackML submission of its lowest-energy sample.
 
     ``sample_options`` (e.g. ``num_sweeps``) go to ``sampler.sample`` when it accepts them.
-    ``refit``: Kalman-refit the decoded tracks (:func:`gnn4hep.tracking.fitting.refit`), which moves
-    outlier hits to single-hit tracks, before writing the submission.
+    ``refit``: Kalman-refit the decoded tracks (:func:`gnn4hep.tracking.fitting.refit`: outlier
+    hits leave their track, orphan hits join the track whose fit accepts them) before writing the
+    submission; ``refit_material``: the fit's material model ("sensors" for simulated events,
+    "trackml" for real TrackML events).
 
     Returns:
         dict with ``energy``, ``solve_seconds``, ``n_selected`` and ``n_tracks``.
@@ -132,9 +136,10 @@ def solve_qubo(
     best = sampleset.first
     submission, _ = decode_sample(model.triplets, best.sample, hits, min_hits=min_hits)
     if refit:
-        from gnn4hep.tracking.fitting import refit as kalman_refit
+        from gnn4hep.tracking.fitting import FitConfig, refit as kalman_refit
 
-        submission, _ = kalman_refit(event, submission, name="QUBO tracks")
+        config = FitConfig(mass_gev=0.13957, material_model=refit_material)
+        submission, _ = kalman_refit(event, submission, config=config, name="QUBO tracks")
         submission = submission[["hit_id", "track_id"]].reset_index(drop=True)
     submission.insert(0, "event_id", event.event_id)
     atomic_write_text(out, submission.to_csv(index=False, lineterminator="\n"))

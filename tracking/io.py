@@ -171,13 +171,17 @@ def read_submission(path: str | Path) -> pd.DataFrame:
     return read_csv_columns(path, {"hit_id": "int64", "track_id": "int64"}, what="submission file")
 
 
-def read_csv_columns(path: str | Path, columns: dict[str, str], what: str = "file") -> pd.DataFrame:
+def read_csv_columns(path: str | Path, columns: dict[str, str], what: str = "file",
+                     optional: dict[str, str] | None = None) -> pd.DataFrame:
     """Read a CSV and check/coerce ``columns`` (name -> dtype) with :func:`validate_table`
-    (e.g. a submission: hit_id, track_id); other columns are dropped."""
+    (e.g. a submission: hit_id, track_id), and the ``optional`` columns the file has; other columns
+    are dropped."""
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, f"{what} not found")
-    return validate_table(_read_csv_checked(path, str(path)), columns, str(path))
+    table = _read_csv_checked(path, str(path))
+    present = {name: dtype for name, dtype in (optional or {}).items() if name in table.columns}
+    return validate_table(table, {**columns, **present}, str(path))
 
 
 def check_event_consistency(event: Event, names: dict[str, str]) -> None:

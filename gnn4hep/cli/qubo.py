@@ -71,7 +71,8 @@ def solve(
     seed: Annotated[Optional[int], typer.Option(help="random seed (samplers that take it)")] = 0,
     sweeps: Annotated[Optional[int], typer.Option(help="SA sweeps per read (sa only)")] = None,
     min_hits: Annotated[int, typer.Option(help="shortest chain kept as a track")] = 3,
-    refit: Annotated[bool, typer.Option("--refit", help="Kalman-refit the tracks (outlier hits become single-hit tracks)")] = False,
+    refit: Annotated[bool, typer.Option("--refit", help="Kalman-refit the tracks (outliers leave, orphan hits join the track that fits them)")] = False,
+    refit_material: Annotated[str, typer.Option("--refit-material", help="fit material model: sensors (simulated events) or trackml (real TrackML events)")] = "sensors",
     sampler_option: Annotated[
         Optional[list[str]],
         typer.Option(help="KEY=VALUE passed to the sampler's constructor (repeatable; VALUE parsed as JSON when it can be)"),
@@ -86,8 +87,11 @@ def solve(
         raise typer.BadParameter(f"'{sampler}' is not one of {', '.join(SAMPLER_NAMES)}", param_hint="--sampler")
     if reads < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--reads")
+    if refit_material not in ("sensors", "trackml"):
+        raise typer.BadParameter(f"'{refit_material}' is not sensors or trackml", param_hint="--refit-material")
     options = _parse_pairs(sampler_option or [], "--sampler-option")
     result = solve_qubo(qubo, out, sampler=sampler, seed=seed, num_reads=reads, sampler_options=options, min_hits=min_hits, refit=refit,
+                        refit_material=refit_material,
                         **({"num_sweeps": sweeps} if sweeps else {}))  # fmt: skip
     result["submission"] = str(out)
     if json_out:

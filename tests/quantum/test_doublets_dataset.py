@@ -102,3 +102,21 @@ def test_each_doublet_once_for_any_number_of_phi_slices(phi_slices):
     doublets = make_doublets(event.hits, DoubletConfig(phi_slices=phi_slices))
     assert len(doublets) > 0
     assert not doublets.duplicated(["hit_id_in", "hit_id_out"]).any()
+
+
+def test_edge_score_csv_is_checked(tmp_path):
+    from gnn4hep.errors import InputFileError
+    from gnn4hep.quantum.pipeline import read_doublet_source
+
+    good = tmp_path / "edges.csv"
+    good.write_text("hit_id_in,hit_id_out,extra\n1,2,x\n3,4,y\n")
+    table = read_doublet_source(good)
+    assert list(table.columns) == ["hit_id_in", "hit_id_out"] and table["hit_id_in"].tolist() == [1, 3]
+    scored = tmp_path / "scored.csv"
+    scored.write_text("hit_id_in,hit_id_out,score\n1,2,0.5\n")
+    assert read_doublet_source(scored)["score"].tolist() == [0.5]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hit_id_in,hit_id_out,score\n1,two,0.5\n")
+    with pytest.raises(InputFileError, match="hit_id_out") as info:
+        read_doublet_source(bad)
+    assert "bad.csv" in str(info.value)
