@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gnn4hep.utils.atomic import to_builtin
@@ -26,6 +27,6 @@ def metrics_table(title: str, values: dict[str, Any]) -> Table:
     table = Table(title=title)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in values.items():
-        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    for key, value in values.items():  # escaped: a value such as "[0.1, 0.2]" is text, not rich markup
+        table.add_row(escape(str(key)), escape(f"{value:.6g}" if isinstance(value, float) else str(value)))
     return table

@@ -70,3 +70,14 @@ def test_run_with_override_and_out(tmp_path):
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["trackml_score"] == pytest.approx(1.0)
     bad = gnn4hep("run", str(config), "-o", "demo.colour=red", "--out", str(tmp_path / "out2"))
     assert bad.returncode == 2 and "unknown key 'demo.colour'" in bad.stderr
+
+
+def test_metrics_table_prints_brackets_as_text():
+    from rich.console import Console
+
+    from gnn4hep.cli.common import metrics_table
+
+    console = Console(record=True, width=80)
+    console.print(metrics_table("t", {"layers": "[/oops]", "score": 0.5}))
+    text = console.export_text()
+    assert "[/oops]" in text and "0.5" in text
