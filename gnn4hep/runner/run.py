@@ -174,6 +174,13 @@ def run_experiment(
         "machine": machine_info(),
         "stage_seconds": state["stage_seconds"],
     }
+    previous = _previous_run_info(staging) if resume is not None else {}
+    if previous.get("started"):  # a resumed run keeps its start, provenance and commands, and lists each resume
+        run_info["started"] = previous["started"]
+        run_info["command"] = previous.get("command", run_info["command"])
+        run_info["resumed"] = previous.get("resumed", []) + [
+            {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": sys.argv, "git": run_info["git"]}]
+        run_info["git"] = previous.get("git", run_info["git"])
     atomic_write_json(staging / "run.json", run_info)
 
     logger = _make_logger(staging)
@@ -209,6 +216,15 @@ def run_experiment(
     (staging / STATE_FILE).unlink(missing_ok=True)
     os.replace(staging, final)
     return final
+
+
+def _previous_run_info(staging: Path) -> dict[str, Any]:
+    """The run.json an unfinished run wrote before it stopped ({} when absent or unreadable)."""
+    try:
+        info = json.loads((staging / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def load_state(staging: Path) -> dict[str, Any]:

@@ -103,8 +103,11 @@ def test_failed_run_leaves_only_staging_folder_and_resumes(tmp_path):
     staging = staging_dir_for(tmp_path / "run")
     assert not (tmp_path / "run").exists() and staging.is_dir()
     assert "run failed" in (staging / "log.txt").read_text()
+    started = json.loads((staging / "run.json").read_text())["started"]
     run_dir = run_experiment(resume=staging)
     assert run_dir == tmp_path / "run" and not staging.exists()
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["started"] == started and len(info["resumed"]) == 1 and info["finished"] >= started
     assert "score_demo: already done, skipped" in (run_dir / "log.txt").read_text()
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["partial"] == 1 and metrics["trackml_score"] == pytest.approx(1.0)
