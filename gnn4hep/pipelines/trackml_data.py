@@ -77,7 +77,8 @@ def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: l
         jobs.append((test, cfg.n_test, seed * 1000 + 500_001, 100_001))
     for folder, n_events, job_seed, first_id in jobs:
         folder.mkdir(parents=True, exist_ok=True)
-        logger.info(f"  simulating {n_events} {cfg.source} events (pile-up {cfg.pileup:g}) into {folder}")
+        pileup = f" (pile-up {cfg.pileup:g})" if cfg.source == "pythia" else ""
+        logger.info(f"  simulating {n_events} {cfg.source} events{pileup} into {folder}")
         if cfg.source == "toy":
             write_toy_events(folder, n_events, cfg.n_particles, job_seed, first_id)
             continue
