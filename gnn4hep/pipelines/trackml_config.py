@@ -91,9 +91,22 @@ class RefitConfig(Section):
         "singletons", description="rejected hits become single-hit tracks, or one new track per candidate"
     )
     split_bad: bool = Field(True, description="split candidates of >= 6 hits that no helix fits")
+    attach_orphans: bool = Field(True, description="orphan hits join the fitted track whose chi2 increment accepts them")
+    attach_window_mm: float = Field(10.0, gt=0, description="orphan search window around each helix's layer crossing, mm")
+    attach_neighbours: int = Field(2, ge=1, description="helices tried per orphan hit (the nearest)")
+    attach_min_hits: int = Field(4, ge=3, description="hits of a track that can take orphans; shorter candidates' hits are orphans")
+    mass_gev: float = Field(0.13957, gt=0, description="scattering mass hypothesis, GeV (the pion: most tracks)")
+    material_model: Literal["sensors", "trackml"] = Field(
+        "sensors", description="material of the test events: sensors (the project's simulator) or trackml (measured layers)")
+    eval_material_model: Literal["sensors", "trackml"] = Field(
+        "trackml", description="material of data.eval_events (real TrackML events such as the sample event)")
 
-    def fit_config(self):
-        """The :class:`~gnn4hep.tracking.fitting.FitConfig` of these settings."""
+    def fit_config(self, eval_events: bool = False):
+        """The :class:`~gnn4hep.tracking.fitting.FitConfig` of these settings (for the eval events
+        with ``eval_material_model``)."""
         from gnn4hep.tracking.fitting import FitConfig
 
-        return FitConfig(**self.model_dump(exclude={"enabled"}))
+        settings = self.model_dump(exclude={"enabled", "eval_material_model"})
+        if eval_events:
+            settings["material_model"] = self.eval_material_model
+        return FitConfig(**settings)

@@ -146,7 +146,7 @@ def trackml_refit(ctx: RunContext) -> None:
     if not cfg.enabled:
         ctx.logger.info("  refit.enabled is false: the raw candidates are evaluated")
         return
-    detector, fit_config = read_detector(), cfg.fit_config()
+    detector, fit_config, eval_config = read_detector(), cfg.fit_config(), cfg.fit_config(eval_events=True)
     prefixes = _split_prefixes(ctx)
     for split in SPLITS:
         tables, matched, n_input, seconds = [], [], 0, 0.0
@@ -156,7 +156,8 @@ def trackml_refit(ctx: RunContext) -> None:
             check_modules(event, detector, name)
             candidates = pd.read_csv(ctx.path("submissions", split, f"{name}.csv"))
             start = time.perf_counter()
-            cleaned, params = refit(event, candidates, detector, fit_config, name=f"submissions/{split}/{name}.csv")
+            config = eval_config if split == "eval" else fit_config
+            cleaned, params = refit(event, candidates, detector, config, name=f"submissions/{split}/{name}.csv")
             seconds += time.perf_counter() - start
             atomic_write_text(ctx.path(REFITTED_DIR, split, f"{name}.csv"), cleaned.to_csv(index=False))
             atomic_write_bytes(ctx.path(PARAMS_DIR, split, f"{name}.parquet"), params.to_parquet(index=False))

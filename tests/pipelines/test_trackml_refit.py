@@ -93,3 +93,12 @@ def test_resolution_summary():
     assert summary["pt_resolution"] == pytest.approx(0.5 * (np.percentile([0.01, 0.0, -0.01], 84) - np.percentile([0.01, 0.0, -0.01], 16)))
     assert summary["charge_correct"] == pytest.approx(2 / 3) and summary["n_matched_fitted"] == 3
     assert np.isnan(resolution_summary(matched.iloc[:0])["pt_resolution"])
+
+
+def test_real_eval_events_get_the_measured_material():
+    from gnn4hep.pipelines.trackml_config import RefitConfig
+
+    cfg = RefitConfig()
+    assert cfg.fit_config().material_model == "sensors"
+    assert cfg.fit_config(eval_events=True).material_model == "trackml"
+    assert RefitConfig(material_model="trackml").fit_config().material_model == "trackml"
