@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option("--out", help="run folder to create")] = None,
         runs_root: Annotated[Path, typer.Option(help="parent of default run folders")] = Path("runs"),
         resume: Annotated[Optional[Path], typer.Option(help="continue an unfinished run folder")] = None,
+        data: Annotated[Optional[Path], typer.Option(
+            "--data", help="real data: a folder of TrackML events (tracking: first n_train train, next n_test test), "
+            "jets (jet experiments) or an event prefix (QUBO, score demo)")] = None,
         list_stages: Annotated[bool, typer.Option("--list-stages", help="list the known stages")] = False,
     ) -> None:
         """Run an experiment config; writes runs/<name>-<time>/ (or --out) with metrics and plots."""
@@ -35,7 +38,16 @@ def register(app: typer.Typer) -> None:
             return
         if config is None and resume is None:
             raise typer.BadParameter("give a CONFIG file (or --resume RUN)", param_hint="CONFIG")
-        run_dir = run_experiment(config, override or [], out=out, runs_root=runs_root, resume=resume)
+        overrides = list(override or [])
+        if data is not None:
+            if config is None:
+                raise typer.BadParameter("--data needs a CONFIG (a resumed run keeps its data)", param_hint="--data")
+            if not data.exists() and not list(data.parent.glob(data.name + "-*")):
+                raise typer.BadParameter(f"{data} does not exist", param_hint="--data")
+            from gnn4hep.config.loading import data_override
+
+            overrides.insert(0, data_override(config, data))
+        run_dir = run_experiment(config, overrides, out=out, runs_root=runs_root, resume=resume)
         console.print(final_table(run_dir))
         console.print(f"run folder: {run_dir}  (summary.md, metrics.json, plots/)")
 

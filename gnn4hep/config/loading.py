@@ -90,3 +90,18 @@ def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, A
             node = child
         node[keys[-1]] = value
     return result
+
+
+#: Where ``gnn4hep run CONFIG --data PATH`` puts PATH: the first of these sections the config has.
+DATA_KEYS: tuple[tuple[str, str], ...] = (("data", "path"), ("qubo_data", "event"), ("demo", "event"))
+
+
+def data_override(config_path: str | Path, data: str | Path) -> str:
+    """The ``key=value`` override that points a config at ``data`` (a folder of TrackML events, a
+    jet file or folder, or an event prefix), chosen by the config's sections (:data:`DATA_KEYS`)."""
+    sections = load_yaml(config_path)
+    for section, field in DATA_KEYS:
+        if section in sections:
+            return f"{section}.{field}={data}"
+    known = ", ".join(section for section, _ in DATA_KEYS)
+    raise ConfigError(f"{config_path}: --data needs one of the sections {known}; this config has none")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gnn4hep.config.schema import Section
 
@@ -13,6 +13,9 @@ from gnn4hep.config.schema import Section
 class TrackmlDataConfig(Section):
     """The ``data:`` section: where events come from."""
 
+    path: Optional[Path] = Field(
+        None, description="one folder of TrackML events (e.g. train_100_events): the first n_train train, the next n_test test "
+        "(instead of train_dir / test_dir; `gnn4hep run CONFIG --data PATH`)")
     train_dir: Optional[Path] = Field(None, description="folder of TrackML-format training events (None: simulate)")
     test_dir: Optional[Path] = Field(None, description="folder of TrackML-format test events (None: simulate)")
     eval_events: list[Path] = Field(default_factory=list, description="extra event prefixes evaluated with the trained pipeline")
@@ -28,6 +31,12 @@ class TrackmlDataConfig(Section):
     from_run: Optional[Path] = Field(
         None, description="earlier run folder whose fitted graph builder, graphs and model are used when this run lacks them"
     )
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.path is not None and (self.train_dir is not None or self.test_dir is not None):
+            raise ValueError("data.path replaces data.train_dir / data.test_dir: give one or the other")
+        return self
 
 
 class GraphConfig(Section):

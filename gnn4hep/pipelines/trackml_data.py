@@ -24,20 +24,36 @@ def data_dirs(run_dir: Path, cfg: TrackmlDataConfig) -> tuple[Path, Path]:
 
 
 def _prefixes(folder: Path, n: int, key: str) -> list[Path]:
-    from gnn4hep.tracking.io import list_events
-
-    if not folder.is_dir():
-        raise ConfigError(f"data.{key}: {folder} is not a folder of TrackML events (run trackml_simulate first?)")
-    names = list_events(folder)[:n]
-    if not names:
-        raise ConfigError(f"data.{key}: no eventNNNNNNNNN-*.csv[.gz] files in {folder}")
-    return [folder / name for name in names]
+    return [folder / name for name in _prefix_names(folder, key, " (run trackml_simulate first?)")[:n]]
 
 
 def split_event_prefixes(run_dir: Path, cfg: TrackmlDataConfig) -> tuple[list[Path], list[Path]]:
     """Event prefixes of the training and test sets (at most n_train / n_test)."""
+    if cfg.path is not None:
+        return split_one_folder(Path(cfg.path), cfg.n_train, cfg.n_test)
     train, test = data_dirs(run_dir, cfg)
     return _prefixes(train, cfg.n_train, "train_dir"), _prefixes(test, cfg.n_test, "test_dir")
+
+
+def split_one_folder(folder: Path, n_train: int, n_test: int) -> tuple[list[Path], list[Path]]:
+    """The first ``n_train`` events of ``folder`` (in event-id order) and the next ``n_test``."""
+    names = [folder / name for name in _prefix_names(folder, "path")]
+    if len(names) <= n_train:
+        raise ConfigError(f"data.path: {folder} holds {len(names)} events; data.n_train = {n_train} leaves none "
+                          "to test on (lower data.n_train)")
+    return names[:n_train], names[n_train:n_train + n_test]
+
+
+def _prefix_names(folder: Path, key: str, hint: str = "") -> list[str]:
+    """Sorted event names of ``folder``; a ConfigError naming ``data.<key>`` when there are none."""
+    from gnn4hep.tracking.io import list_events
+
+    if not folder.is_dir():
+        raise ConfigError(f"data.{key}: {folder} is not a folder of TrackML events{hint}")
+    names = list_events(folder)
+    if not names:
+        raise ConfigError(f"data.{key}: no eventNNNNNNNNN-*.csv[.gz] files in {folder}")
+    return names
 
 
 def eval_event_prefixes(cfg: TrackmlDataConfig) -> list[Path]:
@@ -69,6 +85,8 @@ def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: l
 
     Training and test events get different seeds (and event ids), so they never overlap.
     """
+    if cfg.path is not None:  # real events given: nothing to simulate
+        return
     train, test = data_dirs(run_dir, cfg)
     jobs = []
     if cfg.train_dir is None:

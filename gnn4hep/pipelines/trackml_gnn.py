@@ -74,7 +74,7 @@ def _find(ctx: RunContext, *parts: str) -> Path:
 def _data_config(ctx: RunContext) -> TrackmlDataConfig:
     """data section, with train_dir taken from data.from_run when that run simulated its own."""
     cfg: TrackmlDataConfig = ctx.config.data
-    if cfg.from_run is not None and cfg.train_dir is None and (Path(cfg.from_run) / "data" / "train").is_dir():
+    if cfg.from_run is not None and cfg.path is None and cfg.train_dir is None and (Path(cfg.from_run) / "data" / "train").is_dir():
         cfg = cfg.model_copy(update={"train_dir": Path(cfg.from_run) / "data" / "train"})
     return cfg
 
