@@ -33,6 +33,7 @@ from gnn4hep.tracking.fitting.propagation import bound_to_global, direction, pro
 
 #: A plane crossing that misses by more than this (mm) counts as not reached (the surface is skipped).
 MISS_TOLERANCE_MM = 1e-3
+_EYE_ROWS = np.eye(5)[:3]  # the first three rows of the identity Jacobian
 
 
 @dataclass
@@ -148,7 +149,8 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     pred_cov = np.empty((n_surf, n_tracks, 5, 5))
     filt = np.empty((n_surf, n_tracks, 5))
     filt_cov = np.empty((n_surf, n_tracks, 5, 5))
-    jac_t = np.empty((n_surf, n_tracks, 5, 5))  # transposed Jacobians
+    # F has the rows of theta and q/p of the identity: only its first three rows A_k are kept, with A_k^T
+    rows_t = np.empty((n_surf, n_tracks, 5, 3))
     chi2 = np.zeros(n_tracks)
     ok = np.ones(n_tracks, dtype=bool)
     state, cov = seed.astype(np.float64), seed_cov.astype(np.float64)
@@ -159,18 +161,22 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     ref_dir = direction(ref[:, 2], ref[:, 3])
     for k in range(n_surf):
         if k > 0:
-            ref_next, f, _, miss, pos_next, dir_next = propagate_from(
+            ref_next, rows, _, miss, pos_next, dir_next = propagate_from(
                 ref, ref_pos, here_r, surfaces.centers[:, k], surfaces.rotations[:, k], b_tesla)
             hit = miss < MISS_TOLERANCE_MM  # False for NaN
             # a surface the reference helix cannot reach is skipped (identity step, no update); its
             # hit is reported with an infinite chi2 so outlier rejection drops it first
             reached[:, k] = hit
             if not hit.all():
-                f = np.where(hit[:, None, None], f, np.eye(5))
+                rows = np.where(hit[:, None, None], rows, _EYE_ROWS)
                 ref_next = np.where(hit[:, None], ref_next, ref)
                 pos_next = np.where(hit[:, None], pos_next, ref_pos)
                 dir_next = np.where(hit[:, None], dir_next, ref_dir)
-            state = ref_next + (f @ (state - ref)[:, :, None])[:, :, 0]
+            rows_t[k] = rows.transpose(0, 2, 1)
+            delta = state - ref
+            state = pred[k]
+            np.add(ref_next[:, :3], (rows @ delta[:, :, None])[:, :, 0], out=state[:, :3])
+            np.add(ref_next[:, 3:], delta[:, 3:], out=state[:, 3:])  # theta and q/p: F's rows of the identity
             ref, ref_pos, ref_dir = ref_next, pos_next, dir_next
             if reference is not None:  # the next step starts from the given reference state
                 given = reference[:, k]
@@ -182,16 +188,15 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             else:
                 here_c = np.where(hit[:, None], surfaces.centers[:, k], here_c)
                 here_r = np.where(hit[:, None, None], surfaces.rotations[:, k], here_r)
-            jac_t[k] = _t(f)
-            # F has the rows of theta and q/p of the identity: only its first three rows multiply
-            top = f[:, :3, :] @ cov  # (T, 3, 5)
-            new = np.empty_like(cov)
-            new[:, :3, :3] = top @ jac_t[k][:, :, :3]
+            top = rows @ cov  # (T, 3, 5)
+            new = pred_cov[k]
+            new[:, :3, :3] = top @ rows_t[k]
             new[:, :3, 3:] = top[:, :, 3:]
             new[:, 3:, :3] = new[:, :3, 3:].transpose(0, 2, 1)
             new[:, 3:, 3:] = cov[:, 3:, 3:]
             cov = new
-        pred[k], pred_cov[k] = state, cov
+        else:
+            pred[k], pred_cov[k] = state, cov
         m = surfaces.mask[:, k] & reached[:, k]
         # update with H = [I_2 0], written out on the 2 x 2 innovation covariance S = P[:2, :2] + V
         s00 = cov[:, 0, 0] + surfaces.variances[:, k, 0]
@@ -206,14 +211,16 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             i00, i11, i01 = s11 / det, s00 / det, -s01 / det
             g0 = np.where(m[:, None], ph0 * i00[:, None] + ph1 * i01[:, None], 0.0)  # gain columns
             g1 = np.where(m[:, None], ph0 * i01[:, None] + ph1 * i11[:, None], 0.0)
-            state = state + g0 * r0[:, None] + g1 * r1[:, None]
-            cov = cov - np.stack([g0, g1], -1) @ np.stack([ph0, ph1], 1)  # P - K (P H^T)^T
+            state = filt[k]
+            np.add(pred[k], g0 * r0[:, None] + g1 * r1[:, None], out=state)
+            np.subtract(cov, np.stack([g0, g1], -1) @ np.stack([ph0, ph1], 1), out=filt_cov[k])  # P - K (P H^T)^T
             chi2 += np.where(m, i00 * r0 * r0 + 2.0 * i01 * r0 * r1 + i11 * r1 * r1, 0.0)
-        filt[k], filt_cov[k] = state, cov
+        cov = filt_cov[k]
         if material and k < n_surf - 1:
             thick = np.where(m, surfaces.thickness[:, k], 0.0)
             # the crossing angle and sin(theta) of the reference, the momentum of the filtered state
             var_phi, var_theta = scattering_variance_along(ref_dir, state[:, 4], here_r[:, :, 2], thick, mass_gev)
+            cov = cov.copy()
             cov[:, 2, 2] += var_phi
             cov[:, 3, 3] += var_theta
     smooth, smooth_cov = filt, filt_cov  # overwritten in place, last surface first
@@ -221,11 +228,11 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
         with np.errstate(invalid="ignore", over="ignore"):  # diverged tracks: NaN, flagged below
             # P F^T: the last two columns of F^T are unit vectors (theta and q/p are transported unchanged)
             p_ft = np.empty_like(filt_cov[k])
-            p_ft[:, :, :3] = filt_cov[k] @ jac_t[k + 1][:, :, :3]
+            p_ft[:, :, :3] = filt_cov[k] @ rows_t[k + 1]
             p_ft[:, :, 3:] = filt_cov[k][:, :, 3:]
             gain = p_ft @ inverse_spd(pred_cov[k + 1])
-            smooth[k] = filt[k] + (gain @ (smooth[k + 1] - pred[k + 1])[:, :, None])[:, :, 0]
-            smooth_cov[k] = filt_cov[k] + gain @ (smooth_cov[k + 1] - pred_cov[k + 1]) @ _t(gain)
+            smooth[k] += (gain @ (smooth[k + 1] - pred[k + 1])[:, :, None])[:, :, 0]
+            smooth_cov[k] += gain @ (smooth_cov[k + 1] - pred_cov[k + 1]) @ _t(gain)
     smooth = smooth.transpose(1, 0, 2)
     smooth_cov = smooth_cov.transpose(1, 0, 2, 3)
     resid = surfaces.measurements - smooth[:, :, :2]

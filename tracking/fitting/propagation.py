@@ -172,16 +172,24 @@ def propagate(params, centers, rotations, new_centers, new_rotations, b_tesla: f
 
     Returns (new_params (n, 5), jacobian (n, 5, 5) or None, path_length s (n,), miss (n,) mm).
     """
-    return propagate_from(params, bound_to_global(params, centers, rotations), rotations, new_centers, new_rotations,
-                          b_tesla, jacobian, tolerance_mm, max_iterations)[:4]
+    out, rows, s, miss, _, _ = propagate_from(params, bound_to_global(params, centers, rotations), rotations,
+                                              new_centers, new_rotations, b_tesla, jacobian, tolerance_mm, max_iterations)
+    if rows is None:
+        return out, None, s, miss
+    jac = np.zeros((len(out), 5, 5))
+    jac[:, :3, :] = rows
+    jac[:, 3, 3] = jac[:, 4, 4] = 1.0
+    return out, jac, s, miss
 
 
 def propagate_from(params, position, rotations, new_centers, new_rotations, b_tesla: float, jacobian: bool = True,
                    tolerance_mm: float = 1e-9, max_iterations: int = 12):
     """:func:`propagate` for callers that know the global ``position`` (n, 3) of ``params``.
 
-    Returns (new_params, jacobian or None, s, miss, new_position (n, 3), new_direction (n, 3)); the
-    position is the point of ``new_params`` on the plane (the helix point projected onto it).
+    Returns (new_params, jacobian_rows or None, s, miss, new_position (n, 3), new_direction (n, 3)):
+    ``jacobian_rows`` (n, 3, 5) are the first three rows of the Jacobian (its rows of theta and q/p
+    are those of the identity); the position is the point of ``new_params`` on the plane (the helix
+    point projected onto it).
     """
     phi, theta, qop = params[:, 2], params[:, 3], params[:, 4]
     x0 = position
@@ -194,35 +202,41 @@ def propagate_from(params, position, rotations, new_centers, new_rotations, b_te
     on_plane = x1 - w_new * _dot3(w_new, rel)[:, None]
     if not jacobian:
         return out, None, s, miss, on_plane, d1
-    n = len(params)
+    return out, _jacobian_rows(helix, rotations, new_rotations, x1 - x0, d1, s, a, sin_a, cos_a, s_fun, c_fun,
+                               b_tesla), s, miss, on_plane, d1
+
+
+def _jacobian_rows(helix: _Helix, rotations, new_rotations, delta, d1, s, a, sin_a, cos_a, s_fun, c_fun, b_tesla):
+    """First three rows (n, 3, 5) of the transport Jacobian (see the module docstring).
+
+    Computed in a (component, column, track) layout, every entry a contiguous row over the tracks.
+    """
+    n = len(s)
     ds_fun, dc_fun = _ds_dc(a, sin_a, cos_a, s_fun, c_fun)
     st, ct, cp, sp = helix.sin_t, helix.cos_t, helix.cos_p, helix.sin_p
-    delta = x1 - x0
-    dx = np.zeros((3, n, 5))  # d x_i(s) / d y_j at fixed s, as [i, track, j]
-    dx[:, :, 0] = rotations[:, :, 0].T
-    dx[:, :, 1] = rotations[:, :, 1].T
-    dx[0, :, 2] = -delta[:, 1]
-    dx[1, :, 2] = delta[:, 0]
-    dx[0, :, 3] = ct * s * (cp * s_fun - sp * c_fun)
-    dx[1, :, 3] = ct * s * (sp * s_fun + cp * c_fun)
-    dx[2, :, 3] = -st * s
+    dx = np.zeros((3, 5, n))  # d x_i(s) / d y_j at fixed s, as [i, j, track]
+    dx[:, 0] = rotations[:, :, 0].T
+    dx[:, 1] = rotations[:, :, 1].T
+    dx[0, 2] = -delta[:, 1]
+    dx[1, 2] = delta[:, 0]
+    ct_s = ct * s
+    dx[0, 3] = ct_s * (cp * s_fun - sp * c_fun)
+    dx[1, 3] = ct_s * (sp * s_fun + cp * c_fun)
+    dx[2, 3] = -st * s
     domega = -C_GEV_PER_T_MM * b_tesla
     st_s2 = st * s * s * domega
-    dx[0, :, 4] = st_s2 * (cp * ds_fun - sp * dc_fun)
-    dx[1, :, 4] = st_s2 * (sp * ds_fun + cp * dc_fun)
-    denom = _dot3(w_new, d1)
-
-    def project(vector, matrix):  # vector (n, 3) . matrix (3, n, 5) -> (n, 5)
-        return vector[:, 0:1] * matrix[0] + vector[:, 1:2] * matrix[1] + vector[:, 2:3] * matrix[2]
-
-    ds_dy = -project(w_new, dx) / np.where(np.abs(denom) > 1e-12, denom, 1e-12)[:, None]
-    dx += d1.T[:, :, None] * ds_dy[None, :, :]
-    jac = np.zeros((n, 5, 5))
-    jac[:, 0, :] = project(new_rotations[:, :, 0], dx)
-    jac[:, 1, :] = project(new_rotations[:, :, 1], dx)
-    jac[:, 2, :] = helix.omega[:, None] * ds_dy
-    jac[:, 2, 2] += 1.0
-    jac[:, 2, 4] += s * domega
-    jac[:, 3, 3] = 1.0
-    jac[:, 4, 4] = 1.0
-    return out, jac, s, miss, on_plane, d1
+    dx[0, 4] = st_s2 * (cp * ds_fun - sp * dc_fun)
+    dx[1, 4] = st_s2 * (sp * ds_fun + cp * dc_fun)
+    frame = np.ascontiguousarray(new_rotations.transpose(2, 1, 0))  # [new axis u' v' w', component, track]
+    # dot products of the new axes with the columns of dx, [axis, column, track]
+    proj = frame[:, 0, None, :] * dx[0] + frame[:, 1, None, :] * dx[1] + frame[:, 2, None, :] * dx[2]
+    d1_t = d1.T
+    along = frame[:, 0] * d1_t[0] + frame[:, 1] * d1_t[1] + frame[:, 2] * d1_t[2]  # axes . d(s*), (3, n)
+    denom = along[2]
+    ds_dy = -proj[2] / np.where(np.abs(denom) > 1e-12, denom, 1e-12)  # (5, n)
+    rows = np.empty((3, 5, n))
+    rows[:2] = proj[:2] + along[:2, None, :] * ds_dy
+    rows[2] = helix.omega * ds_dy
+    rows[2, 2] += 1.0
+    rows[2, 4] += s * domega
+    return np.ascontiguousarray(rows.transpose(2, 0, 1))
