@@ -1,4 +1,5 @@
-"""Simulate many events into TrackML files, optionally in parallel processes.
+"""Simulate many events into TrackML files, optionally in parallel (local processes or a Dask
+cluster, through :mod:`gnn4hep.executor`).
 
 Source specifications (strings, as on the command line):
 
@@ -10,7 +11,6 @@ Source specifications (strings, as on the command line):
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from gnn4hep.tracking.io import read_detector, write_event
@@ -51,6 +51,7 @@ def _event_ids(source: ParticleSource, n_events: int, first_event_id: int) -> li
     return [first_event_id + i for i in range(n_events)]
 
 
+#: Per-process simulation state, set by :func:`_init_worker` (the executor's initializer).
 _WORKER: dict = {}
 
 
@@ -77,10 +78,16 @@ def simulate_events(
     config: SimulationConfig | None = None,
     detector_path: str | Path | None = None,
     first_event_id: int = 1,
+    executor=None,
 ) -> list[Path]:
     """Simulate ``n_events`` events and write them as ``out_dir/eventNNNNNNNNN-*.csv.gz``.
 
-    Event ``i`` depends only on (``seed``, ``i``), so results do not depend on ``workers``.
+    Event ``i`` depends only on (``seed``, ``i``), so results do not depend on ``workers`` or the
+    executor. The source, detector and config are set up once per worker process.
+
+    Args:
+        workers: local processes (used when ``executor`` is None).
+        executor: a :func:`gnn4hep.executor.make_executor` back-end (e.g. a Dask cluster).
 
     Returns:
         The event prefixes written (``out_dir/eventNNNNNNNNN``), in event order.
@@ -94,38 +101,9 @@ def simulate_events(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tasks = [(i, eid, seed, str(out_dir)) for i, eid in enumerate(_event_ids(source, n_events, first_event_id))]
-    results: list[Path] = []
-    with _progress(progress, n_events) as advance:
-        if workers == 1 or n_events <= 1:
-            _init_worker(source, detector_path, config)
-            for task in tasks:
-                results.append(_run_one(task))
-                advance()
-        else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(source, detector_path, config)) as pool:
-                for prefix in pool.map(_run_one, tasks):
-                    results.append(prefix)
-                    advance()
-    return results
+    if executor is None:
+        from gnn4hep.executor import make_executor
 
-
-class _progress:
-    """A rich progress bar (or nothing) as a context manager yielding an ``advance()`` callable."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self.bar = Progress("simulating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        self.bar.start()
-        task = self.bar.add_task("events", total=self.total)
-        return lambda: self.bar.advance(task)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.stop()
-        return False
+        executor = make_executor(workers=workers)
+    return executor.map(_run_one, tasks, progress=progress, description="simulating",
+                        initializer=_init_worker, initargs=(source, detector_path, config))
