@@ -27,7 +27,7 @@ class TrackmlDataConfig(Section):
     n_test: int = Field(10, ge=1, description="test events to simulate / use")
     n_particles: int = Field(200, ge=1, description="toy source: particles per event")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="training graphs held out for validation")
-    workers: int = Field(1, ge=1, description="processes for simulation")
+    workers: int = Field(1, ge=1, description="simulation processes with executor.kind processes (the larger of this and executor.workers)")
     from_run: Optional[Path] = Field(
         None, description="earlier run folder whose fitted graph builder, graphs and model are used when this run lacks them"
     )

@@ -80,10 +80,12 @@ def write_toy_events(out_dir: Path, n_events: int, n_particles: int, seed: int, 
         write_event(event, Path(out_dir) / event.name)
 
 
-def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: logging.Logger) -> None:
+def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: logging.Logger, executor=None) -> None:
     """Fill ``<run>/data/{train,test}`` for the sets not given in the config.
 
-    Training and test events get different seeds (and event ids), so they never overlap.
+    Training and test events get different seeds (and event ids), so they never overlap. Events are
+    simulated through ``executor`` (:func:`gnn4hep.executor.make_executor`; None: ``cfg.workers``
+    local processes); they do not depend on it.
     """
     if cfg.path is not None:  # real events given: nothing to simulate
         return
@@ -102,7 +104,8 @@ def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: l
             continue
         from gnn4hep.tracking.simulation import simulate_events
 
-        simulate_events(folder, n_events, source=cfg.source, pileup=cfg.pileup, seed=job_seed, workers=cfg.workers)
+        simulate_events(folder, n_events, source=cfg.source, pileup=cfg.pileup, seed=job_seed, workers=cfg.workers,
+                        executor=executor)
 
 
 def read_available(prefix: str | Path, parts: tuple[str, ...] = ("hits", "cells", "particles", "truth")):

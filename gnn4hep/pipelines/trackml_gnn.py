@@ -18,7 +18,13 @@ trackml_evaluate           edge AUC/efficiency/purity, track metrics, TrackML sc
                            candidates when they exist, and of the raw ones: ``*_before_refit``), plots
 =========================  ==================================================================
 
-Time per stage per event is logged under ``time_per_event`` (seconds).
+Time per stage per event is logged under ``time_per_event`` (seconds of the work itself, summed over
+the test events and divided by their number; file reading and worker start-up are excluded).
+
+Per-event work (simulation, graph building, inference, track building, refit, scoring) is a map over
+events through the ``executor:`` section (:mod:`gnn4hep.executor`: serial, local processes, or a Dask
+cluster); the functions it maps are in :mod:`~gnn4hep.pipelines.trackml_tasks`. Results do not depend
+on the executor: events keep their order and seeds.
 """
 
 from __future__ import annotations
@@ -26,10 +32,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from gnn4hep.errors import ConfigError
+from gnn4hep.executor import ExecutorConfig, make_executor
 from gnn4hep.pipelines.trackml_config import (
     GraphConfig,
     RefitConfig,
@@ -42,7 +46,6 @@ from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.training.edge_training import EdgeModelConfig, EdgeTrainingConfig
 from gnn4hep.training.trainer import TrainerConfig
-from gnn4hep.utils.atomic import atomic_write_bytes, atomic_write_text
 
 #: Every stage declares every section, so one config file is valid for any subset of the stages.
 SECTIONS = {
@@ -54,8 +57,19 @@ SECTIONS = {
     "tracks": TrackBuildingConfig,
     "refit": RefitConfig,
     "evaluation": TrackingEvaluationConfig,
+    "executor": ExecutorConfig,
 }
 SPLITS = ("test", "eval")
+
+
+def executor(ctx: RunContext, simulation: bool = False):
+    """The executor of the ``executor:`` section. For simulation with local processes,
+    ``data.workers`` (the older setting) raises the number of processes when it is larger."""
+    cfg: ExecutorConfig = getattr(ctx.config, "executor", None) or ExecutorConfig()
+    data = getattr(ctx.config, "data", None)
+    if simulation and cfg.kind == "processes" and data is not None and data.workers > cfg.workers:
+        cfg = cfg.model_copy(update={"workers": data.workers})
+    return make_executor(cfg)
 
 
 def _log_time(ctx: RunContext, name: str, seconds: float, n_events: int) -> None:
@@ -88,7 +102,7 @@ def _split_prefixes(ctx: RunContext) -> dict[str, list[Path]]:
 @stage("trackml_simulate", sections=SECTIONS)
 def trackml_simulate(ctx: RunContext) -> None:
     """Simulate the training and test events that data.train_dir / data.test_dir do not give."""
-    simulate_missing(ctx.run_dir, _data_config(ctx), ctx.seed, ctx.logger)
+    simulate_missing(ctx.run_dir, _data_config(ctx), ctx.seed, ctx.logger, executor=executor(ctx, simulation=True))
     counts = {split: len(prefixes) for split, prefixes in _split_prefixes(ctx).items()}
     ctx.log_metrics(counts, prefix="n_events")
 
@@ -97,16 +111,15 @@ def trackml_simulate(ctx: RunContext) -> None:
 def trackml_build_graphs(ctx: RunContext) -> None:
     """Fit the graph builder on training events and write the hit graph of every event."""
     from gnn4hep.graphs.features import hit_table
-    from gnn4hep.graphs.graph_metrics import graph_metrics, mean_metrics
-    from gnn4hep.graphs.io import save_graph
-    from gnn4hep.pipelines.trackml_graphs import event_graph, fit_graph_builder, load_graph_builder
+    from gnn4hep.graphs.graph_metrics import mean_metrics
+    from gnn4hep.pipelines.trackml_graphs import fit_graph_builder
+    from gnn4hep.pipelines.trackml_tasks import GraphTask, build_graph
 
     cfg: GraphConfig = ctx.config.graph
     prefixes = _split_prefixes(ctx)
-    earlier = _find(ctx, "graph_builder")
-    if earlier.parent != ctx.run_dir:
-        ctx.logger.info(f"  graph builder of {earlier.parent} reused; no training graphs built")
-        state = load_graph_builder(cfg, earlier)
+    builder_dir = _find(ctx, "graph_builder")
+    if builder_dir.parent != ctx.run_dir:
+        ctx.logger.info(f"  graph builder of {builder_dir.parent} reused; no training graphs built")
         prefixes["train"] = []
     else:
         fit_tables = [hit_table(read_available(p)) for p in prefixes["train"][: cfg.max_fit_events]]
@@ -119,24 +132,21 @@ def trackml_build_graphs(ctx: RunContext) -> None:
             fit_tables += [hit_table(read_available(Path(cfg.fit_extra_dir) / name)) for name in extra]
             ctx.logger.info(f"  {len(extra)} extra fit events from {cfg.fit_extra_dir}")
         start = time.perf_counter()
-        state = fit_graph_builder(fit_tables, cfg, out_dir=ctx.path("graph_builder"), seed=ctx.seed)
+        fit_graph_builder(fit_tables, cfg, out_dir=ctx.path("graph_builder"), seed=ctx.seed)
         ctx.log_metrics({"fit_seconds": time.perf_counter() - start}, prefix="graph")
         del fit_tables
+    # every event's graph is built with the builder as saved, whichever process builds it
+    tasks = [(split, GraphTask(Path(p), ctx.path("graphs", split, f"{Path(p).name}.pt"), builder_dir, cfg))
+             for split, split_prefixes in prefixes.items() for p in split_prefixes]
+    results = executor(ctx).map(build_graph, [task for _, task in tasks], description="graphs")
     for split, split_prefixes in prefixes.items():
-        per_event, seconds = [], 0.0
-        for prefix in split_prefixes:
-            event = read_available(prefix)
-            start = time.perf_counter()
-            table, graph = event_graph(event, state, cfg)
-            seconds += time.perf_counter() - start
-            if event.truth is not None:
-                per_event.append(graph_metrics(table, graph.edge_index.numpy()))
-            save_graph(graph, ctx.path("graphs", split, f"{Path(prefix).name}.pt"))
+        done = [result for (name, _), result in zip(tasks, results) if name == split]
         if split == "test":
-            _log_time(ctx, "graph", seconds, len(split_prefixes))
+            _log_time(ctx, "graph", sum(r["seconds"] for r in done), len(split_prefixes))
+        per_event = [r["metrics"] for r in done if r["metrics"] is not None]
         if per_event:
-            ctx.log_metrics(mean_metrics(per_event), prefix=f"graph_{split}")
             summary = mean_metrics(per_event)
+            ctx.log_metrics(summary, prefix=f"graph_{split}")
             ctx.logger.info(
                 f"  {split}: {len(per_event)} graphs, efficiency {summary['efficiency']:.4f} "
                 f"(pT>1: {summary['efficiency_pt1']:.4f}), purity {summary['purity']:.4f}, "
@@ -176,59 +186,38 @@ def trackml_train(ctx: RunContext) -> None:
 @stage("trackml_infer", sections=SECTIONS)
 def trackml_infer(ctx: RunContext) -> None:
     """Edge scores of the test (and extra evaluation) graphs, one parquet file per event."""
-    import torch
+    from gnn4hep.graphs.io import graph_files
+    from gnn4hep.pipelines.trackml_tasks import InferTask, infer_edges
 
-    from gnn4hep.graphs.io import graph_files, load_graph
-    from gnn4hep.training.edge_classifier import predict_edge_scores
-    from gnn4hep.training.edge_training import load_edge_model
+    model_path = _find(ctx, "edge_classifier.pt")
+    if not model_path.is_file():
+        from gnn4hep.errors import InputFileError
 
-    model = load_edge_model(_find(ctx, "edge_classifier.pt"))
-    for split in SPLITS:
-        files = graph_files(ctx.path("graphs", split))
-        seconds = 0.0
-        for path in files:
-            graph = load_graph(path)
-            start = time.perf_counter()
-            with torch.inference_mode():
-                scores = predict_edge_scores(model, [graph], batch_size=1)[0]
-            seconds += time.perf_counter() - start
-            hit_id = graph.hit_id.numpy()
-            edges = graph.edge_index.numpy()
-            table = pd.DataFrame(
-                {"source_hit_id": hit_id[edges[0]], "target_hit_id": hit_id[edges[1]], "edge_score": scores.numpy().astype(np.float32), "y": graph.y.numpy()}
-            )
-            buffer = table.to_parquet(index=False)
-            atomic_write_bytes(ctx.path("edge_scores", split, f"{path.stem}.parquet"), buffer)
-        if split == "test":
-            _log_time(ctx, "inference", seconds, len(files))
+        raise InputFileError(model_path, "no such model file (run the training stage first)")
+    tasks = [(split, InferTask(path, ctx.path("edge_scores", split, f"{path.stem}.parquet"), model_path))
+             for split in SPLITS for path in graph_files(ctx.path("graphs", split))]
+    seconds = executor(ctx).map(infer_edges, [task for _, task in tasks], description="inference")
+    _log_split_time(ctx, "inference", tasks, seconds)
+
+
+def _log_split_time(ctx: RunContext, name: str, tasks: list[tuple[str, object]], seconds: list[float]) -> None:
+    """time_per_event.<name> over the test events of ``tasks`` ((split, task) pairs)."""
+    test = [value for (split, _), value in zip(tasks, seconds) if split == "test"]
+    _log_time(ctx, name, sum(test), len(test))
 
 
 @stage("trackml_build_tracks", sections=SECTIONS)
 def trackml_build_tracks(ctx: RunContext) -> None:
     """Track candidates from the edge scores (CC or CC-and-walk), one submission CSV per event."""
-    from gnn4hep.graphs.io import graph_files, load_graph
-    from gnn4hep.graphs.layers import LAYER_RANK
-    from gnn4hep.tracking.building import components_tracks, walkthrough_tracks
+    from gnn4hep.graphs.io import graph_files
+    from gnn4hep.pipelines.trackml_tasks import TracksTask, build_tracks
 
     cfg: TrackBuildingConfig = ctx.config.tracks
-    for split in SPLITS:
-        files = graph_files(ctx.path("graphs", split))
-        seconds = 0.0
-        for path in files:
-            graph = load_graph(path)
-            scores = pd.read_parquet(ctx.path("edge_scores", split, f"{path.stem}.parquet"))["edge_score"].to_numpy()
-            hit_id, edges = graph.hit_id.numpy(), graph.edge_index.numpy()
-            start = time.perf_counter()
-            if cfg.builder == "components":
-                submission = components_tracks(hit_id, edges, scores, score_cut=cfg.score_cut, min_hits=cfg.min_hits)
-            else:
-                x = graph.x.numpy()
-                order = LAYER_RANK[graph.layer.numpy()] * 1e4 + np.hypot(x[:, 0], x[:, 2])
-                submission = walkthrough_tracks(hit_id, edges, scores, cfg.score_cut, cfg.walk_cut, order, cfg.min_hits)
-            seconds += time.perf_counter() - start
-            atomic_write_text(ctx.path("submissions", split, f"{path.stem}.csv"), submission.to_csv(index=False))
-        if split == "test":
-            _log_time(ctx, "building", seconds, len(files))
+    tasks = [(split, TracksTask(path, ctx.path("edge_scores", split, f"{path.stem}.parquet"),
+                                ctx.path("submissions", split, f"{path.stem}.csv"), cfg))
+             for split in SPLITS for path in graph_files(ctx.path("graphs", split))]
+    seconds = executor(ctx).map(build_tracks, [task for _, task in tasks], description="track building")
+    _log_split_time(ctx, "building", tasks, seconds)
 
 
 @stage("trackml_evaluate", sections=SECTIONS)

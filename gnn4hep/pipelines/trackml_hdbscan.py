@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -24,8 +25,9 @@ from pydantic import Field
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import InputFileError
+from gnn4hep.executor import ExecutorConfig
 from gnn4hep.pipelines.trackml_config import GraphConfig, TrackingEvaluationConfig, TrackmlDataConfig
-from gnn4hep.pipelines.trackml_gnn import SPLITS, _find, _log_time, _split_prefixes
+from gnn4hep.pipelines.trackml_gnn import SPLITS, _find, _log_time, _split_prefixes, executor
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -62,6 +64,7 @@ SECTIONS = {
     "condensation": CondensationConfig,
     "hdbscan": HdbscanConfig,
     "evaluation": TrackingEvaluationConfig,
+    "executor": ExecutorConfig,
 }
 
 
@@ -123,36 +126,55 @@ def _plot_loss(history: list[float]):
     return fig
 
 
+@dataclass(frozen=True)
+class HdbscanTask:
+    """Condensation network (``model_path``) + HDBSCAN on the graph ``graph_path``; submission to ``out``."""
+
+    graph_path: Path
+    out: Path
+    model_path: Path
+    cfg: HdbscanConfig
+
+
+def hdbscan_event(task: HdbscanTask) -> dict[str, float]:
+    """Per-event work of ``trackml_hdbscan_tracks`` (run by :mod:`gnn4hep.executor`); returns the
+    seconds of inference and of building."""
+    import torch
+
+    from gnn4hep.graphs.io import load_graph
+    from gnn4hep.pipelines.trackml_tasks import cached
+    from gnn4hep.tracking.building.hdbscan_builder import hdbscan_tracks
+
+    model, _ = cached("condensation_net", task.model_path, lambda: load_condensation_model(task.model_path))
+    cfg = task.cfg
+    graph = load_graph(task.graph_path)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        coordinates, beta = model(graph.x, graph.edge_index)
+    middle = time.perf_counter()
+    submission = hdbscan_tracks(
+        graph.hit_id.numpy(), coordinates.numpy(), beta.numpy(), beta_noise=cfg.beta_noise,
+        min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
+        cluster_selection_epsilon=cfg.cluster_selection_epsilon, cluster_selection_method=cfg.cluster_selection_method,
+    )  # fmt: skip
+    seconds = {"inference": middle - start, "building": time.perf_counter() - middle}
+    atomic_write_text(task.out, submission.to_csv(index=False))
+    return seconds
+
+
 @stage("trackml_hdbscan_tracks", sections=SECTIONS)
 def trackml_hdbscan_tracks(ctx: RunContext) -> None:
     """Cluster coordinates and beta of each test/eval graph, HDBSCAN, one submission per event."""
-    import torch
+    from gnn4hep.graphs.io import graph_files
 
-    from gnn4hep.graphs.io import graph_files, load_graph
-    from gnn4hep.tracking.building.hdbscan_builder import hdbscan_tracks
-
-    model, _ = load_condensation_model(_find(ctx, "condensation_net.pt"))
-    cfg: HdbscanConfig = ctx.config.hdbscan
-    for split in SPLITS:
-        files = graph_files(ctx.path("graphs", split))
-        seconds = {"inference": 0.0, "building": 0.0}
-        for path in files:
-            graph = load_graph(path)
-            start = time.perf_counter()
-            with torch.inference_mode():
-                coordinates, beta = model(graph.x, graph.edge_index)
-            seconds["inference"] += time.perf_counter() - start
-            start = time.perf_counter()
-            submission = hdbscan_tracks(
-                graph.hit_id.numpy(), coordinates.numpy(), beta.numpy(), beta_noise=cfg.beta_noise,
-                min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
-                cluster_selection_epsilon=cfg.cluster_selection_epsilon, cluster_selection_method=cfg.cluster_selection_method,
-            )  # fmt: skip
-            seconds["building"] += time.perf_counter() - start
-            atomic_write_text(ctx.path("submissions", split, f"{path.stem}.csv"), submission.to_csv(index=False))
-        if split == "test":
-            for name, value in seconds.items():
-                _log_time(ctx, name, value, len(files))
+    model_path = _find(ctx, "condensation_net.pt")
+    load_condensation_model(model_path)  # a clear error here when it is missing
+    tasks = [(split, HdbscanTask(path, ctx.path("submissions", split, f"{path.stem}.csv"), model_path, ctx.config.hdbscan))
+             for split in SPLITS for path in graph_files(ctx.path("graphs", split))]
+    results = executor(ctx).map(hdbscan_event, [task for _, task in tasks], description="hdbscan")
+    test = [result for (split, _), result in zip(tasks, results) if split == "test"]
+    for name in ("inference", "building"):
+        _log_time(ctx, name, sum(result[name] for result in test), len(test))
 
 
 @stage("trackml_hdbscan_evaluate", sections=SECTIONS)

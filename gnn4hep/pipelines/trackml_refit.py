@@ -15,6 +15,7 @@ For each test/eval event it reads ``submissions/{split}/eventN.csv`` (any track 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ import pandas as pd
 
 from gnn4hep.errors import ConfigError
 from gnn4hep.pipelines.trackml_config import RefitConfig
-from gnn4hep.pipelines.trackml_gnn import SECTIONS, SPLITS, _log_time, _split_prefixes
+from gnn4hep.pipelines.trackml_gnn import SECTIONS, SPLITS, _log_time, _split_prefixes, executor
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -135,43 +136,66 @@ def check_modules(event, detector, name: str) -> None:
         ) from None
 
 
-@stage("trackml_refit", sections={**SECTIONS, "refit": RefitConfig})
-def trackml_refit(ctx: RunContext) -> None:
-    """Kalman refit of the track candidates: cleaned candidates and track parameters per event."""
+@dataclass(frozen=True)
+class RefitTask:
+    """Refit the candidates ``submissions/{split}/{name}.csv`` of the event at ``prefix``."""
+
+    prefix: Path
+    run_dir: Path
+    split: str
+    fit_config: object  # gnn4hep.tracking.fitting.FitConfig
+
+
+def refit_event(task: RefitTask) -> dict:
+    """Per-event work of ``trackml_refit`` (run by :mod:`gnn4hep.executor`): writes
+    ``refitted/{split}/{name}.csv`` and ``track_params/{split}/{name}.parquet`` atomically.
+
+    Returns:
+        seconds (the refit alone), n_input (candidates), matched (:func:`matched_track_parameters`).
+    """
     from gnn4hep.pipelines.trackml_data import read_available
+    from gnn4hep.pipelines.trackml_tasks import cached
     from gnn4hep.tracking.fitting import refit
     from gnn4hep.tracking.io import read_detector
 
+    detector = cached("detector", None, read_detector)
+    name, run_dir = Path(task.prefix).name, Path(task.run_dir)
+    event = read_available(task.prefix)
+    check_modules(event, detector, name)
+    candidates = pd.read_csv(run_dir / "submissions" / task.split / f"{name}.csv")
+    start = time.perf_counter()
+    cleaned, params = refit(event, candidates, detector, task.fit_config, name=f"submissions/{task.split}/{name}.csv")
+    seconds = time.perf_counter() - start
+    atomic_write_text(run_dir / REFITTED_DIR / task.split / f"{name}.csv", cleaned.to_csv(index=False))
+    atomic_write_bytes(run_dir / PARAMS_DIR / task.split / f"{name}.parquet", params.to_parquet(index=False))
+    return {"seconds": seconds, "n_input": int(candidates["track_id"].nunique()),
+            "matched": matched_track_parameters(event, cleaned, params)}
+
+
+@stage("trackml_refit", sections={**SECTIONS, "refit": RefitConfig})
+def trackml_refit(ctx: RunContext) -> None:
+    """Kalman refit of the track candidates: cleaned candidates and track parameters per event."""
     cfg: RefitConfig = ctx.config.refit
     if not cfg.enabled:
         ctx.logger.info("  refit.enabled is false: the raw candidates are evaluated")
         return
-    detector, fit_config, eval_config = read_detector(), cfg.fit_config(), cfg.fit_config(eval_events=True)
+    configs = {"test": cfg.fit_config(), "eval": cfg.fit_config(eval_events=True)}
     prefixes = _split_prefixes(ctx)
+    tasks = [RefitTask(Path(p), ctx.run_dir, split, configs[split]) for split in SPLITS for p in prefixes[split]]
+    results = executor(ctx).map(refit_event, tasks, description="refit")
     for split in SPLITS:
-        tables, matched, n_input, seconds = [], [], 0, 0.0
-        for prefix in prefixes[split]:
-            name = Path(prefix).name
-            event = read_available(prefix)
-            check_modules(event, detector, name)
-            candidates = pd.read_csv(ctx.path("submissions", split, f"{name}.csv"))
-            start = time.perf_counter()
-            config = eval_config if split == "eval" else fit_config
-            cleaned, params = refit(event, candidates, detector, config, name=f"submissions/{split}/{name}.csv")
-            seconds += time.perf_counter() - start
-            atomic_write_text(ctx.path(REFITTED_DIR, split, f"{name}.csv"), cleaned.to_csv(index=False))
-            atomic_write_bytes(ctx.path(PARAMS_DIR, split, f"{name}.parquet"), params.to_parquet(index=False))
-            n_input += int(candidates["track_id"].nunique())
-            tables.append(params)
-            matched.append(matched_track_parameters(event, cleaned, params))
-            if split == "eval":
-                summary = {**fit_summary(params, candidates["track_id"].nunique()), **resolution_summary(matched[-1])}
-                ctx.log_metrics(summary, prefix=f"refit_eval_{name}")
+        done = [(task, result) for task, result in zip(tasks, results) if task.split == split]
+        tables = [pd.read_parquet(ctx.path(PARAMS_DIR, split, f"{task.prefix.name}.parquet")) for task, _ in done]
+        if split == "eval":
+            for (task, result), params in zip(done, tables):
+                summary = {**fit_summary(params, result["n_input"]), **resolution_summary(result["matched"])}
+                ctx.log_metrics(summary, prefix=f"refit_eval_{task.prefix.name}")
         if split != "test" or not tables:
             continue
-        _log_time(ctx, "refit", seconds, len(tables))
-        params, matched_all = pd.concat(tables, ignore_index=True), pd.concat(matched, ignore_index=True)
-        summary = {**fit_summary(params, n_input), **resolution_summary(matched_all)}
+        _log_time(ctx, "refit", sum(result["seconds"] for _, result in done), len(tables))
+        params = pd.concat(tables, ignore_index=True)
+        matched_all = pd.concat([result["matched"] for _, result in done], ignore_index=True)
+        summary = {**fit_summary(params, sum(result["n_input"] for _, result in done)), **resolution_summary(matched_all)}
         ctx.log_metrics(summary, prefix="refit")
         ctx.logger.info(
             f"  test: {summary['fraction_fitted']:.1%} of {summary['n_fit_candidates']} candidates fitted, median "

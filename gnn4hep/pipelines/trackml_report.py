@@ -3,10 +3,12 @@
 :func:`evaluate_tracks` is the body of the evaluate stages (GNN and HDBSCAN pipelines): it scores the
 final candidates of every test/eval event (``refitted/`` when the Kalman refit ran, else
 ``submissions/``) and, after a refit, the track builder's candidates too (``*_before_refit`` keys).
+The per-event scoring (:func:`score_event`) of all of them is one map through the run's executor.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +29,31 @@ def headline_metrics(result: dict, suffix: str = "") -> dict[str, float]:
     return {f"{key}{suffix}": value for key, value in values.items()}
 
 
+@dataclass(frozen=True)
+class ScoreTask:
+    """Score the candidates file ``submission`` against the event at ``prefix``."""
+
+    prefix: Path
+    submission: Path
+    pt_min: float
+    min_hits: int
+
+
+def score_event(task: ScoreTask) -> tuple[dict, pd.DataFrame]:
+    """(track summary, particle efficiency table) of one event (run by :mod:`gnn4hep.executor`)."""
+    from gnn4hep.tracking.evaluation.aggregate import event_track_summary, particle_efficiency_table
+    from gnn4hep.tracking.io import read_event
+
+    event = read_event(task.prefix, parts=("hits", "particles", "truth"))
+    submission = pd.read_csv(task.submission)
+    return (event_track_summary(event, submission, pt_min=task.pt_min, min_hits=task.min_hits),
+            particle_efficiency_table(event, submission, task.min_hits))
+
+
+def _score_tasks(ctx: RunContext, split: str, prefixes: list[Path], cfg: TrackingEvaluationConfig, candidates: str) -> list[ScoreTask]:
+    return [ScoreTask(Path(p), ctx.path(candidates, split, f"{Path(p).name}.csv"), cfg.pt_min, cfg.min_hits) for p in prefixes]
+
+
 def evaluate_split(
     ctx: RunContext,
     split: str,
@@ -36,6 +63,7 @@ def evaluate_split(
     metrics_prefix: str | None = None,
     candidates: str = "submissions",
     edges: bool = True,
+    scored: list[tuple[dict, pd.DataFrame]] | None = None,
 ) -> dict:
     """Evaluate the track candidates of ``prefixes`` (files of the infer/build/refit stages); log and
     return the combined track summary (keys trackml_score, pt_high, all, and edges when ``edges``).
@@ -44,26 +72,21 @@ def evaluate_split(
         candidates: run sub-folder of the per-event candidates: ``submissions`` (track builder) or
             ``refitted`` (Kalman refit).
         edges: also compute the edge metrics (and, with ``plots``, the ROC) from ``edge_scores``.
+        scored: :func:`score_event` of each prefix (computed here, in this process, when None).
     """
-    from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries, event_track_summary, particle_efficiency_table
-    from gnn4hep.tracking.io import read_event
+    import numpy as np
+
+    from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries
     from gnn4hep.training.edge_metrics import edge_metrics, plot_edge_roc
 
-    summaries, particle_tables, scores, truth = [], [], [], []
-    display = None
-    for index, prefix in enumerate(prefixes):
-        name = Path(prefix).name
-        event = read_event(prefix, parts=("hits", "particles", "truth"))
-        submission = pd.read_csv(ctx.path(candidates, split, f"{name}.csv"))
-        if edges:
-            table = pd.read_parquet(ctx.path("edge_scores", split, f"{name}.parquet"))
-            scores.append(table["edge_score"].to_numpy())
-            truth.append(table["y"].to_numpy())
-        summaries.append(event_track_summary(event, submission, pt_min=cfg.pt_min, min_hits=cfg.min_hits))
-        particle_tables.append(particle_efficiency_table(event, submission, cfg.min_hits))
-        if index == min(cfg.display_event, len(prefixes) - 1):
-            display = (event, submission)
-    import numpy as np
+    if scored is None:
+        scored = [score_event(task) for task in _score_tasks(ctx, split, prefixes, cfg, candidates)]
+    summaries, particle_tables = [summary for summary, _ in scored], [table for _, table in scored]
+    scores, truth = [], []
+    for prefix in prefixes if edges else []:
+        table = pd.read_parquet(ctx.path("edge_scores", split, f"{Path(prefix).name}.parquet"))
+        scores.append(table["edge_score"].to_numpy())
+        truth.append(table["y"].to_numpy())
 
     cut = float(getattr(ctx.config, "tracks").score_cut) if hasattr(ctx.config, "tracks") else 0.5
     result = combine_track_summaries(summaries)
@@ -82,7 +105,11 @@ def evaluate_split(
         ctx.save_figure(plot_efficiency(pd.concat(particle_tables, ignore_index=True), cfg.pt_min), f"{split}_efficiency")
         if edges:
             ctx.save_figure(plot_edge_roc(all_scores, all_truth, cut=cut, label="edge classifier"), f"{split}_edge_roc")
-        event, submission = display
+        from gnn4hep.tracking.io import read_event
+
+        prefix = Path(prefixes[min(cfg.display_event, len(prefixes) - 1)])
+        event = read_event(prefix, parts=("hits", "particles", "truth"))
+        submission = pd.read_csv(ctx.path(candidates, split, f"{prefix.name}.csv"))
         ctx.save_figure(plot_event_display(event.hits, event.truth, submission, event.particles, cfg.pt_min), f"{split}_event_display")
     return result
 
@@ -94,18 +121,24 @@ def evaluate_tracks(ctx: RunContext, prefixes: dict[str, list[Path]], cfg: Track
         prefixes: event prefixes of the splits ``test`` and ``eval``.
         edges: the pipeline wrote ``edge_scores/`` (edge metrics and ROC are added).
     """
+    from gnn4hep.pipelines.trackml_gnn import executor
+
     groups = [("test", "test", prefixes["test"])] + [("eval", f"eval_{Path(p).name}", [p]) for p in prefixes["eval"]]
+    jobs = []  # (split, key, group, candidates, metrics suffix): one evaluate_split each
     for split, key, group in groups:
         if not group:
             continue
         names = [Path(p).name for p in group]
         refitted = all(ctx.run_dir.joinpath("refitted", split, f"{n}.csv").exists() for n in names)
-        final = evaluate_split(ctx, split, group, cfg, plots=split == "test", metrics_prefix=key,
-                               candidates="refitted" if refitted else "submissions", edges=edges)
-        if split == "test":
-            ctx.log_metrics(headline_metrics(final))
+        jobs.append((split, key, group, "refitted" if refitted else "submissions", ""))
         if refitted:
-            raw = evaluate_split(ctx, split, group, cfg, plots=False, metrics_prefix=f"{key}_before_refit",
-                                 candidates="submissions", edges=False)
-            if split == "test":
-                ctx.log_metrics(headline_metrics(raw, suffix="_before_refit"))
+            jobs.append((split, key, group, "submissions", "_before_refit"))
+    tasks = [_score_tasks(ctx, split, group, cfg, candidates) for split, _, group, candidates, _ in jobs]
+    flat = executor(ctx).map(score_event, [task for job_tasks in tasks for task in job_tasks], description="scoring")
+    start = 0
+    for (split, key, group, candidates, suffix), job_tasks in zip(jobs, tasks):
+        scored, start = flat[start:start + len(job_tasks)], start + len(job_tasks)
+        result = evaluate_split(ctx, split, group, cfg, plots=split == "test" and not suffix, metrics_prefix=f"{key}{suffix}",
+                                candidates=candidates, edges=edges and not suffix, scored=scored)
+        if split == "test":
+            ctx.log_metrics(headline_metrics(result, suffix=suffix))
