@@ -71,17 +71,6 @@ class KalmanResult:
     ok: np.ndarray
 
 
-def _inv2(m: np.ndarray) -> np.ndarray:
-    """Inverse of (n, 2, 2) matrices (diverged fits give inf / NaN, flagged by the caller)."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        det = m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]
-        det = np.where(np.abs(det) > 1e-300, det, 1e-300)
-        out = np.empty_like(m)
-        out[:, 0, 0], out[:, 1, 1] = m[:, 1, 1] / det, m[:, 0, 0] / det
-        out[:, 0, 1], out[:, 1, 0] = -m[:, 0, 1] / det, -m[:, 1, 0] / det
-    return out
-
-
 def inverse_spd(m: np.ndarray) -> np.ndarray:
     """Inverse of symmetric positive-definite (n, k, k) matrices by Cholesky, element-wise over n.
 
@@ -114,11 +103,6 @@ def inverse_spd(m: np.ndarray) -> np.ndarray:
             out[i, j] = total([inv_low[p][i] * inv_low[p][j] for p in range(j, k)])
             out[j, i] = out[i, j]
     return np.ascontiguousarray(out.transpose(2, 0, 1))
-
-
-def _quad2(r: np.ndarray, inv: np.ndarray) -> np.ndarray:
-    """r^T M r for (n, 2) vectors and (n, 2, 2) matrices."""
-    return inv[:, 0, 0] * r[:, 0] ** 2 + (inv[:, 0, 1] + inv[:, 1, 0]) * r[:, 0] * r[:, 1] + inv[:, 1, 1] * r[:, 1] ** 2
 
 
 def _t(m: np.ndarray) -> np.ndarray:
@@ -175,7 +159,7 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             rows_t[k] = rows.transpose(0, 2, 1)
             delta = state - ref
             state = pred[k]
-            np.add(ref_next[:, :3], (rows @ delta[:, :, None])[:, :, 0], out=state[:, :3])
+            np.add(ref_next[:, :3], np.einsum("nij,nj->ni", rows, delta), out=state[:, :3])
             np.add(ref_next[:, 3:], delta[:, 3:], out=state[:, 3:])  # theta and q/p: F's rows of the identity
             ref, ref_pos, ref_dir = ref_next, pos_next, dir_next
             if reference is not None:  # the next step starts from the given reference state
@@ -209,11 +193,15 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             det = s00 * s11 - s01 * s01
             det = np.where(np.abs(det) > 1e-300, det, 1e-300)
             i00, i11, i01 = s11 / det, s00 / det, -s01 / det
-            g0 = np.where(m[:, None], ph0 * i00[:, None] + ph1 * i01[:, None], 0.0)  # gain columns
-            g1 = np.where(m[:, None], ph0 * i01[:, None] + ph1 * i11[:, None], 0.0)
+            gain = np.empty((n_tracks, 5, 2))
+            gain[:, :, 0] = np.where(m[:, None], ph0 * i00[:, None] + ph1 * i01[:, None], 0.0)
+            gain[:, :, 1] = np.where(m[:, None], ph0 * i01[:, None] + ph1 * i11[:, None], 0.0)
+            g0, g1 = gain[:, :, 0], gain[:, :, 1]
             state = filt[k]
             np.add(pred[k], g0 * r0[:, None] + g1 * r1[:, None], out=state)
-            np.subtract(cov, np.stack([g0, g1], -1) @ np.stack([ph0, ph1], 1), out=filt_cov[k])  # P - K (P H^T)^T
+            ph_t = np.empty((n_tracks, 2, 5))  # (P H^T)^T
+            ph_t[:, 0], ph_t[:, 1] = ph0, ph1
+            np.subtract(cov, gain @ ph_t, out=filt_cov[k])  # P - K (P H^T)^T
             chi2 += np.where(m, i00 * r0 * r0 + 2.0 * i01 * r0 * r1 + i11 * r1 * r1, 0.0)
         cov = filt_cov[k]
         if material and k < n_surf - 1:
@@ -231,13 +219,20 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             p_ft[:, :, :3] = filt_cov[k] @ rows_t[k + 1]
             p_ft[:, :, 3:] = filt_cov[k][:, :, 3:]
             gain = p_ft @ inverse_spd(pred_cov[k + 1])
-            smooth[k] += (gain @ (smooth[k + 1] - pred[k + 1])[:, :, None])[:, :, 0]
+            smooth[k] += np.einsum("nij,nj->ni", gain, smooth[k + 1] - pred[k + 1])
             smooth_cov[k] += gain @ (smooth_cov[k + 1] - pred_cov[k + 1]) @ _t(gain)
     smooth = smooth.transpose(1, 0, 2)
     smooth_cov = smooth_cov.transpose(1, 0, 2, 3)
-    resid = surfaces.measurements - smooth[:, :, :2]
-    r_cov = -smooth_cov[:, :, :2, :2].reshape(-1, 2, 2) + surfaces.variances.reshape(-1, 2)[:, :, None] * np.eye(2)
-    hit_chi2 = _quad2(resid.reshape(-1, 2), _inv2(r_cov)).reshape(n_tracks, n_surf)
+    r0 = surfaces.measurements[:, :, 0] - smooth[:, :, 0]
+    r1 = surfaces.measurements[:, :, 1] - smooth[:, :, 1]
+    # r^T (V - H P H^T)^-1 r, the 2 x 2 inverse written out
+    c00 = surfaces.variances[:, :, 0] - smooth_cov[:, :, 0, 0]
+    c11 = surfaces.variances[:, :, 1] - smooth_cov[:, :, 1, 1]
+    c01, c10 = -smooth_cov[:, :, 0, 1], -smooth_cov[:, :, 1, 0]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        det = c00 * c11 - c01 * c10
+        det = np.where(np.abs(det) > 1e-300, det, 1e-300)
+        hit_chi2 = (c11 / det * r0**2 + (-c01 / det + -c10 / det) * r0 * r1 + c00 / det * r1**2)
     hit_chi2 = np.where(surfaces.mask, np.where(reached, hit_chi2, np.inf), 0.0)
     diag = np.diagonal(smooth_cov[:, 0], axis1=1, axis2=2)
     used = surfaces.mask & reached
