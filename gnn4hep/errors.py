@@ -26,6 +26,9 @@ class InputFileError(Gnn4hepError, ValueError):
         where = f"{self.path}" + (f", column '{column}'" if column else "")
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self):  # pickles whole across worker processes (the default would lose the arguments)
+        return (type(self), (self.path, self.problem, self.column))
+
 
 class SubmissionError(Gnn4hepError, ValueError):
     """A track-candidate table (hit_id, track_id) does not match the event it is scored against."""

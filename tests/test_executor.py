@@ -65,3 +65,12 @@ def test_bad_executor_kind_is_a_config_error():
 
     with pytest.raises(ValidationError, match="kind"):
         ExecutorConfig(kind="slurm")
+
+
+def test_input_file_error_pickles_whole():
+    import pickle
+
+    from gnn4hep.errors import InputFileError
+
+    error = pickle.loads(pickle.dumps(InputFileError("a/hits.csv", "bad value", column="x")))
+    assert type(error) is InputFileError and error.column == "x" and str(error) == "a/hits.csv, column 'x': bad value"
