@@ -44,8 +44,12 @@ def _s_c(a: np.ndarray, sin_a: np.ndarray, cos_a: np.ndarray):
     1 - cos a is evaluated as sin^2 a / (1 + cos a) where cos a > 0 (no cancellation).
     """
     small = np.abs(a) < 1e-8
+    one_minus_cos = sin_a * sin_a / (1.0 + cos_a)
+    if not (cos_a > 0).all():
+        one_minus_cos = np.where(cos_a > 0, one_minus_cos, 1.0 - cos_a)
+    if not small.any():  # the common case: no straight lines
+        return sin_a / a, one_minus_cos / a
     safe = np.where(small, 1.0, a)
-    one_minus_cos = np.where(cos_a > 0, sin_a * sin_a / (1.0 + cos_a), 1.0 - cos_a)
     s_fun = np.where(small, 1.0, sin_a / safe)
     c_fun = np.where(small, 0.5 * a, one_minus_cos / safe)
     return s_fun, c_fun
@@ -100,12 +104,16 @@ class _Helix:
         sin_a, cos_a = np.sin(a), np.cos(a)
         s_fun, c_fun = _s_c(a, sin_a, cos_a)
         st_s = self.sin_t * s
-        step = np.stack([st_s * (self.cos_p * s_fun - self.sin_p * c_fun),
-                         st_s * (self.sin_p * s_fun + self.cos_p * c_fun), self.cos_t * s], -1)
-        cos_new = self.cos_p * cos_a - self.sin_p * sin_a
-        sin_new = self.sin_p * cos_a + self.cos_p * sin_a
-        d = np.stack([self.sin_t * cos_new, self.sin_t * sin_new, self.cos_t], -1)
-        return self.position + step, d, (a, sin_a, cos_a, s_fun, c_fun)
+        x = np.empty((len(s), 3))
+        x[:, 0] = st_s * (self.cos_p * s_fun - self.sin_p * c_fun)
+        x[:, 1] = st_s * (self.sin_p * s_fun + self.cos_p * c_fun)
+        x[:, 2] = self.cos_t * s
+        x += self.position
+        d = np.empty((len(s), 3))
+        d[:, 0] = self.sin_t * (self.cos_p * cos_a - self.sin_p * sin_a)
+        d[:, 1] = self.sin_t * (self.sin_p * cos_a + self.cos_p * sin_a)
+        d[:, 2] = self.cos_t
+        return x, d, (a, sin_a, cos_a, s_fun, c_fun)
 
 
 def bound_to_global(params: np.ndarray, centers: np.ndarray, rotations: np.ndarray) -> np.ndarray:
@@ -126,19 +134,21 @@ def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iteration
     Newton evaluation at which each track converged (no extra helix evaluation).
     """
     sin_t = helix.sin_t
-    d0 = np.stack([sin_t * helix.cos_p, sin_t * helix.sin_p, helix.cos_t], -1)
     gap = _dot3(normal, center - helix.position)
-    cos_in = _dot3(normal, d0)
+    cos_in = normal[:, 0] * (sin_t * helix.cos_p) + normal[:, 1] * (sin_t * helix.sin_p) + normal[:, 2] * helix.cos_t
     s = gap / np.where(np.abs(cos_in) > 1e-12, cos_in, 1e-12)
-    n = len(s)
-    x_all, d_all, trig_all, f_all = np.empty((n, 3)), np.empty((n, 3)), np.empty((5, n)), np.empty(n)
-    active = slice(None)  # the tracks still iterating, as an index into all tracks
-    sub, sub_c, sub_w, sub_s = helix, center, normal, s.copy()
+    active = None  # the tracks still iterating, as an index into all tracks (None: all)
+    sub, sub_c, sub_w, sub_s = helix, center, normal, s
     converged = False
     for _ in range(max_iterations):
         x, d, trig = sub.at(sub_s)
         f = _dot3(sub_w, x - sub_c)
-        x_all[active], d_all[active], trig_all[:, active], f_all[active], s[active] = x, d, trig, f, sub_s
+        if active is None:  # every track evaluated: the results are these arrays
+            x_all, d_all, trig_all, f_all, s = x, d, list(trig), f, sub_s
+        else:
+            x_all[active], d_all[active], f_all[active], s[active] = x, d, f, sub_s
+            for full, part in zip(trig_all, trig):
+                full[active] = part
         moving = ~(np.abs(f) < tolerance_mm)
         if not moving.any():
             converged = True
@@ -150,12 +160,17 @@ def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iteration
         sub_s = sub_s - np.where(moving, np.clip(step, -limit, limit), 0.0)
         if moving.mean() < 0.5:  # continue on the unconverged tracks only
             keep = np.flatnonzero(moving)
-            active = keep if isinstance(active, slice) else active[keep]
+            active = keep if active is None else active[keep]
             sub, sub_c, sub_w, sub_s = sub.take(keep), sub_c[keep], sub_w[keep], sub_s[keep]
     if not converged:  # iterations exhausted: the state at the last Newton step
         x, d, trig = sub.at(sub_s)
-        x_all[active], d_all[active], trig_all[:, active], s[active] = x, d, trig, sub_s
-        f_all[active] = _dot3(sub_w, x - sub_c)
+        f = _dot3(sub_w, x - sub_c)
+        if active is None:
+            x_all, d_all, trig_all, f_all, s = x, d, list(trig), f, sub_s
+        else:
+            x_all[active], d_all[active], f_all[active], s[active] = x, d, f, sub_s
+            for full, part in zip(trig_all, trig):
+                full[active] = part
     return s, np.abs(f_all), x_all, d_all, tuple(trig_all)
 
 
