@@ -24,6 +24,7 @@ drives outlier rejection. Shapes: T tracks, L surfaces; arrays (T, L, ...).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +72,38 @@ class KalmanResult:
     ok: np.ndarray
 
 
+class Workspace:
+    """Scratch arrays of :func:`kalman_smoother` (predictions, their covariances, Jacobian rows),
+    kept between calls.
+
+    A fresh array of megabytes is mapped anew by the allocator and costs a page fault per 4 kB on
+    first touch: for 2500 tracks of 10 surfaces these scratch arrays are ~9 MB, ~2200 faults, at
+    every call. Each thread gets its own workspace (:func:`thread_workspace`); it keeps the largest
+    arrays it was asked for (bounded by the fitter's chunk: under 20 MB for 3000-track chunks).
+    """
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """An uninitialised float64 array of ``shape``, in the same memory at each call for ``name``."""
+        size = int(np.prod(shape))
+        flat = self._arrays.get(name)
+        if flat is None or flat.size < size:
+            flat = self._arrays[name] = np.empty(size)
+        return flat[:size].reshape(shape)
+
+
+_THREAD = threading.local()
+
+
+def thread_workspace() -> Workspace:
+    """The calling thread's :class:`Workspace`."""
+    if not hasattr(_THREAD, "workspace"):
+        _THREAD.workspace = Workspace()
+    return _THREAD.workspace
+
+
 def inverse_spd(m: np.ndarray) -> np.ndarray:
     """Inverse of symmetric positive-definite (n, k, k) matrices by Cholesky, element-wise over n.
 
@@ -112,7 +145,7 @@ def _t(m: np.ndarray) -> np.ndarray:
 
 def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, b_tesla: float,
                     mass_gev: float = MUON_MASS_GEV, material: bool = True,
-                    reference: np.ndarray | None = None) -> KalmanResult:
+                    reference: np.ndarray | None = None, workspace: Workspace | None = None) -> KalmanResult:
     """Forward Kalman filter and RTS smoother for T tracks at once, linearised about a reference.
 
     The prediction is p_k|k-1 = f(r_k-1) + F_k (p_k-1|k-1 - r_k-1) with F_k the Jacobian at the
@@ -127,14 +160,16 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
         seed: (T, 5) state on each track's first surface; seed_cov: (T, 5, 5).
         b_tesla: B_z. mass_gev: mass hypothesis for the scattering. material: add scattering noise.
         reference: optional (T, L, 5) reference states on every surface.
+        workspace: scratch arrays (:class:`Workspace`); the calling thread's by default.
     """
     n_tracks, n_surf = surfaces.mask.shape
-    pred = np.empty((n_surf, n_tracks, 5))
-    pred_cov = np.empty((n_surf, n_tracks, 5, 5))
+    workspace = thread_workspace() if workspace is None else workspace
+    pred = workspace.array("pred", (n_surf, n_tracks, 5))
+    pred_cov = workspace.array("pred_cov", (n_surf, n_tracks, 5, 5))
     filt = np.empty((n_surf, n_tracks, 5))
     filt_cov = np.empty((n_surf, n_tracks, 5, 5))
     # F has the rows of theta and q/p of the identity: only its first three rows A_k are kept, with A_k^T
-    rows_t = np.empty((n_surf, n_tracks, 5, 3))
+    rows_t = workspace.array("rows_t", (n_surf, n_tracks, 5, 3))
     chi2 = np.zeros(n_tracks)
     ok = np.ones(n_tracks, dtype=bool)
     state, cov = seed.astype(np.float64), seed_cov.astype(np.float64)
