@@ -127,6 +127,37 @@ def global_to_local(points: np.ndarray, centers: np.ndarray, rotations: np.ndarr
     return np.stack([_dot3(rotations[..., :, 0], rel), _dot3(rotations[..., :, 1], rel)], -1)
 
 
+def _circle_guess(helix: _Helix, normal, gap, s_line):
+    """Exact crossing of planes parallel to z (w_z = 0, the barrel modules), else ``s_line``.
+
+    With delta the azimuth of w, the transverse circle meets the plane where
+    sin(psi - delta) = x = y + eps, psi = phi + a the azimuth at the crossing, y = sin(phi - delta),
+    eps = gap omega / (sin(theta) |w|). The root on the branch of phi (cos(psi - delta) of the sign
+    of cos(phi - delta)) is the nearest crossing; its turning angle a comes from
+    sin a = eps (cos(phi - delta) + y (x + y) / (|cos(phi - delta)| + |cos(psi - delta)|)), free of
+    cancellation, so s = a / omega is as precise as a converged Newton solution. Straight tracks,
+    grazing crossings (|cos(phi - delta)| < 1e-3), planes the circle misses and turns of more than
+    a quarter from the straight-line guess keep ``s_line``.
+    """
+    omega = helix.omega
+    use = (normal[:, 2] == 0.0) & (np.abs(omega) > 1e-12) & (helix.sin_t > 1e-12)
+    if not use.any():
+        return s_line
+    wx, wy = normal[:, 0], normal[:, 1]
+    rho = np.hypot(wx, wy)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        y = (wx * helix.sin_p - wy * helix.cos_p) / rho  # sin(phi - delta)
+        cy = (wx * helix.cos_p + wy * helix.sin_p) / rho  # cos(phi - delta)
+        eps = gap * omega / (helix.sin_t * rho)
+        x = y + eps
+        sign = np.sign(cy)
+        cx = sign * np.sqrt(1.0 - x * x)  # NaN when the circle misses the plane
+        sin_a = eps * (cy + y * sign * (x + y) / (np.abs(cy) + np.abs(cx)))
+        a = np.arctan2(sin_a, cx * cy + x * y)
+        use &= np.isfinite(a) & (np.abs(cy) > 1e-3) & (np.abs(a - omega * s_line) < 0.5 * np.pi)
+        return np.where(use, a / np.where(use, omega, 1.0), s_line)
+
+
 def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iterations: int):
     """Newton on s for w . (x(s) - c) = 0; iterates only on the tracks not yet within ``tolerance_mm``.
 
@@ -137,6 +168,7 @@ def _intersect(helix: _Helix, center, normal, tolerance_mm: float, max_iteration
     gap = _dot3(normal, center - helix.position)
     cos_in = normal[:, 0] * (sin_t * helix.cos_p) + normal[:, 1] * (sin_t * helix.sin_p) + normal[:, 2] * helix.cos_t
     s = gap / np.where(np.abs(cos_in) > 1e-12, cos_in, 1e-12)
+    s = _circle_guess(helix, normal, gap, s)
     active = None  # the tracks still iterating, as an index into all tracks (None: all)
     sub, sub_c, sub_w, sub_s = helix, center, normal, s
     converged = False
