@@ -18,8 +18,9 @@ with S(a) = sin(a) / a and C(a) = (1 - cos a) / a, evaluated without cancellatio
 a = 0, are exact). A positive charge in a +z field turns clockwise (phi decreases).
 
 Plane crossing: Newton iterations on s for f(s) = w' . (x(s) - c') = 0, f'(s) = w' . d(s), started
-from the straight-line solution, all tracks at once; once most tracks have converged (|f| below the
-tolerance) only the others iterate. The final |f| is returned so callers can flag misses.
+from the exact circle-plane crossing on planes parallel to z (the barrel modules) and from the
+straight-line solution elsewhere (exact on planes normal to z), all tracks at once; once most tracks
+have converged (|f| below the tolerance) only the others iterate. The final |f| is returned so callers can flag misses.
 
 Jacobian (5 x 5) of p' = P(p): with y = (l0, l1, phi, theta, qop) and s* the crossing,
 
