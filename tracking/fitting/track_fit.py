@@ -68,18 +68,20 @@ def seed_states(surfaces: Surfaces, b_tesla: float) -> np.ndarray:
     to the first surface. |q/p| is capped at 10 e/GeV (pT > 0.1 GeV).
     """
     n = surfaces.mask.sum(axis=1)
-    rows = np.arange(len(n))
-    local = np.concatenate([surfaces.measurements, np.zeros(surfaces.measurements.shape[:2] + (3,))], -1)
-    points = bound_to_global(local, surfaces.centers, surfaces.rotations)
+    points = bound_to_global(surfaces.measurements, surfaces.centers, surfaces.rotations)  # (l0, l1) only
     triplet, phi, theta, qop = robust_seed(points, n, b_tesla)
     qop = np.clip(qop, -10.0, 10.0)
-    first = triplet[:, 0]
-    state = np.concatenate([surfaces.measurements[rows, first], np.stack([phi, theta, qop], -1)], -1)
-    moved, _, _, miss = propagate(state, surfaces.centers[rows, first], surfaces.rotations[rows, first],
-                                  surfaces.centers[:, 0], surfaces.rotations[:, 0], b_tesla, jacobian=False)
-    keep_start = (first == 0) | ~np.isfinite(miss) | (miss > 1e-3)
     start = np.concatenate([surfaces.measurements[:, 0], np.stack([phi, theta, qop], -1)], -1)
-    return np.where(keep_start[:, None], start, moved)
+    moved = np.flatnonzero(triplet[:, 0] != 0)  # seeds from a later hit, carried back to the first surface
+    if len(moved) == 0:
+        return start
+    first = triplet[moved, 0]
+    state = np.concatenate([surfaces.measurements[moved, first], start[moved, 2:]], -1)
+    back, _, _, miss = propagate(state, surfaces.centers[moved, first], surfaces.rotations[moved, first],
+                                 surfaces.centers[moved, 0], surfaces.rotations[moved, 0], b_tesla, jacobian=False)
+    reached = np.isfinite(miss) & (miss <= 1e-3)
+    start[moved[reached]] = back[reached]
+    return start
 
 
 def _fit_chunk(surfaces: Surfaces, b_tesla, mass_gev, material, iterations, seed=None) -> TrackFit:
