@@ -82,7 +82,7 @@ class FitConfig:
     material_model: str = "sensors"
     error_scale: float = 1.0
     cluster_errors: bool = False
-    chunk: int = 5000
+    chunk: int = 3000
     restore_chi2_ndf: float | None = 3.0
     outlier_ids: str = "singletons"
     split_bad: bool = True

@@ -90,3 +90,37 @@ def test_straight_line_limit():
     assert np.allclose(x1, line, atol=1e-9)
     assert np.all(np.isfinite(jac))
     assert np.allclose(out[:, 2], params[:, 2])
+
+
+def test_exact_barrel_crossing_equals_newton_from_the_straight_line():
+    """The circle-plane start of the crossing search (planes parallel to z) is an exact crossing, the
+    one Newton reaches from the straight-line guess; grazing and missed planes keep that guess."""
+    from gnn4hep.tracking.fitting.propagation import _circle_guess, _dot3, _Helix
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    position = rng.normal(0.0, 50.0, (n, 3))
+    phi, theta = rng.uniform(-np.pi, np.pi, n), rng.uniform(0.2, np.pi - 0.2, n)
+    qop = rng.choice([-1.0, 1.0], n) / rng.uniform(0.3, 50.0, n)
+    helix = _Helix(position, phi, theta, qop, 2.0)
+    delta = phi + rng.normal(0.0, 0.6, n)  # plane normals around the direction, w_z = 0
+    normal = np.stack([np.cos(delta), np.sin(delta), np.zeros(n)], -1)
+    center = position + normal * rng.uniform(5.0, 400.0, n)[:, None] + rng.normal(0, 30, (n, 3)) * [1, 1, 0]
+    gap = _dot3(normal, center - position)
+    direction = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], -1)
+    s_line = gap / _dot3(normal, direction)
+    s_exact = _circle_guess(helix, normal, gap, s_line)
+    used = s_exact != s_line
+    assert used.mean() > 0.8
+    x, _, _ = helix.at(s_exact)
+    assert np.abs(_dot3(normal, x - center))[used].max() < 1e-9
+    s_newton = s_line.copy()  # reference: plain Newton from the straight line
+    for _ in range(50):
+        x, d, _ = helix.at(s_newton)
+        s_newton = s_newton - _dot3(normal, x - center) / _dot3(normal, d)
+    both = used & np.isfinite(s_newton)
+    assert both.mean() > 0.8
+    assert np.allclose(s_exact[both], s_newton[both], rtol=1e-9, atol=1e-9)
+    # a plane the circle cannot reach keeps the straight-line guess
+    far = _circle_guess(helix, normal, np.full(n, 1e6), np.full(n, 7.0))
+    assert np.all(far == 7.0)
