@@ -78,9 +78,9 @@ def load_condensation_model(path: Path):
     """(model, CondensationConfig) from ``condensation_net.pt`` (weights_only)."""
     if not path.exists():
         raise InputFileError(path, "no such file (run trackml_condensation_train first)")
-    import torch
+    from gnn4hep.utils.torch_files import load_torch_file
 
-    content = torch.load(path, weights_only=True)
+    content = load_torch_file(path, "condensation model file")
     cfg = CondensationConfig(**content["config"])
     model = _make_model(cfg, int(content["in_features"]))
     model.load_state_dict(content["state_dict"])

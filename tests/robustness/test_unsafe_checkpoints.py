@@ -14,6 +14,7 @@ import torch
 from gnn4hep.errors import InputFileError
 from gnn4hep.graphs.io import load_graph
 from gnn4hep.graphs.metric_learning import load_metric_learning
+from gnn4hep.pipelines.trackml_hdbscan import load_condensation_model
 from gnn4hep.training.edge_training import load_edge_model
 
 
@@ -38,6 +39,7 @@ LOADERS = {
     "edge_model": (load_edge_model, {"state_dict": {}, "model_config": {"type": "interaction_network"}}),
     "graph": (load_graph, {"x": torch.zeros(2, 3), "edge_index": torch.zeros(2, 1, dtype=torch.long)}),
     "metric_learning": (load_metric_learning, {"state_dict": {}, "embedding_hidden": 8, "embedding_dim": 2}),
+    "condensation": (load_condensation_model, {"state_dict": {}, "config": {}, "in_features": 3}),
 }
 
 
