@@ -2,20 +2,15 @@
 
 :func:`fit_surfaces` is the array-level fitter used by :func:`gnn4hep.tracking.fitting.refit`:
 
-The tracks are fitted from their last measurement to their first (:func:`reversed_surfaces`), as
-the same helices run backwards (momentum and charge reversed), so that the state at the first
-measurement, where the perigee is taken, is the filter's final estimate rather than a smoothed one:
-
 1. seed (phi, theta, q/p) from the helix through three well-spread measurements (see
-   :func:`seed_states`) (:mod:`~gnn4hep.tracking.fitting.seeding`), on the last measurement's surface,
-   with a wide diagonal covariance (``SEED_SIGMAS``) so the seed carries no weight;
+   :func:`seed_states`) (:mod:`~gnn4hep.tracking.fitting.seeding`), on the first surface at the first
+   measurement, with a wide diagonal covariance (``SEED_SIGMAS``) so the seed carries no weight;
 2. Kalman filter + RTS smoother (:mod:`~gnn4hep.tracking.fitting.kalman`), linearised about the
-   seed's noiseless helix; the smoothed residuals give each hit's chi2 for outlier rejection;
+   seed's noiseless helix;
 3. ``iterations - 1`` further passes linearised about the smoothed states of the previous pass
    (re-seeded with the same wide covariance, so no hit is counted twice);
-4. perigee parameters at the beam line from the final state on the first measurement's surface,
-   turned forwards, plus that module's own scattering (the segment from the beam line to the first
-   hit has no material), with covariance J P J^T.
+4. perigee parameters at the beam line from the smoothed state on the first surface (no material
+   between the beam line and the first hit), with covariance J P J^T.
 
 Tracks are processed in chunks of ``chunk`` to bound memory (under 1.6 kB per track and surface); chunks
 of 2000-3000 tracks keep the working arrays small enough that they are reused rather than mapped
@@ -30,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gnn4hep.tracking.fitting.kalman import KalmanResult, Surfaces, kalman_smoother
-from gnn4hep.tracking.fitting.material import MUON_MASS_GEV, scattering_variance
-from gnn4hep.tracking.fitting.perigee import bound_to_perigee, wrap_angle
+from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
+from gnn4hep.tracking.fitting.perigee import bound_to_perigee
 from gnn4hep.tracking.fitting.propagation import bound_to_global, propagate
 from gnn4hep.tracking.fitting.seeding import robust_seed
 
@@ -42,9 +37,8 @@ SEED_QOP_REL, SEED_QOP_ABS = 1.0, 0.05
 
 @dataclass
 class TrackFit:
-    """Fit of T tracks: perigee (T, 5), perigee_cov (T, 5, 5), chi2 (T,), ndf (T,), hit_chi2 (T, L)
-    (in the order of the input surfaces), ok (T,), and the last Kalman pass (smoothed states on every
-    surface, in the backward order of :func:`reversed_surfaces`)."""
+    """Fit of T tracks: perigee (T, 5), perigee_cov (T, 5, 5), chi2 (T,), ndf (T,), hit_chi2 (T, L),
+    ok (T,), and the last Kalman pass (smoothed states on every surface)."""
 
     perigee: np.ndarray
     perigee_cov: np.ndarray
@@ -90,75 +84,19 @@ def seed_states(surfaces: Surfaces, b_tesla: float) -> np.ndarray:
     return start
 
 
-def reversed_surfaces(surfaces: Surfaces) -> tuple[Surfaces, np.ndarray]:
-    """The tracks' measured surfaces in reverse order, padded with the (new) last one.
-
-    Returns (reversed surfaces, index (T, L) of each reversed slot in the original arrays).
-    """
-    n_tracks, width = surfaces.mask.shape
-    slots = np.arange(width)
-    if surfaces.mask.all():  # no padding (the usual case in length-sorted chunks): reversed views
-        index = np.broadcast_to(slots[::-1], (n_tracks, width))
-        return Surfaces(*(getattr(surfaces, f)[:, ::-1] for f in
-                          ("centers", "rotations", "thickness", "measurements", "variances", "mask"))), index
-    order = np.argsort(np.where(surfaces.mask, -slots[None, :], width), axis=1, kind="stable")
-    n_real = surfaces.mask.sum(axis=1)
-    last = order[np.arange(n_tracks), np.maximum(n_real - 1, 0)]
-    index = np.where(slots[None, :] < n_real[:, None], order, last[:, None])
-
-    def take(values):
-        return np.take_along_axis(values, index.reshape(index.shape + (1,) * (values.ndim - 2)), axis=1)
-
-    flipped = Surfaces(take(surfaces.centers), take(surfaces.rotations), take(surfaces.thickness),
-                       take(surfaces.measurements), take(surfaces.variances), slots[None, :] < n_real[:, None])
-    return flipped, index
-
-
-#: Bound parameters of the same helix run backwards: (l0, l1, phi + pi, pi - theta, -q/p).
-_BACKWARDS_JACOBIAN = np.diag([1.0, 1.0, 1.0, -1.0, -1.0])
-
-
-def _fit_chunk(surfaces: Surfaces, b_tesla, mass_gev, material, iterations) -> TrackFit:
-    """Fit from the last measurement to the first, so the state at the first one (where the perigee is
-    taken) is the filter's final, full-information estimate: the smoother never has to bring it back
-    through the nearly singular covariances of the first steps (where the wide seed meets the first
-    hits; smoothing back there gave forward tracks perigee covariances that moved by up to 40 % of
-    sigma_i sigma_j under 1e-15 relative changes of the measurements). The tracks are followed
-    backwards as the same helices with momentum and charge reversed; the first module's own
-    scattering, which the backward pass meets only after its last update, is added to the
-    covariance at the end (the perigee is on the beam side of that module, as in a forward fit)."""
-    flipped, index = reversed_surfaces(surfaces)
-    state = seed_states(flipped, b_tesla)
+def _fit_chunk(surfaces: Surfaces, b_tesla, mass_gev, material, iterations, seed=None) -> TrackFit:
+    state = seed_states(surfaces, b_tesla) if seed is None else seed
     reference = None
     for _ in range(max(iterations, 1)):
-        result = kalman_smoother(flipped, state, seed_covariance(state[:, 4]), b_tesla, mass_gev, material, reference)
+        result = kalman_smoother(surfaces, state, seed_covariance(state[:, 4]), b_tesla, mass_gev, material, reference)
         good = np.all(np.isfinite(result.smoothed), axis=(1, 2))
         state = np.where(good[:, None], result.smoothed[:, 0], state)
         reference = np.where(good[:, None, None], result.smoothed, result.smoothed if reference is None else reference)
-    rows = np.arange(len(index))
-    first = np.maximum(flipped.mask.sum(axis=1) - 1, 0)  # the first measurement, last in the fit
-    backwards = result.smoothed[rows, first]
-    forwards = backwards * np.array([1.0, 1.0, 1.0, -1.0, -1.0]) + np.array([0.0, 0.0, np.pi, np.pi, 0.0])
-    forwards[:, 2] = wrap_angle(forwards[:, 2])
-    cov_first = _BACKWARDS_JACOBIAN @ result.smoothed_cov[rows, first] @ _BACKWARDS_JACOBIAN
-    if material:  # the state reached the first module along the segment after it: add that module's kink
-        var_phi, var_theta = scattering_variance(forwards[:, 2], forwards[:, 3], forwards[:, 4],
-                                                 flipped.rotations[rows, first][:, :, 2], flipped.thickness[rows, first], mass_gev)
-        cov_first[:, 2, 2] += var_phi
-        cov_first[:, 3, 3] += var_theta
-    perigee, jac = bound_to_perigee(forwards, flipped.centers[rows, first], flipped.rotations[rows, first], b_tesla)
-    cov = jac @ cov_first @ jac.transpose(0, 2, 1)
+    perigee, jac = bound_to_perigee(result.smoothed[:, 0], surfaces.centers[:, 0], surfaces.rotations[:, 0], b_tesla)
+    cov = jac @ result.smoothed_cov[:, 0] @ jac.transpose(0, 2, 1)
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-    # judged on the state at the first measurement (the smoother's first, outermost state is not used)
-    ok = (np.isfinite(result.chi2) & (result.ndf >= 1) & np.all(np.isfinite(perigee), axis=1)
-          & np.all(np.diagonal(cov, axis1=1, axis2=2) > 0, axis=1))
-    if flipped.mask.all():
-        hit_chi2 = np.ascontiguousarray(result.hit_chi2[:, ::-1])
-    else:
-        hit_chi2 = np.zeros_like(result.hit_chi2)
-        real_rows, real_slots = np.nonzero(flipped.mask)
-        hit_chi2[real_rows, index[real_rows, real_slots]] = result.hit_chi2[real_rows, real_slots]
-    return TrackFit(perigee, cov, result.chi2, result.ndf, hit_chi2, ok, result)
+    ok = result.ok & np.all(np.isfinite(perigee), axis=1) & np.all(np.diagonal(cov, axis1=1, axis2=2) > 0, axis=1)
+    return TrackFit(perigee, cov, result.chi2, result.ndf, result.hit_chi2, ok, result)
 
 
 def fit_surfaces(surfaces: Surfaces, b_tesla: float = 2.0, mass_gev: float = MUON_MASS_GEV,
