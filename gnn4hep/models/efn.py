@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gnn4hep.models.jet_masking import mlp
+from gnn4hep.nn.mlp import mlp_from_widths
 
 
 class EnergyFlowNetwork(nn.Module):
@@ -36,8 +36,8 @@ class EnergyFlowNetwork(nn.Module):
                  angle_scale: float = 1.0):
         super().__init__()
         self.angle_scale = angle_scale
-        self.phi = mlp([angle_dim, *phi_sizes])
-        self.f = mlp([phi_sizes[-1], *f_sizes], dropout=dropout)
+        self.phi = mlp_from_widths([angle_dim, *phi_sizes])
+        self.f = mlp_from_widths([phi_sizes[-1], *f_sizes], dropout=dropout)
         self.head = nn.Linear(f_sizes[-1], num_classes)
 
     def latent(self, weights: Tensor, points: Tensor, mask: Tensor) -> Tensor:

@@ -5,7 +5,6 @@ Pure functions on (B, M, C) tensors with a (B, M) bool mask.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 
@@ -18,15 +17,3 @@ def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     """Mean over real constituents (0 for an empty jet): (B, M, C) -> (B, C)."""
     count = mask.sum(dim=1, keepdim=True).clamp(min=1).to(x.dtype)
     return masked_sum(x, mask) / count
-
-
-def mlp(sizes: list[int], final_activation: bool = True, dropout: float = 0.0) -> torch.nn.Sequential:
-    """Linear + ReLU stack with layer sizes ``sizes`` (input first)."""
-    layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(sizes) - 2 or final_activation:
-            layers.append(torch.nn.ReLU())
-            if dropout:
-                layers.append(torch.nn.Dropout(dropout))
-    return torch.nn.Sequential(*layers)

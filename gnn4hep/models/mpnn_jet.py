@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from gnn4hep.models.jet_masking import masked_mean, mlp
+from gnn4hep.models.jet_masking import masked_mean
+from gnn4hep.nn.mlp import mlp_from_widths
 
 
 class JetMPNN(nn.Module):
@@ -43,7 +44,7 @@ class JetMPNN(nn.Module):
         self.v = nn.Linear(hidden, edge_hidden, bias=False)
         self.w = nn.Linear(edge_hidden, 1, bias=False)
         self.gru = nn.GRUCell(hidden, hidden)
-        self.readout = nn.Sequential(mlp([hidden, hidden, hidden]), nn.Linear(hidden, num_classes))
+        self.readout = nn.Sequential(mlp_from_widths([hidden, hidden, hidden]), nn.Linear(hidden, num_classes))
 
     def adjacency(self, h: Tensor, mask: Tensor) -> Tensor:
         """A (B, M, M): row i is a softmax over the real constituents j."""

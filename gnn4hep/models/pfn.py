@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gnn4hep.models.jet_masking import masked_sum, mlp
+from gnn4hep.models.jet_masking import masked_sum
+from gnn4hep.nn.mlp import mlp_from_widths
 
 
 class ParticleFlowNetwork(nn.Module):
@@ -33,8 +34,8 @@ class ParticleFlowNetwork(nn.Module):
     def __init__(self, *, input_dim: int, phi_sizes: tuple[int, ...] = (100, 100, 256),
                  f_sizes: tuple[int, ...] = (100, 100, 100), num_classes: int = 2, dropout: float = 0.0):
         super().__init__()
-        self.phi = mlp([input_dim, *phi_sizes])
-        self.f = mlp([phi_sizes[-1], *f_sizes], dropout=dropout)
+        self.phi = mlp_from_widths([input_dim, *phi_sizes])
+        self.f = mlp_from_widths([phi_sizes[-1], *f_sizes], dropout=dropout)
         self.head = nn.Linear(f_sizes[-1], num_classes)
 
     def latent(self, features: Tensor, mask: Tensor) -> Tensor:

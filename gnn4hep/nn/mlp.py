@@ -34,11 +34,28 @@ def make_mlp(
     if n_layers < 1:
         raise ValueError(f"n_layers must be >= 1, got {n_layers}")
     widths = [in_features] + [hidden] * (n_layers - 1) + [out_features]
+    return mlp_from_widths(widths, layer_norm, activation, output_activation)
+
+
+def mlp_from_widths(
+    widths: list[int],
+    layer_norm: bool = False,
+    activation: type[nn.Module] = nn.ReLU,
+    output_activation: bool = True,
+    dropout: float = 0.0,
+) -> nn.Sequential:
+    """Linear layers between consecutive ``widths`` (input first), each hidden layer followed by
+    (LayerNorm) + activation (+ Dropout); the last one too with ``output_activation``.
+
+    Shapes: (..., widths[0]) -> (..., widths[-1]).
+    """
     layers: list[nn.Module] = []
     for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(nn.Linear(width_in, width_out))
-        if index < n_layers - 1 or output_activation:
+        if index < len(widths) - 2 or output_activation:
             if layer_norm:
                 layers.append(nn.LayerNorm(width_out))
             layers.append(activation())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
