@@ -25,14 +25,10 @@ import pandas as pd
 
 from gnn4hep.graphs.layers import barrel_layer_pairs
 from gnn4hep.graphs.truth import consecutive_pairs, orient_pairs
+from gnn4hep.utils.angles import wrap_phi
 
 DR_MIN_MM = 5.0
 CUT_COLUMNS = ("dphi_max", "deta_max", "z0_max", "phi_slope_max")
-
-
-def wrap_phi(dphi: np.ndarray) -> np.ndarray:
-    """Wrap angles to [-pi, pi)."""
-    return (np.asarray(dphi) + np.pi) % (2 * np.pi) - np.pi
 
 
 def pair_variables(table: pd.DataFrame, source: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from gnn4hep.errors import InputFileError
+from gnn4hep.utils.angles import wrap_phi
 
 #: Masses (GeV) of long-lived particles by |PDG id|, for loaders that give (pT, y, phi, pid).
 PDG_MASSES = {
@@ -139,11 +140,6 @@ def invariant_mass(p4: np.ndarray) -> np.ndarray:
     """m = sqrt(max(E² − |p|², 0)) of (..., 4) arrays."""
     m2 = p4[..., 3] ** 2 - (p4[..., :3] ** 2).sum(axis=-1)
     return np.sqrt(np.clip(m2, 0.0, None))
-
-
-def wrap_phi(dphi: np.ndarray) -> np.ndarray:
-    """Azimuth difference wrapped into [−π, π)."""
-    return (dphi + np.pi) % (2 * np.pi) - np.pi
 
 
 def relative_coordinates(jets: Jets) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gnn4hep.jets.constituents import Jets, concatenate, wrap_phi
+from gnn4hep.jets.constituents import Jets, concatenate
+from gnn4hep.utils.angles import wrap_phi
 
 NEUTRINOS = (12, 14, 16)
 

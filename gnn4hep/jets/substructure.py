@@ -20,7 +20,8 @@ import warnings
 
 import numpy as np
 
-from gnn4hep.jets.constituents import Jets, invariant_mass, jet_p4, wrap_phi
+from gnn4hep.jets.constituents import Jets, invariant_mass, jet_p4
+from gnn4hep.utils.angles import wrap_phi
 
 OBSERVABLES = ("mass", "tau1", "tau2", "tau3", "tau21", "tau32", "softdrop_mass", "multiplicity")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -14,12 +13,12 @@ from gnn4hep.graphs.geometric import (
     build_geometric_edges,
     fit_layer_pair_cuts,
     heptrkx_cuts,
-    wrap_phi,
 )
 from gnn4hep.graphs.graph_metrics import graph_metrics
 from gnn4hep.graphs.hit_graph import make_hit_graph
 from gnn4hep.graphs.io import load_graph, save_graph
 from gnn4hep.graphs.layers import LAYER_TABLE, N_LAYERS, default_layer_pairs, layer_index
+from gnn4hep.utils.angles import wrap_phi
 from gnn4hep.graphs.schema import validate_graph
 from gnn4hep.graphs.truth import consecutive_pairs, hit_rank_along_particle
 from gnn4hep.tracking.io import read_event

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from gnn4hep.jets import features as F
-from gnn4hep.jets.constituents import Jets, from_pt_y_phi, wrap_phi
+from gnn4hep.jets.constituents import Jets, from_pt_y_phi
+from gnn4hep.utils.angles import wrap_phi
 
 from .conftest import make_jets
 

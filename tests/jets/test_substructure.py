@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gnn4hep.jets import substructure
-from gnn4hep.jets.constituents import Jets, from_pt_y_phi, invariant_mass, wrap_phi
+from gnn4hep.jets.constituents import Jets, from_pt_y_phi, invariant_mass
+from gnn4hep.utils.angles import wrap_phi
 from gnn4hep.jets.images import jet_images
 from gnn4hep.jets.metrics import background_efficiency, tagging_metrics
 
