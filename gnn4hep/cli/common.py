@@ -30,3 +30,12 @@ def metrics_table(title: str, values: dict[str, Any]) -> Table:
     for key, value in values.items():  # escaped: a value such as "[0.1, 0.2]" is text, not rich markup
         table.add_row(escape(str(key)), escape(f"{value:.6g}" if isinstance(value, float) else str(value)))
     return table
+
+
+def report(title: str, values: dict[str, Any], json_out: bool, hide: tuple[str, ...] = ()) -> None:
+    """A command's figures: one JSON object on stdout with ``--json`` (all of ``values``), else a
+    :func:`metrics_table` without the keys in ``hide``."""
+    if json_out:
+        print_json(values)
+    else:
+        console.print(metrics_table(title, {k: v for k, v in values.items() if k not in hide}))

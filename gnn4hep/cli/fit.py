@@ -29,7 +29,7 @@ def fit(
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
 ) -> None:
     """Refit track candidates with a Kalman filter + smoother; reject outliers; write perigee parameters."""
-    from gnn4hep.cli.common import console, metrics_table, print_json
+    from gnn4hep.cli.common import report
     from gnn4hep.tracking.fitting import FitConfig, refit
     from gnn4hep.tracking.io import available_parts, read_detector, read_event, read_submission
     from gnn4hep.utils.atomic import atomic_write_text
@@ -64,10 +64,7 @@ def fit(
         "seconds": seconds,
         "out": str(out),
     }
-    if json_out:
-        print_json(summary)
-        return
-    console.print(metrics_table(f"Kalman refit of {candidates.name}", summary))
+    report(f"Kalman refit of {candidates.name}", summary, json_out)
 
 
 def register(app: typer.Typer) -> None:

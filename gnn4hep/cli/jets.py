@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gnn4hep.cli.common import console, metrics_table, print_json
+from gnn4hep.cli.common import report
 
 PROCESSES = ("top", "w", "qg")
 
@@ -45,10 +45,7 @@ def register(app: typer.Typer) -> None:
             os.environ["GNN4HEP_FASTJET_QUIET"] = "1"
         config = GenerationConfig.for_process(process, smear=smear, max_constituents=max_constituents)
         summary = generate_jets(config, jets, out, workers=workers, seed=seed, progress=not json_out)
-        if json_out:
-            print_json(summary)
-            return
-        console.print(metrics_table(f"{process} jets in {out}", {k: v for k, v in summary.items() if k != "files"}))
+        report(f"{process} jets in {out}", summary, json_out, hide=("files",))
 
     @jets_app.command()
     def info(
@@ -72,7 +69,4 @@ def register(app: typer.Typer) -> None:
             summary[f"class{label}_mean_multiplicity"] = float(jets_set.multiplicity[sel].mean())
             summary[f"class{label}_median_pt"] = float(np.median(pt[sel]))
             summary[f"class{label}_median_mass"] = float(np.median(mass[sel]))
-        if json_out:
-            print_json(summary)
-            return
-        console.print(metrics_table(str(path), summary))
+        report(str(path), summary, json_out)

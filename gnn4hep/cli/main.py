@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gnn4hep.cli.common import console, err_console, metrics_table, print_json
+from gnn4hep.cli.common import console, err_console, report
 from gnn4hep.errors import Gnn4hepError
 
 app = typer.Typer(
@@ -64,10 +64,9 @@ def info(
         n_hits=("hit_id", "size"), n_layers=("layer_id", "nunique")
     )
     summary["hits_per_volume"] = {int(v): int(n) for v, n in per_volume["n_hits"].items()}
+    report(f"event {ev.event_id}", summary, json_out, hide=("hits_per_volume",))
     if json_out:
-        print_json(summary)
         return
-    console.print(metrics_table(f"event {ev.event_id}", {k: v for k, v in summary.items() if k != "hits_per_volume"}))
     from rich.table import Table
 
     table = Table(title="hits per volume")
@@ -106,10 +105,7 @@ def score(
         values = track_metrics(truth, ev.particles, sub, pt_min=threshold, min_hits=min_hits)
         suffix = "" if threshold == pt_min else "_all"
         result.update({f"{k}{suffix}": v for k, v in values.items()})
-    if json_out:
-        print_json(result)
-        return
-    console.print(metrics_table(f"event {ev.event_id}: pT > {pt_min} GeV, >= {min_hits} hits (_all: any pT)", result))
+    report(f"event {ev.event_id}: pT > {pt_min} GeV, >= {min_hits} hits (_all: any pT)", result, json_out)
 
 
 for _module in COMMAND_MODULES:

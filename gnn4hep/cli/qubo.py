@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from gnn4hep.cli.common import console, metrics_table, print_json
+from gnn4hep.cli.common import report
 
 qubo_app = typer.Typer(
     help="Track finding as a QUBO (Bapst et al. 2019, qallse): build, solve with Ocean samplers, score.",
@@ -56,10 +56,7 @@ def build(
         **{k: v for k, v in info.items() if k not in ("n_variables", "n_couplings", "build_seconds")},
         "qubo": str(out),
     }
-    if json_out:
-        print_json(summary)
-        return
-    console.print(metrics_table(f"QUBO {out}", summary))
+    report(f"QUBO {out}", summary, json_out)
 
 
 @qubo_app.command("solve")
@@ -94,10 +91,7 @@ def solve(
                         refit_material=refit_material,
                         **({"num_sweeps": sweeps} if sweeps else {}))  # fmt: skip
     result["submission"] = str(out)
-    if json_out:
-        print_json(result)
-        return
-    console.print(metrics_table(f"{qubo} solved with {sampler}", result))
+    report(f"{qubo} solved with {sampler}", result, json_out)
 
 
 @qubo_app.command("score")
@@ -110,10 +104,7 @@ def score(
     from gnn4hep.quantum.pipeline import score_submission
 
     result = score_submission(qubo, submission)
-    if json_out:
-        print_json(result)
-        return
-    console.print(metrics_table(f"{submission} on the event of {qubo}", result))
+    report(f"{submission} on the event of {qubo}", result, json_out)
 
 
 def _parse_pairs(items: list[str], option: str) -> dict:
