@@ -83,11 +83,10 @@ def crossed_material_mm(table: pd.DataFrame, detector: Detector, model: str) -> 
     sensors = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[table["module_row"].to_numpy()]
     if model == "sensors":
         return sensors
-    from gnn4hep.tracking.simulation.material import TRACKML_LAYER_MATERIAL_MM
+    from gnn4hep.tracking.simulation.material import layer_material_mm
 
     volume, layer, track = (table[c].to_numpy() for c in ("volume_id", "layer_id", "track_id"))
-    measured = pd.Series(TRACKML_LAYER_MATERIAL_MM).reindex(pd.MultiIndex.from_arrays([volume, layer]))
-    measured = measured.fillna(0.3).to_numpy()
+    measured = layer_material_mm(volume, layer)
     same_crossing = np.zeros(len(table), dtype=bool)
     same_crossing[1:] = (track[1:] == track[:-1]) & (volume[1:] == volume[:-1]) & (layer[1:] == layer[:-1])
     return np.where(same_crossing, sensors, measured)

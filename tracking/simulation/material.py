@@ -103,9 +103,12 @@ TRACKML_LAYER_MATERIAL_MM = {
 
 
 def layer_material_mm(layer_volume, layer_id) -> np.ndarray:
-    """Effective silicon-equivalent thickness (mm) per layer; unknown layers get 0.3 mm."""
-    return np.array([TRACKML_LAYER_MATERIAL_MM.get((int(v), int(l)), 0.3)
-                     for v, l in zip(layer_volume, layer_id)])  # fmt: skip
+    """Effective silicon-equivalent thickness (mm) of each (volume, layer) pair given as two arrays
+    (e.g. one per hit); unknown layers get 0.3 mm."""
+    import pandas as pd
+
+    keys = pd.MultiIndex.from_arrays([np.asarray(layer_volume, dtype=np.int64), np.asarray(layer_id, dtype=np.int64)])
+    return pd.Series(TRACKML_LAYER_MATERIAL_MM, dtype=np.float64).reindex(keys).fillna(0.3).to_numpy()
 
 
 #: Probability that a charged particle ends after a hit without any recorded daughter,
