@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from gnn4hep.tracking.fitting import FitConfig, refit  # noqa: E402
+from gnn4hep.tracking.fitting.material import MUON_MASS_GEV  # noqa: E402
 from gnn4hep.tracking.fitting.perigee import particles_to_perigee, wrap_angle  # noqa: E402
 from gnn4hep.tracking.io import read_detector  # noqa: E402
 from gnn4hep.tracking.scoring import score_event  # noqa: E402
@@ -46,7 +47,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = RESULTS / "kalman"
 NAMES = ("d0", "z0", "phi", "theta", "qop")
 LABELS = {"d0": "d0", "z0": "z0", "phi": "phi", "theta": "theta", "qop": "q/p"}
-MUON = 0.1056584
 
 
 @dataclass
@@ -68,7 +68,7 @@ def fit_muons(detector, n_events: int, per_event: int, pt, eta=(-2.5, 2.5), seed
     for i in range(n_events):
         event = simulate_event(MuonGun(n_particles=per_event, pt_gev=pt, eta=eta), detector, seed=seed, event_index=i,
                                config=SimulationConfig(digitisation="smear", hit_efficiency=1.0))
-        _, params = refit(event, truth_candidates(event), detector, FitConfig(mass_gev=MUON, max_outliers=0, split_bad=False))
+        _, params = refit(event, truth_candidates(event), detector, FitConfig(mass_gev=MUON_MASS_GEV, max_outliers=0, split_bad=False))
         particles = event.particles.set_index(event.particles["particle_id"].astype(np.int64)).loc[params["track_id"]]
         truth = particles_to_perigee(particles[["vx", "vy", "vz"]].to_numpy(float), particles[["px", "py", "pz"]].to_numpy(float),
                                      particles["q"].to_numpy(float), detector.field_tesla)

@@ -16,6 +16,7 @@ from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
 from gnn4hep.tracking.fitting.perigee import perigee_to_bound
 from gnn4hep.tracking.fitting.propagation import bound_to_global, direction, propagate
 from gnn4hep.tracking.simulation.material import highland_theta0
+from gnn4hep.tracking.simulation.material import scatter as deflect
 
 RADII_MM = np.array([32.0, 72.0, 116.0, 172.0, 260.0, 360.0, 500.0, 660.0, 820.0, 1020.0])
 PITCH_U, PITCH_V, THICKNESS = 0.05, 0.4, 0.3
@@ -63,13 +64,7 @@ def generate(n: int, seed: int = 0, pt_range=(1.0, 100.0), eta_max: float = 2.5,
             d = direction(state[:, 2], state[:, 3])
             cos_a = np.abs(np.sum(d * rotations[:, :, 2], -1))
             theta0 = highland_theta0(1.0 / np.abs(state[:, 4]), MUON_MASS_GEV, 1.0, THICKNESS / cos_a)
-            helper = np.where(np.abs(d[:, 2:3]) < 0.9, [[0.0, 0.0, 1.0]], [[1.0, 0.0, 0.0]])
-            e1 = np.cross(d, helper)
-            e1 /= np.linalg.norm(e1, axis=1)[:, None]
-            e2 = np.cross(d, e1)
-            angles = rng.standard_normal((n, 2)) * theta0[:, None]
-            new = d + angles[:, :1] * e1 + angles[:, 1:] * e2
-            new /= np.linalg.norm(new, axis=1)[:, None]
+            new = deflect(d, theta0, rng)  # the simulator's deflection, of a unit direction
             state = state.copy()
             state[:, 2] = np.arctan2(new[:, 1], new[:, 0])
             state[:, 3] = np.arccos(np.clip(new[:, 2], -1, 1))
