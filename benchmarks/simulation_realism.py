@@ -2,7 +2,7 @@
 
 Prints one table, simulation against real (issue 12), and saves overlays:
 
-- a mu = 200 Pythia event with the defaults (``default_config("pythia")``) against the 20 real
+- mu = 200 Pythia events with the defaults (``default_config("pythia")``) against the 20 real
   particles files (events 1000-1019): hits, noise share, particles with hits, hits per particle, the
   share of particles with hits that start > 10 mm from the beam line, the share of particles with
   hits that end at a daughter vertex on their helix, and the short-track tail (primaries with hits
@@ -15,7 +15,8 @@ Prints one table, simulation against real (issue 12), and saves overlays:
 
 PNG files and ``realism.json`` go to benchmarks/results/simulation/. Options: ``--files N`` replays
 only the first N particles files (default 20), ``--max-turns T`` sets the loop limit of every
-simulation (default 0.5, a stand-in for the path limit of the challenge simulation), ``--no-pythia``.
+simulation (default 0.5, a stand-in for the path limit of the challenge simulation),
+``--pythia-events N`` averages N mu = 200 Pythia events (default 8; 0 skips them).
 Run: python benchmarks/simulation_realism.py [--files 5]
 """
 
@@ -66,9 +67,10 @@ def particle_figures(particles: pd.DataFrame) -> dict:
     }
 
 
-def ends_at_daughter(particles: pd.DataFrame, tolerance_mm: float = 3.0) -> np.ndarray:
+def ends_at_daughter(particles: pd.DataFrame, tolerance_mm: float = 3.0, return_vertex: bool = False):
     """(n,) bool: a daughter vertex (same vertex_id and primary_id, generation + 1) lies on the
-    particle's helix from its vertex (uniform 2 T, within ``tolerance_mm`` in x-y at the daughter's z)."""
+    particle's helix from its vertex (uniform 2 T, within ``tolerance_mm`` in x-y at the daughter's z).
+    With ``return_vertex``, also the (n, 3) mm nearest such vertex (nan where none)."""
     fields = decode_particle_id(particles.particle_id.to_numpy())
     family = fields.vertex_id.to_numpy(np.int64) * (1 << 20) + fields.primary_id.to_numpy(np.int64)
     table = pd.DataFrame({"row": np.arange(len(particles)), "family": family,
@@ -85,10 +87,16 @@ def ends_at_daughter(particles: pd.DataFrame, tolerance_mm: float = 3.0) -> np.n
     phi0 = np.arctan2(pairs.py, pairs.px)
     x = pairs.vx + sense * radius * (np.sin(phi0 + sense * turn) - np.sin(phi0))
     y = pairs.vy - sense * radius * (np.cos(phi0 + sense * turn) - np.cos(phi0))
-    close = (turn > 0) & (np.hypot(x - pairs.vx_d, y - pairs.vy_d) < tolerance_mm)
+    distance = np.where(turn > 0, np.hypot(x - pairs.vx_d, y - pairs.vy_d), np.inf)
+    close = distance < tolerance_mm
     out = np.zeros(len(particles), bool)
-    out[pairs.row.to_numpy()[close.to_numpy()]] = True
-    return out
+    out[pairs.row.to_numpy()[close]] = True
+    if not return_vertex:
+        return out
+    vertex = np.full((len(particles), 3), np.nan)
+    best = pairs.assign(distance=distance)[close].sort_values("distance").drop_duplicates("row")
+    vertex[best.row.to_numpy()] = best[["vx_d", "vy_d", "vz_d"]].to_numpy()
+    return out, vertex
 
 
 def real_particles(n_files: int) -> list[pd.DataFrame]:
@@ -147,18 +155,23 @@ def turn_fractions(hits: pd.DataFrame, truth: pd.DataFrame, particles: pd.DataFr
     return t.assign(fraction=fraction).groupby("particle_id").fraction.max().to_numpy()
 
 
-def pythia_check(detector, max_turns: float):
+def pythia_check(detector, max_turns: float, n_events: int):
+    """Mean figures of ``n_events`` mu = 200 Pythia events with the defaults, and the first event."""
     from gnn4hep.tracking.simulation.pythia_source import PythiaSource
 
     source = PythiaSource(pileup=200)
     config = default_config(source, max_turns=max_turns)
-    simulate_event(PythiaSource(pileup=1), detector, seed=1, config=config)  # Pythia initialisation
-    start = time.process_time()
-    ev = simulate_event(source, detector, seed=2024, config=config)
-    cpu = time.process_time() - start
-    figures = particle_figures(ev.particles)
-    figures.update(hits=len(ev.hits), noise_share=float((ev.truth.particle_id == 0).mean()), cpu_seconds=round(cpu, 2))
-    return figures, ev
+    simulate_event(source, detector, seed=1, config=config)  # Pythia initialisation
+    rows, first = [], None
+    for k in range(n_events):
+        start = time.process_time()
+        ev = simulate_event(source, detector, seed=2024, config=config, event_index=k)
+        cpu = time.process_time() - start
+        figures = particle_figures(ev.particles)
+        figures.update(hits=len(ev.hits), noise_share=float((ev.truth.particle_id == 0).mean()), cpu_seconds=cpu)
+        rows.append(figures)
+        first = first or ev
+    return pd.DataFrame(rows).mean().to_dict(), first
 
 
 def _binned_mean(x, y, edges):
@@ -208,7 +221,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=20, help="real particles files to replay (1-20)")
     parser.add_argument("--max-turns", type=float, default=0.5, help="loop limit (turns) of every simulation")
-    parser.add_argument("--no-pythia", action="store_true", help="skip the Pythia event")
+    parser.add_argument("--pythia-events", type=int, default=8, help="mu = 200 Pythia events (0: none)")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"real TrackML data not found at {DATA}; nothing to check")
@@ -219,7 +232,7 @@ def main(argv=None) -> int:
     real_figures = pd.DataFrame([particle_figures(p) for p in reals])
     replay, _ = replay_check(detector, max(1, min(args.files, 20)), args.max_turns)
     layers, counts = layer_check(detector, args.max_turns)
-    pythia, pythia_event = (None, None) if args.no_pythia else pythia_check(detector, args.max_turns)
+    pythia, pythia_event = (None, None) if args.pythia_events < 1 else pythia_check(detector, args.max_turns, args.pythia_events)
     prefix = DATA / "sample_event" / "event000000001"
     sample = [pd.read_csv(f"{prefix}-{part}.csv.gz") for part in ("hits", "truth", "particles")]
     sample_fractions = turn_fractions(*sample)
@@ -254,7 +267,8 @@ def main(argv=None) -> int:
         fmt = (lambda v: f"{v:12.4g}" if isinstance(v, (int, float, np.floating, np.integer)) else f"{str(v):>12}")
         print(f"{name:<52} {fmt(sim if sim is not None else '-')} {fmt(real)}")
     if pythia:
-        print(f"Pythia event: {pythia['cpu_seconds']} s CPU (simulation, Pythia generation included)")
+        print(f"Pythia: mean of {args.pythia_events} events; {pythia['cpu_seconds']:.2f} s CPU per event "
+              "(Pythia generation included)")
     atomic_write_json(OUT / "realism.json", {
         "max_turns": args.max_turns, "pythia_mu200": pythia, "real_events_1000_1019_mean": real_mean.to_dict(),
         "real_events_1000_1019_min": real_figures.min().to_dict(), "real_events_1000_1019_max": real_figures.max().to_dict(),

@@ -7,7 +7,9 @@ re-seeds both from the event's random generator (``Rndm::init``), so an event de
 (seed, event index) pair, never on which worker made it or which event came before.
 
 Each collision gets a beam-spot vertex (Gaussian, sigma_xy = 15 um, sigma_z = 55 mm by default)
-added to Pythia's production vertices (mm). Kept: final-state (status > 0) charged particles with
+added to Pythia's production vertices (mm). Kept: final-state (status > 0) charged particles, and
+(``neutral_hadrons``) the long-lived neutral hadrons :data:`NEUTRAL_HADRONS` with q = 0, whose
+interactions in the material make charged secondaries (the simulator never lists them), with
 pT above ``min_pt_gev`` (0.1 GeV: the real particles files start there) and |eta| below ``max_abs_eta``. vertex_id is 1 for the hard collision and
 2.. for pileup collisions; primary_id counts kept particles 1.. per collision.
 """
@@ -28,6 +30,8 @@ TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 #: real event (generation 0 in events 1000-1019); non-diffractive collisions alone give 13,000.
 MINBIAS = ("SoftQCD:all = on",)
 MAX_PYTHIA_SEED = 900_000_000
+#: Final-state neutral hadrons that interact in the detector material (n, anti-n, K0_L).
+NEUTRAL_HADRONS = (2112, -2112, 130)
 
 _GENERATORS: dict[tuple, object] = {}
 
@@ -67,6 +71,7 @@ class PythiaSource:
     max_abs_eta: float = 4.0
     beam_sigma_xy_mm: float = 0.015
     beam_sigma_z_mm: float = 55.0
+    neutral_hadrons: bool = True
 
     def _collisions(self, settings: tuple[str, ...], n: int, seed: int):
         """Kept particles of ``n`` collisions: (collision index, pdg, production vertex, momentum)."""
@@ -89,7 +94,8 @@ class PythiaSource:
         keep = (pt >= self.min_pt_gev) & (np.abs(eta) <= self.max_abs_eta)
         charge = np.zeros(len(pdg))
         charge[keep] = _charges(pythia, pdg[keep])
-        keep &= charge != 0
+        neutral = np.isin(pdg, NEUTRAL_HADRONS) if self.neutral_hadrons else np.zeros(len(pdg), bool)
+        keep &= (charge != 0) | neutral
         return collision[keep], pdg[keep], vertex[keep], momentum[keep], charge[keep]
 
     def generate(self, rng: np.random.Generator, event_index: int) -> pd.DataFrame:

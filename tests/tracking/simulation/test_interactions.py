@@ -1,6 +1,8 @@
 """Hadronic interactions: where particles end (against a per-particle loop and the exponential law),
 their secondaries (ids, kinematics), and the simulator's use of them (ends, reproducibility, defaults)."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from gnn4hep.tracking.io import read_detector
 from gnn4hep.tracking.particle_id import decode_particle_id, encode_particle_id
 from gnn4hep.tracking.simulation import GunSource, ReplaySource, SimulationConfig, simulate_event
-from gnn4hep.tracking.simulation import interactions
+from gnn4hep.tracking.simulation import helix, interactions
 from gnn4hep.tracking.simulation.batch import REALISTIC, default_config
 
 
@@ -27,7 +29,7 @@ def _loop_reference(particle, lengths, budget, scale):
             total += lengths[row] * scale
             if total > budget[p]:
                 interacting[row] = True
-                keep[rows[k + 1:]] = False
+                keep[rows[k:]] = False
                 break
     return keep, interacting
 
@@ -88,29 +90,36 @@ def test_secondaries_ids_and_kinematics():
     assert per_parent.max() <= 6 and 1.0 < per_parent.mean() < 1.88
 
 
-def test_simulated_parents_end_at_their_daughters_vertex(detector):
+def test_simulated_parents_end_where_their_daughters_start(detector):
+    """Without scattering and energy loss, each first-generation daughter starts on its parent's
+    helix (the gun particle of its family), beyond all of its parent's hits, on a layer it makes no hit on."""
     source = GunSource(n_particles=400, pt_gev=(0.5, 5.0))
-    config = SimulationConfig(interactions=True, interaction_scale=20.0, trackml_material=True, hit_efficiency=1.0)
+    config = SimulationConfig(interactions=True, interaction_scale=8.0, trackml_material=True, hit_efficiency=1.0,
+                              multiple_scattering=False)
     event = simulate_event(source, detector, seed=11, config=config)
-    fields = decode_particle_id(event.particles.particle_id.to_numpy())
-    daughters = event.particles[(fields.generation > 0).to_numpy()]
+    particles = event.particles
+    fields = decode_particle_id(particles.particle_id.to_numpy())
+    generation = fields.generation.to_numpy()
+    assert particles.particle_id.is_unique and generation.max() >= 2
+    parents = particles[generation == 0].set_index(fields.primary_id.to_numpy()[generation == 0])
+    daughters = particles[generation == 1]
     assert len(daughters) > 50
-    assert (decode_particle_id(daughters.particle_id.to_numpy()).generation.max()) >= 2
-    assert event.particles.particle_id.is_unique
-    truth = event.truth.merge(event.particles[["particle_id", "vx", "vy", "vz"]], on="particle_id")
-    truth["d"] = np.sqrt((truth.tx - truth.vx) ** 2 + (truth.ty - truth.vy) ** 2 + (truth.tz - truth.vz) ** 2)
-    last = truth.sort_values("d").groupby("particle_id").tail(1)
-    gen = decode_particle_id(last.particle_id.to_numpy())
-    last = last.assign(key=(gen.vertex_id.to_numpy(np.int64) << 20) + gen.primary_id.to_numpy(np.int64),
-                       generation=gen.generation.to_numpy(np.int64))
-    dgen = decode_particle_id(daughters.particle_id.to_numpy())
-    dkey = (dgen.vertex_id.to_numpy(np.int64) << 20) + dgen.primary_id.to_numpy(np.int64)
-    # every daughter vertex is the last hit (farthest from its vertex) of a particle of the previous
-    # generation in its family
-    for (key, generation), vertex in zip(zip(dkey, dgen.generation.to_numpy(np.int64)),
-                                         daughters[["vx", "vy", "vz"]].to_numpy()):
-        candidates = last[(last.key == key) & (last.generation == generation - 1)]
-        assert np.min(np.linalg.norm(candidates[["tx", "ty", "tz"]].to_numpy() - vertex, axis=1)) < 1e-6
+    parent = parents.loc[fields.primary_id.to_numpy()[generation == 1]]
+    distance = helix.distance_to_helix(daughters[["vx", "vy", "vz"]].to_numpy(), parent[["vx", "vy", "vz"]].to_numpy(),
+                                       parent[["px", "py", "pz"]].to_numpy(), parent.q.to_numpy(float),
+                                       detector.field_tesla)
+    assert distance.max() < 1e-3
+    truth = event.truth.merge(particles[["particle_id", "vx", "vy", "vz"]], on="particle_id")
+    reach = np.sqrt((truth.tx - truth.vx) ** 2 + (truth.ty - truth.vy) ** 2 + (truth.tz - truth.vz) ** 2)
+    farthest = reach.groupby(truth.particle_id).max()
+    start = np.linalg.norm(daughters[["vx", "vy", "vz"]].to_numpy() - parent[["vx", "vy", "vz"]].to_numpy(), axis=1)
+    has_hits = parent.particle_id.isin(farthest.index).to_numpy()
+    assert (farthest.reindex(parent.particle_id[has_hits]).to_numpy() < start[has_hits]).all()
+    # the daughters' vertices lie on a layer's module: no daughter hits the layer of its vertex
+    hits = event.hits.merge(event.truth[["hit_id", "particle_id"]], on="hit_id")
+    hits = hits[hits.particle_id.isin(daughters.particle_id)]
+    first = hits.merge(daughters[["particle_id", "vx", "vy", "vz"]], on="particle_id")
+    assert (np.sqrt((first.x - first.vx) ** 2 + (first.y - first.vy) ** 2 + (first.z - first.vz) ** 2) > 1.0).all()
 
 
 def test_interactions_are_reproducible_and_off_by_default(detector):
@@ -129,7 +138,7 @@ def test_source_defaults(tmp_path):
     assert default_config("quick") == SimulationConfig()
     assert default_config("gun") == SimulationConfig()
     pythia = default_config("pythia")
-    assert pythia.interactions and pythia.trackml_material and pythia.min_pt_gev == 0.1
+    assert pythia.interactions and pythia.trackml_material and pythia.min_pt_gev == 0.15
     assert pythia.noise_fraction == REALISTIC["noise_fraction"] > 0.2
     particles = tmp_path / "event000000001-particles.csv"
     pd.DataFrame({"particle_id": [4503599627370496], "vx": [0.0], "vy": [0.0], "vz": [0.0], "px": [1.0],
@@ -138,3 +147,27 @@ def test_source_defaults(tmp_path):
     assert not replay.interactions and replay.trackml_material and replay.noise_fraction > 0.2
     assert default_config(f"replay:{particles}") == replay
     assert default_config("pythia", noise_fraction=0.0).noise_fraction == 0.0
+
+
+SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "trackml"
+
+
+@pytest.mark.skipif(not (SHARED / "full_event").is_dir(), reason="real TrackML data (../shared/data) not present")
+def test_replay_defaults_against_the_real_event_1001(detector):
+    """Replay of the real event 1001 with the replay defaults: its noise share is the real one, the
+    particles below 0.15 GeV (real: 0.3 hits on average) make none, and the mean simulated
+    nhits is close to the real one (uniform field, loop limit 0.5 turn as a stand-in)."""
+    prefix = SHARED / "full_event" / "event000001001"
+    source = ReplaySource(f"{prefix}-particles.csv.gz")
+    event = simulate_event(source, detector, seed=3, config=default_config(source, max_turns=0.5))
+    real_hits = pd.read_csv(f"{prefix}-hits.csv.gz")
+    real = pd.read_csv(f"{prefix}-particles.csv.gz")
+    real_noise_share = 1 - real.nhits.sum() / len(real_hits)
+    assert abs((event.truth.particle_id == 0).mean() - real_noise_share) < 0.005
+    merged = real.merge(event.particles[["particle_id", "nhits"]], on="particle_id", suffixes=("_real", "_sim"))
+    assert len(merged) == len(real)
+    low = np.hypot(merged.px, merged.py) < 0.15
+    assert (merged.nhits_sim[low] == 0).all() and merged.nhits_real[low].mean() < 0.5
+    assert abs((merged.nhits_sim - merged.nhits_real).mean()) < 0.5
+    assert (decode_particle_id(event.particles.particle_id.to_numpy()).generation > 0).sum() == \
+        (decode_particle_id(real.particle_id.to_numpy()).generation > 0).sum()  # no particle added
