@@ -23,8 +23,8 @@ def _check_source(value: str) -> str:
     raise typer.BadParameter(f"{value!r} is not one of {', '.join(SOURCE_KINDS)}", param_hint="--source")
 
 
-def _check_material(value: str) -> str:
-    if value not in ("silicon", "trackml"):
+def _check_material(value: str | None) -> str | None:
+    if value is not None and value not in ("silicon", "trackml"):
         raise typer.BadParameter(f"{value!r} is not one of silicon, trackml", param_hint="--material")
     return value
 
@@ -37,21 +37,29 @@ def simulate(
                                         help="pythia | gun | quick | replay:PATH")] = "quick",
     seed: Annotated[int, typer.Option("--seed", min=0, help="random seed; event i uses (seed, i)")] = 0,
     workers: Annotated[int, typer.Option("--workers", min=1, help="parallel processes")] = 1,
-    noise_hits: Annotated[int, typer.Option("--noise-hits", min=0, help="noise hits per event")] = 0,
+    noise_hits: Annotated[int | None, typer.Option("--noise-hits", min=0, help="noise hits per event "
+                                                   "[default: pythia, replay: the real rate; else 0]")] = None,
     efficiency: Annotated[float, typer.Option("--efficiency", min=0.0, max=1.0, help="hit efficiency")] = 0.99,
-    min_pt: Annotated[float, typer.Option("--min-pt", min=0.0, help="pT cut in GeV")] = 0.15,
-    material: Annotated[str, typer.Option("--material", callback=_check_material,
-                                          help="silicon: bare sensors; trackml: measured layer material "
-                                          "(sensors + supports) with energy loss")] = "silicon",
+    min_pt: Annotated[float | None, typer.Option("--min-pt", min=0.0, help="pT cut in GeV [default: 0.15]")] = None,
+    material: Annotated[str | None, typer.Option("--material", callback=_check_material,
+                                                 help="silicon: bare sensors; trackml: measured layer material "
+                                                 "(sensors + supports) with energy loss [default: trackml for "
+                                                 "pythia and replay, silicon otherwise]")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Simulate events in the TrackML challenge format on the TrackML detector."""
     from gnn4hep.cli.common import console
-    from gnn4hep.tracking.simulation import SimulationConfig, simulate_events
+    from gnn4hep.tracking.simulation import simulate_events
+    from gnn4hep.tracking.simulation.batch import default_config
 
-    trackml = material == "trackml"
-    config = SimulationConfig(noise_hits=noise_hits, hit_efficiency=efficiency, min_pt_gev=min_pt,
-                              trackml_material=trackml, energy_loss=trackml)
+    given = {"hit_efficiency": efficiency}
+    if noise_hits is not None:
+        given.update(noise_hits=noise_hits, noise_fraction=0.0)
+    if min_pt is not None:
+        given["min_pt_gev"] = min_pt
+    if material is not None:
+        given.update(trackml_material=material == "trackml", energy_loss=material == "trackml")
+    config = default_config(source, **given)
     prefixes = simulate_events(
         out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
     )

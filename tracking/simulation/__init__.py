@@ -11,9 +11,12 @@ Agreement with the real TrackML data (``benchmarks/simulation_realism.py``) rest
 the real sample event's truth, all on by default under ``SimulationConfig.trackml_navigation``:
 barrel layers are hit outward only; a looper stops where it turns back, in the barrel and in the
 end-caps; no barrel hit beyond |eta| = 3 from the vertex; a particle made inside a layer does not
-hit it. Measured, opt-in: per-layer material (``trackml_material``). Fitted on the reduced sample
-event, opt-in and biased high: random ends without recorded products (``unrecorded_ends``). Noise
-is spread over volumes like the sample's truth-labelled noise.
+hit it. The realistic sources (``pythia``, ``replay:``) default to the real detector's measured
+behaviour (``batch.default_config``): per-layer material with energy loss, noise at the real event
+1001's rate spread like the sample event's truth-labelled noise, propagation from pT = 0.15 GeV, and
+for Pythia hadronic interactions in the material with secondaries (``interactions``). The ``quick``
+and ``gun`` sources keep the light defaults of :class:`SimulationConfig`. Fitted on the reduced
+sample event, opt-in and biased high: random ends without recorded products (``unrecorded_ends``).
 """
 
 from gnn4hep.tracking.simulation.batch import make_source, simulate_events
