@@ -39,6 +39,7 @@ import numpy as np
 from gnn4hep.tracking.field import UniformField
 from gnn4hep.tracking.simulation import helix
 from gnn4hep.tracking.simulation.field_navigation import propagate_in_field
+from gnn4hep.tracking.simulation.stepper import FieldTable, field_at
 from gnn4hep.tracking.simulation.geometry_index import GeometryIndex
 from gnn4hep.tracking.simulation.material import highland_theta0, lose_energy, scatter, unrecorded_end_probability
 
@@ -270,8 +271,8 @@ def propagate(
     """Propagate particles (vertex (n, 3) mm, momentum (n, 3) GeV, charge (n,) e, mass (n,) GeV).
 
     ``field``: B_z in tesla or a :class:`~gnn4hep.tracking.field.UniformField` (exact helices, below), or a
-    :class:`~gnn4hep.tracking.field.SolenoidField` (Runge-Kutta-Nystroem steps, :mod:`.field_navigation`,
-    same navigation rules and material). Hits come grouped by step in the uniform field and by particle
+    :class:`~gnn4hep.tracking.field.SolenoidField` or a :class:`~.stepper.FieldTable` (Runge-Kutta-Nystroem
+    steps, :mod:`.field_navigation`, same navigation rules and material). Hits come grouped by step in the uniform field and by particle
     in the solenoid.
 
     ``max_path`` (n,) mm optionally ends each particle earlier than ``settings.max_path_mm`` (where
@@ -402,6 +403,8 @@ def propagate(
 
 def _uniform_b(field) -> float | None:
     """B_z (T) of a uniform field given as a number or UniformField; None for other fields."""
+    if isinstance(field, FieldTable):
+        return None
     if isinstance(field, UniformField):
         return float(field.b_tesla)
     if isinstance(field, (int, float, np.floating)):
@@ -419,7 +422,12 @@ def loop_path_mm(vertex, momentum, charge, field, fraction: float) -> np.ndarray
     vertex = np.asarray(vertex, dtype=np.float64).reshape(-1, 3)
     p = np.linalg.norm(np.asarray(momentum, dtype=np.float64).reshape(-1, 3), axis=1)
     b_value = _uniform_b(field)
-    b = np.full(len(p), abs(b_value)) if b_value is not None else np.linalg.norm(field(vertex), axis=1)
+    if b_value is not None:
+        b = np.full(len(p), abs(b_value))
+    elif isinstance(field, FieldTable):
+        b = np.array([np.linalg.norm(field_at(*v, field.b_rho, field.b_z, field.step_mm, field.z0_mm)) for v in vertex])
+    else:
+        b = np.linalg.norm(field(vertex), axis=1)
     q = np.abs(np.asarray(charge, dtype=np.float64))
     with np.errstate(divide="ignore"):
         turn = 2.0 * np.pi * p / (helix.C_GEV_PER_T_MM * q * b)

@@ -44,8 +44,10 @@ class FieldTable:
 
 
 def field_table(field) -> FieldTable:
-    """The :class:`FieldTable` of a field: a number (uniform B_z, tesla), a :class:`UniformField` or a
-    :class:`SolenoidField`; TypeError for anything else."""
+    """The :class:`FieldTable` of a field: a number (uniform B_z, tesla), a :class:`UniformField`, a
+    :class:`SolenoidField` or a FieldTable (returned as is); TypeError for anything else."""
+    if isinstance(field, FieldTable):
+        return field
     if isinstance(field, (int, float, np.floating, UniformField)):
         b = float(field.b_tesla if isinstance(field, UniformField) else field)
         return FieldTable(np.zeros((2, 2)), np.full((2, 2), b), 1e9, -1e9)
