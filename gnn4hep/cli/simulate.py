@@ -29,6 +29,12 @@ def _check_material(value: str) -> str:
     return value
 
 
+def _check_field(value: str | None) -> str | None:
+    if value is not None and value not in ("uniform", "solenoid"):
+        raise typer.BadParameter(f"{value!r} is not one of uniform, solenoid", param_hint="--field")
+    return value
+
+
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="output folder for eventNNNNNNNNN-*.csv.gz")],
     events: Annotated[int, typer.Option("--events", min=1, help="number of events")] = 1,
@@ -43,6 +49,9 @@ def simulate(
     material: Annotated[str, typer.Option("--material", callback=_check_material,
                                           help="silicon: bare sensors; trackml: measured layer material "
                                           "(sensors + supports) with energy loss")] = "silicon",
+    field: Annotated[str | None, typer.Option("--field", callback=_check_field,
+                                              help="uniform: 2 T, exact helices; solenoid: the TrackML finite solenoid "
+                                              "[default: solenoid for pythia and replay, uniform for gun and quick]")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Simulate events in the TrackML challenge format on the TrackML detector."""
@@ -51,7 +60,7 @@ def simulate(
 
     trackml = material == "trackml"
     config = SimulationConfig(noise_hits=noise_hits, hit_efficiency=efficiency, min_pt_gev=min_pt,
-                              trackml_material=trackml, energy_loss=trackml)
+                              trackml_material=trackml, energy_loss=trackml, field=field)
     prefixes = simulate_events(
         out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
     )

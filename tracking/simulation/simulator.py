@@ -17,12 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gnn4hep.tracking.detector import Detector
 from gnn4hep.tracking.event import Event, coerce_table
+from gnn4hep.tracking.field import field_from_name
 from gnn4hep.tracking.scoring import weight_hits
 from gnn4hep.tracking.simulation import digitisation
 from gnn4hep.tracking.simulation.geometry_index import GeometryIndex, cached_index
 from gnn4hep.tracking.simulation.material import layer_material_mm, mass_of
 from gnn4hep.tracking.simulation.propagation import PropagationSettings, propagate
 from gnn4hep.tracking.simulation.sources import ParticleSource
+
+
+#: Sources whose default field is the solenoid (see SimulationConfig.resolved_field).
+REALISTIC_SOURCES = ("PythiaSource", "ReplaySource")
+#: ACTS loopFraction of the challenge simulation (see SimulationConfig.loop_fraction).
+LOOP_FRACTION = 0.6
 
 
 class SimulationConfig(BaseModel):
@@ -75,6 +82,19 @@ class SimulationConfig(BaseModel):
         description="with trackml_navigation: no barrel hit beyond this |pseudorapidity| seen from the "
         "production vertex (the real sample event has none beyond 2.97 in the innermost barrel layer)",
     )
+    field: Literal["uniform", "solenoid"] | None = Field(
+        None,
+        description="magnetic field: 'solenoid' (the TrackML finite solenoid, field.TRACKML_SOLENOID, "
+        "Runge-Kutta-Nystroem propagation) or 'uniform' (B_z = detector.field_tesla, exact helices); None: "
+        "the solenoid for the realistic sources (Pythia, replay), uniform for particle guns (resolved_field)",
+    )
+    loop_fraction: float | None = Field(
+        LOOP_FRACTION,
+        gt=0,
+        description="with trackml_navigation: the challenge simulation's loop protection (ACTS "
+        "loopFraction): a particle stops after this fraction of one turn of path, 2 pi p / (0.3 |q| |B|) with "
+        "p and B at its vertex (benchmarks/path_limit.py); None: no limit",
+    )
     hit_efficiency: float = Field(0.99, ge=0, le=1, description="the real sample event: 98.4% of the "
                                   "layers predicted from a real hit's truth state hold a later real hit")
     noise_hits: int = Field(0, ge=0, description="noise hits per event")
@@ -102,7 +122,18 @@ class SimulationConfig(BaseModel):
             barrel_eta_max=self.barrel_eta_max if self.trackml_navigation else None,
             skip_start_layer=self.trackml_navigation and self.skip_start_layer,
             inward_start_volume=self.trackml_navigation and self.inward_start_volume,
+            loop_fraction=self.loop_fraction if self.trackml_navigation else None,
         )
+
+    def resolved_field(self, source: ParticleSource | None = None) -> str:
+        """``field``, or for None: 'solenoid' for the realistic sources (Pythia, replay), else 'uniform'."""
+        if self.field is not None:
+            return self.field
+        return "solenoid" if type(source).__name__ in REALISTIC_SOURCES else "uniform"
+
+    def magnetic_field(self, detector: Detector, source: ParticleSource | None = None):
+        """The :mod:`gnn4hep.tracking.field` model to propagate in (uniform: B_z = detector.field_tesla)."""
+        return field_from_name(self.resolved_field(source), detector.field_tesla)
 
 
 def event_streams(seed: int, event_index: int, n: int = 4) -> list[np.random.Generator]:
@@ -128,6 +159,7 @@ def simulate_event(
     config = config or SimulationConfig()
     source_rng, propagation_rng, efficiency_rng, digitisation_rng = event_streams(seed, event_index)
     index = cached_index(detector)
+    field = config.magnetic_field(detector, source)
     particles = source.generate(source_rng, event_index).reset_index(drop=True)
     stop = particles.pop("stop_path_mm").to_numpy(float) if "stop_path_mm" in particles else None
     momentum = particles[["px", "py", "pz"]].to_numpy(np.float64)
@@ -135,7 +167,7 @@ def simulate_event(
     charge = np.where(pt >= config.min_pt_gev, particles["q"].to_numpy(np.float64), 0.0)
     result = propagate(
         index, particles[["vx", "vy", "vz"]].to_numpy(np.float64), momentum, charge,
-        mass_of(particles["particle_type"].to_numpy()), detector.field_tesla, propagation_rng,
+        mass_of(particles["particle_type"].to_numpy()), field, propagation_rng,
         config.propagation_settings(index), max_path=stop,
         may_end=None if stop is None else ~np.isfinite(stop),
     )  # fmt: skip
@@ -186,5 +218,5 @@ def simulate_event(
         event_id=event_index if event_id is None else event_id,
         **{part: coerce_table(part, table) for part, table in tables.items()},
     )
-    event.meta.update(seed=seed, event_index=event_index, n_noise=n_noise)
+    event.meta.update(seed=seed, event_index=event_index, n_noise=n_noise, field=field.metadata())
     return event
