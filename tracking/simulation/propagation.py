@@ -1,6 +1,12 @@
 """Vectorised propagation of charged particles through the module planes of the detector.
 
-Each particle moves on an exact helix (:mod:`.helix`) in the uniform field between module crossings.
+:func:`propagate` takes the field: in the TrackML finite solenoid (or any :class:`~.stepper.FieldTable`)
+particles are stepped with Runge-Kutta-Nystroem by the compiled navigator of :mod:`.field_navigation`, which
+applies the same navigation rules and material effects as described here. In a uniform field (a number or a
+:class:`~gnn4hep.tracking.field.UniformField`) the helix navigator below is exact. Both apply the loop
+protection (``PropagationSettings.loop_fraction``, :func:`loop_path_mm`) as a per-particle path limit.
+
+In the uniform field each particle moves on an exact helix (:mod:`.helix`) between module crossings.
 All active particles advance together, one *layer crossing* per step (numpy over particles, never a
 Python loop over particles or modules):
 
