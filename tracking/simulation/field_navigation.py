@@ -35,6 +35,7 @@ better than 1 um (tests/tracking/simulation/test_field_navigation.py).
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 
 import numba as nb
 import numpy as np
@@ -48,6 +49,22 @@ STEP_ANGLE = 0.1  # largest bending angle (rad) of one step
 MAX_STEPS = 100_000  # per particle: a safety net, never reached by particles that can leave the detector
 NEWTON_TOLERANCE_MM = 1e-7
 SAME_LAYER_MM = 1.0  # a layer just processed is not crossed again within this path length
+
+
+@nb.njit(cache=True)
+def highland_theta0(p, mass, charge, length, x0_mm):
+    """The scalar form of :func:`.material.highland_theta0` (rad): Highland with the Lynch-Dahl logarithm."""
+    beta = p / math.sqrt(p * p + mass * mass)
+    x = length / x0_mm
+    log_term = 1.0 + 0.038 * math.log(max(x * charge * charge / (beta * beta), 1e-12))
+    return 0.0136 / (beta * p) * abs(charge) * math.sqrt(x) * max(log_term, 0.0)
+
+
+@nb.njit(cache=True)
+def momentum_after_loss(p, mass, length, dedx):
+    """The scalar form of :func:`.material.lose_energy`: |p| (GeV) after the mean loss over ``length`` mm."""
+    energy = math.sqrt(p * p + mass * mass) - dedx * length
+    return math.sqrt(max(energy * energy - mass * mass, 1e-6))
 
 
 @nb.njit(cache=True, inline="always")
@@ -350,11 +367,7 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
                 if ms:
                     if i_norm + 2 > normals.shape[0]:
                         return n_out, 2
-                    energy = math.sqrt(p * p + m * m)
-                    beta = p / energy
-                    xx = length / x0_mm
-                    log_term = 1.0 + 0.038 * math.log(max(xx * q * q / (beta * beta), 1e-12))
-                    theta0 = 0.0136 / (beta * p) * abs(q) * math.sqrt(xx) * max(log_term, 0.0)
+                    theta0 = highland_theta0(p, m, q, length, x0_mm)
                     if abs(htz) < 0.9:  # e1 = t x z
                         e1x, e1y, e1z = hty, -htx, 0.0
                     else:  # e1 = t x x
@@ -371,8 +384,7 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
                     norm = math.sqrt(htx * htx + hty * hty + htz * htz)
                     htx, hty, htz = htx / norm, hty / norm, htz / norm
                 if eloss:
-                    energy = math.sqrt(p * p + m * m) - dedx * length
-                    p = math.sqrt(max(energy * energy - m * m, 1e-6))
+                    p = momentum_after_loss(p, m, length, dedx)
                 had_hit = True
                 cx_, cy_, cz_, ctx, cty, ctz = hx, hy, hz, htx, hty, htz
                 ox, oy, oz, opx, opy, opz = hx, hy, hz, p * htx, p * hty, p * htz
@@ -429,6 +441,13 @@ def _geometry(index):
 
 _GEOMETRY: dict[int, tuple] = {}
 
+#: The PropagationSettings the kernel implements (max_steps counts the helix navigator's layer steps: unused here).
+#: A new setting with a non-default value is refused rather than silently ignored.
+KERNEL_SETTINGS = ("multiple_scattering", "energy_loss", "max_path_mm", "max_turns", "barrel_outward_only",
+                   "stop_turning_in_barrel", "stop_turning_in_endcaps", "min_pt_gev", "max_steps",
+                   "max_hits_per_crossing", "layer_material_mm", "unrecorded_ends", "barrel_eta_max",
+                   "skip_start_layer", "inward_start_volume", "loop_fraction")  # fmt: skip
+
 
 def propagate_in_field(index, pos, mom, charge, mass, field, rng, settings, path_limit, may_end, start_layer,
                        own_volume, active):  # fmt: skip
@@ -439,6 +458,9 @@ def propagate_in_field(index, pos, mom, charge, mass, field, rng, settings, path
     ``mass`` (n,), ``field`` (a number, UniformField or SolenoidField), ``path_limit`` (n,) mm, ``may_end``
     (n,) bool, ``start_layer`` and ``own_volume`` (n,) int (-1: none), ``active`` (k,) rows to propagate.
     """
+    unknown = [f.name for f in fields(settings) if f.name not in KERNEL_SETTINGS and getattr(settings, f.name) != f.default]
+    if unknown:
+        raise NotImplementedError(f"propagation setting(s) {unknown} are not implemented in the field navigator")
     table = field_table(field)
     n_active = len(active)
     flags = np.array([settings.multiple_scattering, settings.energy_loss, settings.barrel_outward_only,
