@@ -85,6 +85,11 @@ def _timed_event(source, detector, seed, index, config=None):
 #: The settings before issue 12 (uniform 2 T, exact helices, no loop protection), timed in the same run.
 UNIFORM_BEFORE = {"field": "uniform", "loop_fraction": None}
 
+#: Every option of this branch on, in the solenoid: measured material with energy loss, random unrecorded ends,
+#: particles down to pT = 0.1 GeV, noise at 20% of the signal hits.
+ALL_ON = {"trackml_material": True, "energy_loss": True, "unrecorded_ends": True, "min_pt_gev": 0.1,
+          "noise_fraction": 0.2}
+
 
 def _pythia_figures(source, detector, n_events, config):
     totals, stages, particles, hits = [], [], [], []
@@ -143,6 +148,8 @@ def main(n_events: int = 3) -> int:
         figures["replay_event1000_seconds"] = total
         figures["replay_event1000_stage_seconds"] = stage
         figures["replay_event1000_hits"] = len(event.hits)
+    everything = SimulationConfig(**ALL_ON)
+    figures["all_options_on_same_run"] = {"settings": ALL_ON, **_pythia_figures(source, detector, n_events, everything)}
     before = SimulationConfig(**UNIFORM_BEFORE)
     figures["uniform_no_loop_limit_same_run"] = {
         **_pythia_figures(source, detector, n_events, before),
@@ -158,7 +165,7 @@ def main(n_events: int = 3) -> int:
                     for name, x in number.items():
                         print(f"  {key[:20]}.{sub[:14]}.{name:<16}{x:>14.4g}")
                     continue
-                text = f"{number:>14.4g}" if isinstance(number, float) else f"  {number}"
+                text = f"{number:>14.4g}" if isinstance(number, float) else f"  {number}"[:60]
                 print(f"  {key}.{sub:<38}"[:56].ljust(56) + text)
         else:
             print(f"{key:<56}{value:>14.4g}" if isinstance(value, float) else f"{key:<56}{str(value):>14}")
