@@ -41,7 +41,8 @@ import numba as nb
 import numpy as np
 
 from gnn4hep.tracking.simulation import material as material_model
-from gnn4hep.tracking.simulation.stepper import K_GEV_PER_T_MM, field_at, field_table, rkn_step
+from gnn4hep.tracking.simulation.stepper import (K_GEV_PER_T_MM, field_at, field_table, plane_crossing, rkn_step,
+                                                 segment_coord, segment_root, segment_value)
 
 MIN_STEP_MM = 1e-4  # crossings closer than this to the last hit or layer point are that point
 MAX_STEP_MM = 50.0  # longest RKN step
@@ -65,67 +66,6 @@ def momentum_after_loss(p, mass, length, dedx):
     """The scalar form of :func:`.material.lose_energy`: |p| (GeV) after the mean loss over ``length`` mm."""
     energy = math.sqrt(p * p + mass * mass) - dedx * length
     return math.sqrt(max(energy * energy - mass * mass, 1e-6))
-
-
-@nb.njit(cache=True, inline="always")
-def _seg_coord(seg, u, k):
-    """Cubic Hermite interpolant of coordinate k of the step in ``seg`` at fraction u of its length."""
-    u2 = u * u
-    u3 = u2 * u
-    h = seg[12]
-    return ((2 * u3 - 3 * u2 + 1) * seg[k] + (u3 - 2 * u2 + u) * h * seg[3 + k]
-            + (-2 * u3 + 3 * u2) * seg[6 + k] + (u3 - u2) * h * seg[9 + k])  # fmt: skip
-
-
-@nb.njit(cache=True, inline="always")
-def _seg_slope(seg, u, k):
-    """d/ds of :func:`_seg_coord`."""
-    u2 = u * u
-    return ((6 * u2 - 6 * u) * seg[k] / seg[12] + (3 * u2 - 4 * u + 1) * seg[3 + k]
-            + (-6 * u2 + 6 * u) * seg[6 + k] / seg[12] + (3 * u2 - 2 * u) * seg[9 + k])  # fmt: skip
-
-
-@nb.njit(cache=True)
-def _seg_value(seg, u, mode):
-    """mode 0: r^2 (mm^2), 1: z (mm), 2: x_T . dx_T/ds (mm), on the interpolant at fraction u."""
-    if mode == 1:
-        return _seg_coord(seg, u, 2)
-    x = _seg_coord(seg, u, 0)
-    y = _seg_coord(seg, u, 1)
-    if mode == 0:
-        return x * x + y * y
-    return x * _seg_slope(seg, u, 0) + y * _seg_slope(seg, u, 1)
-
-
-@nb.njit(cache=True)
-def _seg_root(seg, mode, target, ua, ub):
-    """Fraction u in [ua, ub] where :func:`_seg_value` crosses ``target`` (bisection, 1e-9 of the step)."""
-    fa = _seg_value(seg, ua, mode) - target
-    for _ in range(32):
-        um = 0.5 * (ua + ub)
-        fm = _seg_value(seg, um, mode) - target
-        if (fm < 0.0) == (fa < 0.0):
-            ua, fa = um, fm
-        else:
-            ub = um
-    return 0.5 * (ua + ub)
-
-
-@nb.njit(cache=True)
-def _plane_crossing(x, y, z, tx, ty, tz, lam, s, cx, cy, cz, wx, wy, wz, b_rho, b_z, step, z0):
-    """Newton's method for the path s (mm, from the given state) where the RKN trajectory meets the plane
-    through c with normal w, started from ``s``. Returns (converged, s, state after s)."""
-    hx, hy, hz, htx, hty, htz = x, y, z, tx, ty, tz
-    for _ in range(10):
-        hx, hy, hz, htx, hty, htz = rkn_step(x, y, z, tx, ty, tz, lam, s, b_rho, b_z, step, z0)
-        f = (hx - cx) * wx + (hy - cy) * wy + (hz - cz) * wz
-        if abs(f) < NEWTON_TOLERANCE_MM:
-            return True, s, hx, hy, hz, htx, hty, htz
-        fp = htx * wx + hty * wy + htz * wz
-        if abs(fp) < 1e-9:
-            break
-        s -= f / fp
-    return False, s, hx, hy, hz, htx, hty, htz
 
 
 @nb.njit(cache=True)
@@ -219,10 +159,10 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
             rd1 = x1 * tx1 + y1 * ty1
             u_ext = -1.0
             if (rd0 > 0.0) != (rd1 > 0.0) and rd0 != 0.0:
-                u_ext = _seg_root(seg, 2, 0.0, 0.0, 1.0)
+                u_ext = segment_root(seg, 2, 0.0, 0.0, 1.0)
             stop_at = np.inf
             if u_ext >= 0.0 and rd0 > 0.0 and (stop_barrel or stop_endcaps):
-                xe, ye, ze = _seg_coord(seg, u_ext, 0), _seg_coord(seg, u_ext, 1), _seg_coord(seg, u_ext, 2)
+                xe, ye, ze = segment_coord(seg, u_ext, 0), segment_coord(seg, u_ext, 1), segment_coord(seg, u_ext, 2)
                 re = math.sqrt(xe * xe + ye * ye)
                 nearest = barrel[0]
                 for b in range(n_barrel):
@@ -243,8 +183,8 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
             for piece in range(n_pieces):
                 ua = 0.0 if piece == 0 else u_ext
                 ub = 1.0 if (piece == 1 or u_ext < 0.0) else u_ext
-                ra2 = _seg_value(seg, ua, 0)
-                rb2 = _seg_value(seg, ub, 0)
+                ra2 = segment_value(seg, ua, 0)
+                rb2 = segment_value(seg, ub, 0)
                 outward = rb2 > ra2
                 for b in range(n_barrel):
                     layer = barrel[b]
@@ -253,11 +193,11 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
                         continue
                     if outward_only and outward == (layer_volume[layer] == own_volume[i]):
                         continue
-                    u = _seg_root(seg, 0, rl2, ua, ub)
+                    u = segment_root(seg, 0, rl2, ua, ub)
                     s = u * h
                     if s >= s_best or s >= s_end or (layer == last_layer and travelled + s - last_layer_path < SAME_LAYER_MM):
                         continue
-                    zc = _seg_coord(seg, u, 2)
+                    zc = segment_coord(seg, u, 2)
                     if layer_low[layer] <= zc <= layer_high[layer]:
                         s_best = s
                         l_best = layer
@@ -271,11 +211,11 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
                     k += 1
                     if (z < zl) == (z1 < zl):
                         continue
-                    u = _seg_root(seg, 1, zl, 0.0, 1.0)
+                    u = segment_root(seg, 1, zl, 0.0, 1.0)
                     s = u * h
                     if s >= s_best or s >= s_end or (layer == last_layer and travelled + s - last_layer_path < SAME_LAYER_MM):
                         continue
-                    xc, yc = _seg_coord(seg, u, 0), _seg_coord(seg, u, 1)
+                    xc, yc = segment_coord(seg, u, 0), segment_coord(seg, u, 1)
                     rc = math.sqrt(xc * xc + yc * yc)
                     if layer_low[layer] <= rc <= layer_high[layer]:
                         s_best = s
@@ -312,8 +252,9 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
                 margin = 1.0 + curvature * sl * sl
                 if abs(vv) > hv[module] + margin or abs(uu) > _half_width_u(module, vv, min_hu, max_hu, hv) + margin:
                     continue
-                ok, s, hx, hy, hz, htx, hty, htz = _plane_crossing(x, y, z, tx, ty, tz, lam, s_best + sl, cx, cy, cz,
-                                                                   wx, wy, wz, b_rho, b_z, t_step, t_z0)
+                ok, s, hx, hy, hz, htx, hty, htz = plane_crossing(x, y, z, tx, ty, tz, lam, s_best + sl, cx, cy, cz,
+                                                                  wx, wy, wz, b_rho, b_z, t_step, t_z0,
+                                                                  NEWTON_TOLERANCE_MM)
                 if not ok or s + back <= MIN_STEP_MM or s >= s_cap:
                     continue
                 uu, vv = _local_uv(hx, hy, hz, module, centers, rotations)
@@ -338,9 +279,9 @@ def _kernel(geometry_i, geometry_f, cell_modules, centers, rotations, r_max, z_m
                 module = cand_m[j]
                 clam = K_GEV_PER_T_MM * q / p
                 wx, wy, wz = rotations[module, 0, 2], rotations[module, 1, 2], rotations[module, 2, 2]
-                ok, ds, hx, hy, hz, htx, hty, htz = _plane_crossing(
+                ok, ds, hx, hy, hz, htx, hty, htz = plane_crossing(
                     cx_, cy_, cz_, ctx, cty, ctz, clam, cand_s[j] - s_cur, centers[module, 0], centers[module, 1],
-                    centers[module, 2], wx, wy, wz, b_rho, b_z, t_step, t_z0)  # fmt: skip
+                    centers[module, 2], wx, wy, wz, b_rho, b_z, t_step, t_z0, NEWTON_TOLERANCE_MM)  # fmt: skip
                 if not ok or ds + cback <= MIN_STEP_MM:
                     continue
                 uu, vv = _local_uv(hx, hy, hz, module, centers, rotations)
