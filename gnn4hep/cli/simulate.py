@@ -29,6 +29,12 @@ def _check_material(value: str | None) -> str | None:
     return value
 
 
+def _check_field(value: str | None) -> str | None:
+    if value is not None and value not in ("uniform", "solenoid"):
+        raise typer.BadParameter(f"{value!r} is not one of uniform, solenoid", param_hint="--field")
+    return value
+
+
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="output folder for eventNNNNNNNNN-*.csv.gz")],
     events: Annotated[int, typer.Option("--events", min=1, help="number of events")] = 1,
@@ -45,6 +51,9 @@ def simulate(
                                                  help="silicon: bare sensors; trackml: measured layer material "
                                                  "(sensors + supports) with energy loss [default: trackml for "
                                                  "pythia and replay, silicon otherwise]")] = None,
+    field: Annotated[str | None, typer.Option("--field", callback=_check_field,
+                                              help="uniform: 2 T, exact helices; solenoid: the TrackML finite solenoid "
+                                              "[default: solenoid for pythia and replay, uniform for gun and quick]")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Simulate events in the TrackML challenge format on the TrackML detector."""
@@ -59,6 +68,8 @@ def simulate(
         given["min_pt_gev"] = min_pt
     if material is not None:
         given.update(trackml_material=material == "trackml", energy_loss=material == "trackml")
+    if field is not None:
+        given["field"] = field
     config = default_config(source, **given)
     prefixes = simulate_events(
         out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config

@@ -14,10 +14,13 @@ The realistic sources (``pythia``, ``replay:``) default to the real detector's b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from gnn4hep.tracking.field import field_from_metadata
 from gnn4hep.tracking.io import read_detector, write_event
 from gnn4hep.tracking.simulation import digitisation
+from gnn4hep.utils.atomic import atomic_write_json
 from gnn4hep.tracking.simulation.simulator import SimulationConfig, simulate_event
 from gnn4hep.tracking.simulation.sources import GunSource, ParticleSource, ReplaySource
 
@@ -86,6 +89,28 @@ def _event_ids(source: ParticleSource, n_events: int, first_event_id: int) -> li
     return [first_event_id + i for i in range(n_events)]
 
 
+SETTINGS_FILE = "simulation.json"
+
+
+def write_settings(out_dir: Path, source: ParticleSource, config: SimulationConfig, seed: int, detector) -> Path:
+    """Record how the events in ``out_dir`` were simulated: ``simulation.json`` with the source, the seed, the
+    configuration and the magnetic field (:meth:`MagneticField.metadata`, read back by :func:`read_field`)."""
+    settings = {"source": type(source).__name__, "seed": int(seed), "config": config.model_dump(mode="json"),
+                "field": config.magnetic_field(detector, source).metadata()}  # fmt: skip
+    path = Path(out_dir) / SETTINGS_FILE
+    atomic_write_json(path, settings)
+    return path
+
+
+def read_field(folder: str | Path):
+    """The field the events in ``folder`` were simulated in (from its ``simulation.json``), or None when the
+    folder has no such record (real data, or events simulated before the field was recorded)."""
+    path = Path(folder) / SETTINGS_FILE
+    if not path.is_file():
+        return None
+    return field_from_metadata(json.loads(path.read_text())["field"])
+
+
 #: Per-process simulation state, set by :func:`_init_worker` (the executor's initializer).
 _WORKER: dict = {}
 
@@ -115,7 +140,8 @@ def simulate_events(
     first_event_id: int = 1,
     executor=None,
 ) -> list[Path]:
-    """Simulate ``n_events`` events and write them as ``out_dir/eventNNNNNNNNN-*.csv.gz``.
+    """Simulate ``n_events`` events and write them as ``out_dir/eventNNNNNNNNN-*.csv.gz``, and the settings
+    (source, seed, configuration, magnetic field) as ``out_dir/simulation.json`` (:func:`write_settings`).
 
     ``config`` None: the source's :func:`default_config`.
 
@@ -142,5 +168,7 @@ def simulate_events(
         from gnn4hep.executor import make_executor
 
         executor = make_executor(workers=workers)
-    return executor.map(_run_one, tasks, progress=progress, description="simulating",
-                        initializer=_init_worker, initargs=(source, detector_path, config))
+    prefixes = executor.map(_run_one, tasks, progress=progress, description="simulating",
+                            initializer=_init_worker, initargs=(source, detector_path, config))
+    write_settings(out_dir, source, config, seed, read_detector(detector_path))
+    return prefixes

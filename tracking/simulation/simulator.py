@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gnn4hep.tracking.detector import Detector
 from gnn4hep.tracking.event import Event, coerce_table
+from gnn4hep.tracking.field import field_from_name
 from gnn4hep.tracking.scoring import weight_hits
 from gnn4hep.tracking.simulation import digitisation
 from gnn4hep.tracking.simulation import interactions as interaction_model
@@ -24,6 +25,12 @@ from gnn4hep.tracking.simulation.geometry_index import GeometryIndex, cached_ind
 from gnn4hep.tracking.simulation.material import layer_material_mm, mass_of
 from gnn4hep.tracking.simulation.propagation import PropagationResult, PropagationSettings, propagate
 from gnn4hep.tracking.simulation.sources import ParticleSource
+
+
+#: Sources whose default field is the solenoid (see SimulationConfig.resolved_field).
+REALISTIC_SOURCES = ("PythiaSource", "ReplaySource")
+#: ACTS loopFraction of the challenge simulation (see SimulationConfig.loop_fraction).
+LOOP_FRACTION = 0.6
 
 
 class SimulationConfig(BaseModel):
@@ -76,6 +83,19 @@ class SimulationConfig(BaseModel):
         description="with trackml_navigation: no barrel hit beyond this |pseudorapidity| seen from the "
         "production vertex (the real sample event has none beyond 2.97 in the innermost barrel layer)",
     )
+    field: Literal["uniform", "solenoid"] | None = Field(
+        None,
+        description="magnetic field: 'solenoid' (the TrackML finite solenoid, field.TRACKML_SOLENOID, "
+        "Runge-Kutta-Nystroem propagation) or 'uniform' (B_z = detector.field_tesla, exact helices); None: "
+        "the solenoid for the realistic sources (Pythia, replay), uniform for particle guns (resolved_field)",
+    )
+    loop_fraction: float | None = Field(
+        LOOP_FRACTION,
+        gt=0,
+        description="with trackml_navigation: the challenge simulation's loop protection (ACTS "
+        "loopFraction): a particle stops after this fraction of one turn of path, 2 pi p / (0.3 |q| |B|) with "
+        "p and B at its vertex (benchmarks/path_limit.py); None: no limit",
+    )
     hit_efficiency: float = Field(0.99, ge=0, le=1, description="the real sample event: 98.4% of the "
                                   "layers predicted from a real hit's truth state hold a later real hit")
     noise_hits: int = Field(0, ge=0, description="noise hits per event")
@@ -117,7 +137,18 @@ class SimulationConfig(BaseModel):
             barrel_eta_max=self.barrel_eta_max if self.trackml_navigation else None,
             skip_start_layer=self.trackml_navigation and self.skip_start_layer,
             inward_start_volume=self.trackml_navigation and self.inward_start_volume,
+            loop_fraction=self.loop_fraction if self.trackml_navigation else None,
         )
+
+    def resolved_field(self, source: ParticleSource | None = None) -> str:
+        """``field``, or for None: 'solenoid' for the realistic sources (Pythia, replay), else 'uniform'."""
+        if self.field is not None:
+            return self.field
+        return "solenoid" if type(source).__name__ in REALISTIC_SOURCES else "uniform"
+
+    def magnetic_field(self, detector: Detector, source: ParticleSource | None = None):
+        """The :mod:`gnn4hep.tracking.field` model to propagate in (uniform: B_z = detector.field_tesla)."""
+        return field_from_name(self.resolved_field(source), detector.field_tesla)
 
 
 def event_streams(seed: int, event_index: int, n: int = 5) -> list[np.random.Generator]:
@@ -147,9 +178,11 @@ def simulate_event(
         config = default_config(source)
     source_rng, propagation_rng, efficiency_rng, digitisation_rng, interaction_rng = event_streams(seed, event_index)
     index = cached_index(detector)
+    field = config.magnetic_field(detector, source)
     particles = source.generate(source_rng, event_index).reset_index(drop=True)
     stop = particles.pop("stop_path_mm").to_numpy(float) if "stop_path_mm" in particles else None
-    particles, result = _propagate_generations(index, detector, particles, stop, config, propagation_rng, interaction_rng)
+    particles, result = _propagate_generations(index, detector, field, particles, stop, config, propagation_rng,
+                                               interaction_rng)
     detected = efficiency_rng.random(len(result.particle)) < config.hit_efficiency
     part, module = result.particle[detected], result.module[detected]
     true_position, true_momentum = result.position[detected], result.momentum[detected]
@@ -197,7 +230,7 @@ def simulate_event(
         event_id=event_index if event_id is None else event_id,
         **{part: coerce_table(part, table) for part, table in tables.items()},
     )
-    event.meta.update(seed=seed, event_index=event_index, n_noise=n_noise)
+    event.meta.update(seed=seed, event_index=event_index, n_noise=n_noise, field=field.metadata())
     return event
 
 
@@ -205,10 +238,11 @@ def _take(result: PropagationResult, rows) -> PropagationResult:
     return PropagationResult(**{k: getattr(result, k)[rows] for k in PropagationResult.__dataclass_fields__})
 
 
-def _propagate_generations(index, detector, particles, stop, config, propagation_rng, interaction_rng):
+def _propagate_generations(index, detector, field, particles, stop, config, propagation_rng, interaction_rng):
     """Propagate the source's particles and (with ``config.interactions``) the secondaries of their
     interactions in the material (charged particles, and neutral hadrons on straight lines),
-    generation after generation. Returns (charged particles with the secondaries appended, the
+    generation after generation, charged ones in ``field`` (neutral ones on straight lines: the uniform
+    helix navigator with a huge momentum is exact and fastest there). Returns (charged particles with the secondaries appended, the
     crossings of all of them with ``particle`` rows into that table)."""
     settings = config.propagation_settings(index)
     tables, results, offset = [], [], 0
@@ -225,7 +259,7 @@ def _propagate_generations(index, detector, particles, stop, config, propagation
         charge = np.where(pt >= config.min_pt_gev, current["q"].to_numpy(np.float64), 0.0)
         result = propagate(
             index, current[["vx", "vy", "vz"]].to_numpy(np.float64), momentum, charge,
-            mass_of(current["particle_type"].to_numpy()), detector.field_tesla, propagation_rng, settings,
+            mass_of(current["particle_type"].to_numpy()), field, propagation_rng, settings,
             max_path=stop, may_end=None if stop is None else ~np.isfinite(stop),
         )  # fmt: skip
         daughters = None
