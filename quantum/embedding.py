@@ -26,6 +26,7 @@ estimated from D-Wave's published model for a mock, the solver's returned ``timi
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -36,7 +37,7 @@ from gnn4hep.errors import Gnn4hepError
 from gnn4hep.quantum.qpu_timing import estimate_qpu_access_time, measured_timing
 
 #: Chain-strength prefactor of the default rule (chosen by the scan in benchmarks/qubo.py).
-DEFAULT_CHAIN_STRENGTH_PREFACTOR = 1.0
+DEFAULT_CHAIN_STRENGTH_PREFACTOR = 0.25
 CHAIN_BREAK_METHODS = ("majority_vote", "minimize_energy")
 _EMBEDDINGS: dict[str, dict] = {}  # in-process cache: (source graph, target graph, seed) -> embedding
 
@@ -207,3 +208,29 @@ class EmbeddedSampler(dimod.Sampler):
             "timing": timing,
         }
         return dimod.SampleSet(sampleset.record, sampleset.variables, {"qpu": record}, sampleset.vartype)
+
+
+def qpu_figures(record: dict) -> dict[str, Any]:
+    """The flat figures of an ``info["qpu"]`` record, for reports and JSON (times in ms)."""
+    timing = record["timing"]
+    figures = {
+        "qpu_topology": record["topology"],
+        "embedding_qubits": record["embedding"]["qubits"],
+        "embedding_max_chain": record["embedding"]["max_chain"],
+        "embedding_mean_chain": round(record["embedding"]["mean_chain"], 4),
+        "embedding_seconds": record["embedding_seconds"],
+        "chain_strength": record["chain_strength"],
+        "chain_strength_rule": record["chain_strength_rule"],
+        "chain_break_method": record["chain_break_method"],
+        "chain_break_fraction": record["chain_break_fraction"],
+        "postprocess": record["postprocess"] or "none",
+        "qpu_access_time_ms": timing.get("qpu_access_time_us", float("nan")) / 1000,
+        "qpu_programming_time_ms": timing.get("programming_time_us", float("nan")) / 1000,
+        "qpu_sampling_time_ms": timing.get("sampling_time_us", float("nan")) / 1000,
+        "qpu_timing": ("estimated: " if timing.get("estimated") else "measured: ") + timing.get("timing_source", ""),
+        "qpu_num_reads": timing.get("num_reads"),
+        "anneal_schedule": json.dumps(timing.get("anneal_schedule")),
+    }
+    if "num_qpu_calls" in timing:
+        figures["qpu_calls"] = timing["num_qpu_calls"]
+    return figures

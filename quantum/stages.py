@@ -37,7 +37,7 @@ class QuboSolveConfig(Section):
     samplers: list[str] = Field(["sa"], min_length=1, description="names of gnn4hep.quantum.samplers.make_sampler")
     num_reads: int = Field(10, ge=1, description="reads per solve")
     num_sweeps: Optional[int] = Field(None, ge=1, description="SA sweeps per read; None: the sampler's default")
-    min_hits: int = Field(3, ge=2, description="shortest chain kept as a track")
+    min_hits: int = Field(5, ge=2, description="shortest chain kept as a track (qallse: 3)")
 
 
 def _tag(density: float) -> str:
