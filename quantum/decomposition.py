@@ -73,8 +73,8 @@ class DecompositionSampler(dimod.Sampler):
 
     Args:
         subsampler: ``sa``, ``mock-qpu``, ``qpu``, or an ``EmbeddedSampler`` instance.
-        subproblem_size: variables per sub-QUBO (default 100 for SA; ``qpu_subproblem_size`` = 60
-            for QPU sub-problems: a clique embedding of K60 on Pegasus P16 has chains of ≤ 7 qubits).
+        subproblem_size: variables per sub-QUBO (a clique embedding of K100 takes 982 qubits of
+            Pegasus P16 with chains of ≤ 10 qubits, 800 of Zephyr Z12 with chains of ≤ 8).
         num_sweeps: SA sweeps per sub-problem. rolls, max_iter: see the module docstring.
         qpu: old spelling of ``subsampler="qpu"``.
         qpu_options: options of :func:`gnn4hep.quantum.samplers.make_sampler` for the QPU sub-sampler.
@@ -87,7 +87,7 @@ class DecompositionSampler(dimod.Sampler):
     def __init__(
         self,
         subsampler: Any = "sa",
-        subproblem_size: int | None = None,
+        subproblem_size: int = 100,
         num_sweeps: int = 1000,
         rolls: int = 1,
         max_iter: int = 1000,
@@ -99,8 +99,7 @@ class DecompositionSampler(dimod.Sampler):
         if isinstance(subsampler, str) and subsampler not in SUBSAMPLERS:
             raise Gnn4hepError(f"hybrid subsampler '{subsampler}' is not one of {', '.join(SUBSAMPLERS)}")
         self.subsampler = subsampler
-        default_size = 100 if subsampler == "sa" else 60
-        self.subproblem_size = int(subproblem_size or default_size)
+        self.subproblem_size = int(subproblem_size)
         self.num_sweeps, self.rolls, self.max_iter = int(num_sweeps), int(rolls), int(max_iter)
         self.qpu_options = qpu_options or {}
         self.sub_reads = int(sub_reads)
@@ -139,11 +138,13 @@ class DecompositionSampler(dimod.Sampler):
                 records.append(result.info["qpu"])
                 return result
 
-        workflow = hybrid_workflow(bqm.num_variables, _SeededSubproblemSampler(solve), size, self.rolls, self.max_iter)
+        runnable = _SeededSubproblemSampler(solve)
+        workflow = hybrid_workflow(bqm.num_variables, runnable, size, self.rolls, self.max_iter)
         start = initial_sample if initial_sample is not None else {v: 0 for v in bqm.variables}
         sampleset = hybrid.HybridSampler(workflow).sample(bqm, initial_sample=start)
+        sampleset.resolve()  # HybridSampler returns a lazy sample set: run the workflow before counting calls
         info = {"decomposition": {"subsampler": self.subsampler if isinstance(self.subsampler, str) else "qpu-path",
-                                  "subproblem_size": size, "subproblem_calls": len(records)}}  # fmt: skip
+                                  "subproblem_size": size, "subproblem_calls": runnable.calls}}  # fmt: skip
         if records:
             info["qpu"] = _combine(records, bqm, sampleset)
         return dimod.SampleSet(sampleset.record, sampleset.variables, info, sampleset.vartype)
