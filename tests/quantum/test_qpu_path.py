@@ -144,3 +144,16 @@ def test_unembeddable_qubo_can_be_decomposed():
     result, _ = solve(bqm, small, num_reads=5, seed=0)  # 100 variables on 72 qubits
     assert result.info["decomposition"]["subproblem_calls"] > 0
     assert result.first.energy == pytest.approx(sa.first.energy, rel=0.02)
+
+
+def test_a_real_qpu_solve_records_the_solvers_timing_not_the_estimate():
+    """With ``real_qpu`` the record is the solver's returned ``timing`` (the mock returns fixed demo figures)."""
+    target = make_mock_qpu("chimera", shape=[2, 2, 4])
+    sampler = EmbeddedSampler(target, topology="chimera [2, 2, 4]", real_qpu=True, annealing_time=50.0)
+    sampleset = sampler.sample(chain_qubo(n_tracks=2, length=3), num_reads=4)
+    returned = target.sample(dimod.BinaryQuadraticModel({target.nodelist[0]: 1.0}, {}, 0.0, "SPIN")).info["timing"]
+    timing = sampleset.info["qpu"]["timing"]
+    assert timing["estimated"] is False and timing["num_reads"] == 4
+    assert timing["qpu_access_time_us"] == returned["qpu_access_time"]
+    assert timing["programming_time_us"] == returned["qpu_programming_time"]
+    assert timing["anneal_schedule"] == [[0.0, 0.0], [returned["qpu_anneal_time_per_sample"], 1.0]]
