@@ -18,7 +18,8 @@ Three parts (each prints a table; all go to benchmarks/results/qubo.json):
 3. ``--scaling``: QUBO build and SA solve times against density on the μ=200 event (the former
    benchmark): hits, doublets, variables, couplings, doublet/build/SA seconds, energy.
 
-    OMP_NUM_THREADS=1 python benchmarks/qubo.py [--event PREFIX] [--skip-real] [--scaling [--densities ...]]
+    OMP_NUM_THREADS=1 python benchmarks/qubo.py [--event PREFIX] [--skip-real] [--mu200-densities 0.1 0.2]
+                                                [--scaling [--densities ...]] [--out FILE]
 
 Runs in about 3–4 minutes on one loaded core (most of it minorminer embedding the two largest QUBOs
 and the decomposition's sub-problem solves).
@@ -153,8 +154,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--event", default=str(REAL_EVENT), help="real TrackML event prefix (default: the shared sample event)")
     parser.add_argument("--skip-real", action="store_true", help="only the simulated mu=200 event")
+    parser.add_argument("--mu200-densities", type=float, nargs="+", default=[0.1],
+                        help="densities of the simulated mu=200 QUBOs in the solver table (0.2: ~9k variables, ~10 min)")
     parser.add_argument("--scaling", action="store_true", help="also time build + SA against density on the mu=200 event")
     parser.add_argument("--densities", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "qubo.json"), help="JSON file to write")
     args = parser.parse_args()
 
     cases = []
@@ -165,7 +169,7 @@ def main() -> None:
     else:
         print(f"real event not found at {args.event}: skipping its QUBOs")
     simulated = simulated_event()
-    cases.append(("mu=200 d=0.1", *build(simulated, 0.1)))
+    cases += [(f"mu=200 d={d:g}", *build(simulated, d)) for d in args.mu200_densities]
     rows = solver_table(cases)
     scan = []
     if real_available:
@@ -184,7 +188,7 @@ def main() -> None:
         "default_chain_strength_prefactor": DEFAULT_CHAIN_STRENGTH_PREFACTOR,
         "scaling": scaling_rows,
     }
-    out = ROOT / "benchmarks" / "results" / "qubo.json"
+    out = Path(args.out)
     from gnn4hep.utils.atomic import atomic_write_json
 
     atomic_write_json(out, result)
