@@ -166,7 +166,7 @@ def main() -> None:
     if real_available:
         real = read_event(args.event, parts=("hits", "particles", "truth"))
         cases += [(f"real d={d}", *build(real, d)) for d in (0.5, 1.0)]
-    else:
+    elif not args.skip_real:
         print(f"real event not found at {args.event}: skipping its QUBOs")
     simulated = simulated_event()
     cases += [(f"mu=200 d={d:g}", *build(simulated, d)) for d in args.mu200_densities]

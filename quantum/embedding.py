@@ -57,10 +57,12 @@ def embedding_stats(embedding: dict) -> dict[str, float]:
 
 
 def _graph_key(bqm: dimod.BinaryQuadraticModel, target_edges: list, seed: int) -> str:
+    """Digest of the source graph, the whole target graph and the seed (the embedding cache key)."""
     digest = hashlib.sha256()
-    digest.update(repr(sorted((min(map(str, e)), max(map(str, e))) for e in bqm.quadratic)).encode())
     digest.update(repr(sorted(map(str, bqm.variables))).encode())
-    digest.update(repr((len(target_edges), target_edges[:50], target_edges[-50:], seed)).encode())
+    digest.update(repr(sorted(tuple(sorted(map(str, edge))) for edge in bqm.quadratic)).encode())
+    digest.update(np.asarray(target_edges, dtype=np.int64).tobytes())
+    digest.update(str(seed).encode())
     return digest.hexdigest()
 
 

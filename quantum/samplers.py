@@ -78,8 +78,15 @@ def make_sampler(name: str = "sa", **options: Any) -> dimod.Sampler:
     (e.g. ``solver=...``), never a token.
 
     Raises:
-        Gnn4hepError: unknown name. MissingTokenError: hardware without a token.
+        Gnn4hepError: unknown name or bad options. MissingTokenError: hardware without a token.
     """
+    try:
+        return _make_sampler(name, options)
+    except (TypeError, ValueError) as exc:  # a constructor refusing an option (name or value) the user gave
+        raise Gnn4hepError(f"sampler '{name}': bad option ({exc})") from None
+
+
+def _make_sampler(name: str, options: dict) -> dimod.Sampler:
     if name == "sa":
         from dwave.samplers import SimulatedAnnealingSampler
 

@@ -146,7 +146,7 @@ def test_solve_with_kalman_refit_on_the_real_sample_event(sample_event_prefix, t
 
 def test_mock_qpu_solve_reports_the_qpu_figures(toy_prefix, tmp_path):
     qubo = tmp_path / "q.json"
-    assert _invoke("qubo", "build", toy_prefix, "--density", "0.5", "-o", qubo, "--all-volumes").exit_code == 0
+    assert _invoke("qubo", "build", toy_prefix, "--density", "0.2", "-o", qubo, "--all-volumes").exit_code == 0
     result = _invoke("qubo", "solve", qubo, "--sampler", "mock-qpu", "--reads", "5", "-o", tmp_path / "s.csv", "--json")
     assert result.exit_code == 0, result.output
     solved = json.loads(result.stdout)
@@ -163,7 +163,7 @@ def test_unembeddable_qubo_exits_2_with_one_line(toy_prefix, tmp_path):
     import sys
 
     qubo = tmp_path / "q.json"
-    assert _invoke("qubo", "build", toy_prefix, "--density", "0.5", "-o", qubo, "--all-volumes").exit_code == 0
+    assert _invoke("qubo", "build", toy_prefix, "--density", "0.2", "-o", qubo, "--all-volumes").exit_code == 0
     code = "from gnn4hep.cli.main import main; main()"
     args = [sys.executable, "-c", code, "qubo", "solve", str(qubo), "--sampler", "mock-qpu", "--sampler-option",
             "topology=chimera", "--sampler-option", "shape=[1,1,4]", "-o", str(tmp_path / "s.csv")]  # fmt: skip
