@@ -77,7 +77,7 @@ def test_mock_qpu_defaults_to_an_advantage_pegasus_p16():
 
 @pytest.mark.parametrize("options", [{}, {"topology": "zephyr", "chain_break_method": "minimize_energy", "postprocess": False}])
 def test_mock_qpu_finds_the_exact_ground_state_and_reports_every_figure(options):
-    bqm = chain_qubo(n_tracks=3, length=5)  # 21 variables: ExactSolver is the reference
+    bqm = chain_qubo(n_tracks=3, length=4)  # 18 variables: ExactSolver is the reference
     exact = dimod.ExactSolver().sample(bqm).first
     sampler = make_sampler("mock-qpu", **options)
     sampleset, _ = solve(bqm, sampler, num_reads=10, seed=3)
