@@ -18,7 +18,8 @@ from gnn4hep.quantum.dataset import reduce_event, reduced_event_prefix
 from gnn4hep.quantum.decode import decode_sample
 from gnn4hep.quantum.doublets import DoubletConfig, doublets_from_graph, make_doublets
 from gnn4hep.quantum.metrics import score_solution
-from gnn4hep.quantum.model import QuboConfig, QuboModel, build_bqm
+from gnn4hep.quantum.embedding import qpu_figures
+from gnn4hep.quantum.model import DEFAULT_MIN_HITS, QuboConfig, QuboModel, build_bqm
 from gnn4hep.quantum.samplers import make_sampler, solve
 from gnn4hep.quantum.serialization import load_qubo, save_qubo
 from gnn4hep.tracking.event import Event
@@ -113,9 +114,10 @@ def solve_qubo(
     seed: int | None = 0,
     num_reads: int | None = 10,
     sampler_options: dict | None = None,
-    min_hits: int = 3,
+    min_hits: int = DEFAULT_MIN_HITS,
     refit: bool = False,
     refit_material: str = "sensors",
+    reference_sa: bool = True,
     **sample_options: Any,
 ) -> dict[str, Any]:
     """Solve a QUBO file and write the TrackML submission of its lowest-energy sample.
@@ -124,10 +126,14 @@ def solve_qubo(
     ``refit``: Kalman-refit the decoded tracks (:func:`gnn4hep.tracking.fitting.refit`: outlier
     hits leave their track, orphan hits join the track whose fit accepts them) before writing the
     submission; ``refit_material``: the fit's material model ("sensors" for simulated events,
-    "trackml" for real TrackML events).
+    "trackml" for real TrackML events). ``reference_sa``: for every sampler but ``sa``, also
+    solve with SA (same reads and seed) and report ``sa_energy`` and ``energy_gap_to_sa``
+    = (E − E_SA) / |E_SA|.
 
     Returns:
-        dict with ``energy``, ``solve_seconds``, ``n_selected`` and ``n_tracks``.
+        dict with ``energy``, ``solve_seconds``, ``n_selected`` and ``n_tracks``; for the QPU path
+        (``mock-qpu``, ``qpu``, ``hybrid`` with QPU sub-problems) also the embedding, chain strength,
+        broken-chain fraction and QPU access time (:func:`gnn4hep.quantum.embedding.qpu_figures`).
     """
     model, info = load_qubo(qubo)
     event = _reduced_event(qubo, info, parts=("hits",))
@@ -144,7 +150,7 @@ def solve_qubo(
     submission.insert(0, "event_id", event.event_id)
     atomic_write_text(out, submission.to_csv(index=False, lineterminator="\n"))
     counts = submission["track_id"].value_counts()
-    return {
+    result = {
         "sampler": sampler,
         "energy": float(best.energy),
         "solve_seconds": seconds,
@@ -152,6 +158,18 @@ def solve_qubo(
         "n_selected": int(sum(1 for v in best.sample.values() if v == 1)),
         "n_tracks": int((counts >= min_hits).sum()),
     }
+    if "qpu" in sampleset.info:
+        result.update(qpu_figures(sampleset.info["qpu"]))
+    if reference_sa and sampler != "sa":
+        reference, _ = solve(model.bqm, make_sampler("sa"), num_reads=num_reads, seed=seed)
+        result.update(energy_gaps(result["energy"], float(reference.first.energy)))
+    return result
+
+
+def energy_gaps(energy: float, sa_energy: float) -> dict[str, float]:
+    """``sa_energy`` and the relative gap (E − E_SA) / |E_SA| (0 when both are 0)."""
+    gap = (energy - sa_energy) / abs(sa_energy) if sa_energy else float(energy != sa_energy)
+    return {"sa_energy": sa_energy, "energy_gap_to_sa": gap}
 
 
 def score_submission(qubo: str | Path, submission: pd.DataFrame | str | Path) -> dict[str, float]:

@@ -10,13 +10,15 @@ sa            ``dwave.samplers.SimulatedAnnealingSampler`` (the default)
 tabu          ``dwave.samplers.TabuSampler``
 steepest      ``dwave.samplers.SteepestDescentSolver`` (greedy descent from random states)
 exact         ``dimod.ExactSolver`` (brute force; tiny problems only)
-hybrid        dwave-hybrid decomposition loop: EnergyImpactDecomposer → simulated annealing of
-              the sub-QUBO (or QPU with ``qpu=True``) → SplatComposer, until no improvement
-              (for QUBOs too large for one solve), wrapped in ``hybrid.HybridSampler``
-qpu           ``EmbeddingComposite(DWaveSampler())``: real hardware, needs a Leap token
+hybrid        :class:`~gnn4hep.quantum.decomposition.DecompositionSampler`: dwave-hybrid
+              energy-impact sub-QUBOs solved by SA (``subsampler="sa"``) or on a clique-embedded
+              mock/real QPU (``subsampler="mock-qpu"`` / ``"qpu"``), for QUBOs too large for one solve
+qpu           :class:`~gnn4hep.quantum.embedding.EmbeddedSampler` on ``DWaveSampler()``: real
+              hardware, needs a Leap token; records the solver's returned timing
 leap-hybrid   ``LeapHybridSampler()``: Leap's hybrid solver service, needs a Leap token
-mock-qpu      ``EmbeddingComposite(MockDWaveSampler())``: the QPU path with a local mock QPU, so
-              minor-embedding (minorminer) is really exercised
+mock-qpu      :class:`~gnn4hep.quantum.embedding.EmbeddedSampler` on a local mock of an
+              Advantage QPU (Pegasus P16; ``topology="zephyr"``: Advantage2) that anneals the
+              embedded problem (:mod:`gnn4hep.quantum.mock_qpu`); estimated QPU access time
 ============  ==================================================================================
 
 The token of the hardware back-ends comes only from the environment (``DWAVE_API_TOKEN``) or the
@@ -67,77 +69,24 @@ def _require_token(name: str) -> None:
         )
 
 
-def hybrid_workflow(
-    n_variables: int, subproblem_size: int = 100, num_sweeps: int = 1000, rolls: int = 1, max_iter: int = 1000, qpu: bool = False
-):
-    """The dwave-hybrid decomposition workflow (a ``hybrid.Runnable``) for a QUBO of ``n_variables``.
-
-    Each iteration races the current state against a branch that selects ``subproblem_size``
-    variables by breadth-first traversal of the QUBO graph from the variable of highest energy
-    impact (rolling over the variables not yet visited), so that a subproblem holds connected
-    chains of triplets (with "energy" traversal, every flip gains the same −0.01 from the empty
-    selection, and subproblems are scattered triplets that cannot form chains), samples that
-    sub-QUBO (simulated annealing, or the QPU with auto-embedding) and splats the result back.
-    The loop stops when ``rolls`` full passes over the variables
-    (⌈n_variables / subproblem_size⌉ iterations each) bring no improvement, or after ``max_iter``.
-    """
-    import hybrid
-
-    if qpu:
-        _require_token("hybrid (qpu=True)")
-        sub_sampler = hybrid.QPUSubproblemAutoEmbeddingSampler()
-    else:
-        sub_sampler = hybrid.SimulatedAnnealingSubproblemSampler(num_sweeps=num_sweeps)
-    decomposer = hybrid.EnergyImpactDecomposer(size=subproblem_size, rolling_history=1.0, traversal="bfs")
-    branch = decomposer | hybrid.Lambda(_subproblem_start) | sub_sampler | hybrid.SplatComposer()
-    iteration = hybrid.RacingBranches(hybrid.Identity(), branch) | hybrid.ArgMin()
-    convergence = rolls * -(-max(n_variables, 1) // subproblem_size)
-    return hybrid.LoopUntilNoImprovement(iteration, convergence=convergence, max_iter=max_iter)
-
-
-def _subproblem_start(_runnable: Any, state: Any, **_runopts: Any) -> Any:
-    """Seed the sub-QUBO sampler with the current sample restricted to the subproblem.
-
-    Without this, dwave-hybrid passes the previous iteration's subsamples, whose variables
-    differ from the new subproblem's (dimod then raises "mismatch between variables").
-    """
-    sample = state.samples.first.sample
-    start = {v: sample[v] for v in state.subproblem.variables}
-    return state.updated(subsamples=dimod.SampleSet.from_samples_bqm(start, state.subproblem))
-
-
-class DecompositionSampler(dimod.Sampler):
-    """dimod sampler running :func:`hybrid_workflow` (sized to each problem) from the empty selection.
-
-    The empty selection (all zeros) has no conflicts and energy 0, a better start for the qallse
-    QUBO than a random state. Returns one sample.
-    """
-
-    parameters: dict = {"initial_sample": []}
-    properties: dict = {}
-
-    def __init__(self, **workflow_options: Any):
-        self.workflow_options = workflow_options
-
-    def sample(self, bqm: dimod.BinaryQuadraticModel, initial_sample: dict | None = None, **kwargs: Any) -> dimod.SampleSet:
-        import hybrid
-
-        size = min(self.workflow_options.get("subproblem_size", 100), max(bqm.num_variables, 1))
-        workflow = hybrid_workflow(bqm.num_variables, **{**self.workflow_options, "subproblem_size": size})
-        start = initial_sample if initial_sample is not None else {v: 0 for v in bqm.variables}
-        return hybrid.HybridSampler(workflow).sample(bqm, initial_sample=start)
-
-
 def make_sampler(name: str = "sa", **options: Any) -> dimod.Sampler:
     """The dimod sampler called ``name`` (see the module table); ``options`` go to its constructor.
 
-    For ``hybrid``, options are those of :func:`hybrid_workflow`. For ``mock-qpu``, those of
-    ``MockDWaveSampler`` (e.g. ``topology_type="pegasus"``). For ``qpu``, those of ``DWaveSampler``
+    For ``hybrid``, options are those of ``DecompositionSampler``. For ``mock-qpu``: ``topology``,
+    ``shape``, ``anneal``, ``num_sweeps`` (:func:`~gnn4hep.quantum.mock_qpu.make_mock_qpu`) and the
+    options of ``EmbeddedSampler`` (:data:`EMBEDDING_OPTIONS`). For ``qpu``, those of ``EmbeddedSampler`` and of ``DWaveSampler``
     (e.g. ``solver=...``), never a token.
 
     Raises:
-        Gnn4hepError: unknown name. MissingTokenError: hardware without a token.
+        Gnn4hepError: unknown name or bad options. MissingTokenError: hardware without a token.
     """
+    try:
+        return _make_sampler(name, options)
+    except (TypeError, ValueError) as exc:  # a constructor refusing an option (name or value) the user gave
+        raise Gnn4hepError(f"sampler '{name}': bad option ({exc})") from None
+
+
+def _make_sampler(name: str, options: dict) -> dimod.Sampler:
     if name == "sa":
         from dwave.samplers import SimulatedAnnealingSampler
 
@@ -153,23 +102,47 @@ def make_sampler(name: str = "sa", **options: Any) -> dimod.Sampler:
     if name == "exact":
         return dimod.ExactSolver(**options)
     if name == "hybrid":
+        from gnn4hep.quantum.decomposition import DecompositionSampler
+
         return DecompositionSampler(**options)
     if name == "mock-qpu":
-        from dwave.system import EmbeddingComposite
-        from dwave.system.testing import MockDWaveSampler
+        from gnn4hep.quantum.embedding import EmbeddedSampler
+        from gnn4hep.quantum.mock_qpu import make_mock_qpu, topology_name
 
-        return EmbeddingComposite(MockDWaveSampler(**options))
+        mock_keys = {"topology": "topology", "topology_type": "topology", "shape": "shape", "topology_shape": "shape",
+                     "anneal": "anneal", "num_sweeps": "num_sweeps"}  # fmt: skip
+        mock = {mock_keys[k]: options.pop(k) for k in list(options) if k in mock_keys}
+        target = make_mock_qpu(**mock)
+        return EmbeddedSampler(target, topology=topology_name(target), **_embedding_options(name, options))
     if name == "qpu":
         _require_token(name)
-        from dwave.system import DWaveSampler, EmbeddingComposite
+        from dwave.system import DWaveSampler
 
-        return EmbeddingComposite(_connect(name, DWaveSampler, options))
+        from gnn4hep.quantum.embedding import EmbeddedSampler
+        from gnn4hep.quantum.mock_qpu import topology_name
+
+        embedding_options = _embedding_options(name, {k: options.pop(k) for k in list(options) if k in EMBEDDING_OPTIONS})
+        target = _connect(name, DWaveSampler, options)
+        return EmbeddedSampler(target, topology=topology_name(target), real_qpu=True, **embedding_options)
     if name == "leap-hybrid":
         _require_token(name)
         from dwave.system import LeapHybridSampler
 
         return _connect(name, LeapHybridSampler, options)
     raise Gnn4hepError(f"unknown sampler '{name}'; choose one of {', '.join(SAMPLER_NAMES)}")
+
+
+#: Options of :class:`gnn4hep.quantum.embedding.EmbeddedSampler` (the QPU path).
+EMBEDDING_OPTIONS = ("chain_strength_prefactor", "chain_break_method", "postprocess", "embedding_timeout",
+                     "annealing_time", "on_unembeddable", "decompose_options")  # fmt: skip
+
+
+def _embedding_options(name: str, options: dict) -> dict:
+    unknown = sorted(set(options) - set(EMBEDDING_OPTIONS))
+    if unknown:
+        raise Gnn4hepError(f"sampler '{name}' has no option {', '.join(unknown)} (options: {', '.join(EMBEDDING_OPTIONS)}, "
+                           "and for mock-qpu topology, shape, anneal, num_sweeps)")  # fmt: skip
+    return options
 
 
 def _scrub(text: str) -> str:

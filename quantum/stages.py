@@ -35,9 +35,12 @@ class QuboSolveConfig(Section):
     """Which samplers solve the QUBOs."""
 
     samplers: list[str] = Field(["sa"], min_length=1, description="names of gnn4hep.quantum.samplers.make_sampler")
+    sampler_options: dict[str, dict] = Field(
+        default_factory=dict, description="options of each sampler's constructor, e.g. {mock-qpu: {topology: zephyr}}"
+    )
     num_reads: int = Field(10, ge=1, description="reads per solve")
     num_sweeps: Optional[int] = Field(None, ge=1, description="SA sweeps per read; None: the sampler's default")
-    min_hits: int = Field(3, ge=2, description="shortest chain kept as a track")
+    min_hits: int = Field(5, ge=2, description="shortest chain kept as a track (qallse: 3)")
 
 
 def _tag(density: float) -> str:
@@ -78,10 +81,16 @@ def qubo_solve(ctx: RunContext) -> None:
     for qubo in sorted(ctx.path("qubo").glob("density_*.json")):
         for sampler in cfg.samplers:
             out = ctx.path("submissions", f"{qubo.stem}_{sampler}.csv")
-            result = solve_qubo(qubo, out, sampler=sampler, seed=ctx.seed, num_reads=cfg.num_reads, min_hits=cfg.min_hits, **extra)
+            result = solve_qubo(qubo, out, sampler=sampler, seed=ctx.seed, num_reads=cfg.num_reads, min_hits=cfg.min_hits,
+                                sampler_options=cfg.sampler_options.get(sampler), **extra)  # fmt: skip
             atomic_write_json(ctx.path("solve", f"{qubo.stem}_{sampler}.json"), result)
             ctx.logger.info(f"  {qubo.stem} {sampler}: energy {result['energy']:.3f} in {result['solve_seconds']:.2f} s")
-            ctx.log_metrics({"energy": result["energy"], "solve_seconds": result["solve_seconds"]}, prefix=f"{qubo.stem}_{sampler}")
+            if "qpu_access_time_ms" in result:
+                ctx.logger.info(f"    {result['embedding_qubits']} qubits, longest chain {result['embedding_max_chain']}, chain strength "
+                                f"{result['chain_strength']:.3f}, broken chains {result['chain_break_fraction']:.4f}, QPU access "
+                                f"{result['qpu_access_time_ms']:.1f} ms ({result['qpu_timing'].split(':')[0]})")  # fmt: skip
+            numbers = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            ctx.log_metrics(numbers, prefix=f"{qubo.stem}_{sampler}")  # energy, times and, on the QPU path, its figures
 
 
 @stage("qubo_score", sections={})

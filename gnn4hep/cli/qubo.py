@@ -31,6 +31,7 @@ def build(
     min_score: Annotated[float, typer.Option(help="drop input doublets with a score below this")] = 0.0,
     all_volumes: Annotated[bool, typer.Option(help="keep every volume (default: barrel 8, 13, 17 only)")] = False,
     bqm: Annotated[Optional[Path], typer.Option(help="also write dimod's native BQM file here")] = None,
+    preset: Annotated[str, typer.Option(help="QUBO settings: tuned (default: measured best) or qallse (Bapst et al.'s 1 GeV config; solve it with --min-hits 3)")] = "tuned",
     set_: Annotated[
         Optional[list[str]],
         typer.Option("--set", help="KEY=VALUE overriding a QuboConfig field, e.g. --set tplet_max_drz=0.05 (repeatable)"),
@@ -44,7 +45,7 @@ def build(
         raise typer.BadParameter(f"{density} is not in (0, 1]", param_hint="--density")
     if out.suffix.lower() != ".json":
         raise typer.BadParameter(f"{out} must end with .json (use --bqm for dimod's format)", param_hint="--out")
-    config = _qubo_config(set_ or [])
+    config = _qubo_config(preset, set_ or [])
     _, info = build_qubo(
         event, out, density=density, seed=seed, config=config, doublets=doublets, min_score=min_score,
         volumes=None if all_volumes else (8, 13, 17), bqm_file=bqm,
@@ -63,20 +64,28 @@ def build(
 def solve(
     qubo: Annotated[Path, typer.Argument(help="QUBO file written by 'gnn4hep qubo build'")],
     out: Annotated[Path, typer.Option("-o", "--out", help="TrackML submission CSV to write")],
-    sampler: Annotated[str, typer.Option(help="sa | tabu | steepest | exact | hybrid | qpu | leap-hybrid | mock-qpu")] = "sa",
+    sampler: Annotated[str, typer.Option(help="sa | tabu | steepest | exact | hybrid | qpu | leap-hybrid | mock-qpu (Advantage-like Pegasus P16 mock)")] = "sa",
     reads: Annotated[int, typer.Option(help="number of reads (samplers that take it)")] = 10,
     seed: Annotated[Optional[int], typer.Option(help="random seed (samplers that take it)")] = 0,
     sweeps: Annotated[Optional[int], typer.Option(help="SA sweeps per read (sa only)")] = None,
-    min_hits: Annotated[int, typer.Option(help="shortest chain kept as a track")] = 3,
+    min_hits: Annotated[int, typer.Option(help="shortest chain kept as a track (qallse: 3)")] = 5,
     refit: Annotated[bool, typer.Option("--refit", help="Kalman-refit the tracks (outliers leave, orphan hits join the track that fits them)")] = False,
     refit_material: Annotated[str, typer.Option("--refit-material", help="fit material model: sensors (simulated events) or trackml (real TrackML events)")] = "sensors",
     sampler_option: Annotated[
         Optional[list[str]],
-        typer.Option(help="KEY=VALUE passed to the sampler's constructor (repeatable; VALUE parsed as JSON when it can be)"),
+        typer.Option(help="KEY=VALUE passed to the sampler's constructor (repeatable; VALUE parsed as JSON when it can be), "
+                          "e.g. mock-qpu: topology=zephyr, chain_strength_prefactor=0.5, chain_break_method=minimize_energy, "
+                          "on_unembeddable=decompose; hybrid: subsampler=mock-qpu"),
     ] = None,
+    sa_reference: Annotated[bool, typer.Option("--sa-reference/--no-sa-reference", help="also solve with SA and report the energy gap to it")] = True,
     json_out: JsonFlag = False,
 ) -> None:
-    """Solve a QUBO with a dimod sampler and write the submission of the lowest-energy sample."""
+    """Solve a QUBO with a dimod sampler and write the submission of the lowest-energy sample.
+
+    QPU-path solves (mock-qpu, qpu, hybrid with QPU sub-problems) also report the embedding (qubits,
+    longest and mean chain), chain strength, fraction of broken chains and QPU access time
+    (estimated from D-Wave's timing model on the mock; the solver's own figures on a real QPU).
+    A QUBO that does not embed stops with one line (exit 2) unless it is decomposed."""
     from gnn4hep.quantum.pipeline import solve_qubo
     from gnn4hep.quantum.samplers import SAMPLER_NAMES
 
@@ -88,7 +97,7 @@ def solve(
         raise typer.BadParameter(f"'{refit_material}' is not sensors or trackml", param_hint="--refit-material")
     options = _parse_pairs(sampler_option or [], "--sampler-option")
     result = solve_qubo(qubo, out, sampler=sampler, seed=seed, num_reads=reads, sampler_options=options, min_hits=min_hits, refit=refit,
-                        refit_material=refit_material,
+                        refit_material=refit_material, reference_sa=sa_reference,
                         **({"num_sweeps": sweeps} if sweeps else {}))  # fmt: skip
     result["submission"] = str(out)
     report(f"{qubo} solved with {sampler}", result, json_out)
@@ -121,14 +130,16 @@ def _parse_pairs(items: list[str], option: str) -> dict:
     return values
 
 
-def _qubo_config(items: list[str]):
+def _qubo_config(preset: str, items: list[str]):
     import pydantic
 
-    from gnn4hep.quantum.model import QuboConfig
+    from gnn4hep.quantum.model import QUBO_PRESETS, QuboConfig
 
+    if preset not in QUBO_PRESETS:
+        raise typer.BadParameter(f"'{preset}' is not one of {', '.join(QUBO_PRESETS)}", param_hint="--preset")
     values = _parse_pairs(items, "--set")
     try:
-        return QuboConfig(**values)
+        return QuboConfig.preset(preset, **values)
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise typer.BadParameter(f"{problems} (fields: {', '.join(QuboConfig.model_fields)})", param_hint="--set") from None

@@ -142,3 +142,46 @@ def test_solve_with_kalman_refit_on_the_real_sample_event(sample_event_prefix, t
     scored = json.loads(_invoke("qubo", "score", qubo, refitted, "--json").stdout)
     plain_score = json.loads(_invoke("qubo", "score", qubo, plain, "--json").stdout)
     assert scored["trackml_score"] >= plain_score["trackml_score"] - 0.005 and scored["trackml_score"] > 0.8
+
+
+def test_mock_qpu_solve_reports_the_qpu_figures(toy_prefix, tmp_path):
+    qubo = tmp_path / "q.json"
+    assert _invoke("qubo", "build", toy_prefix, "--density", "0.2", "-o", qubo, "--all-volumes").exit_code == 0
+    result = _invoke("qubo", "solve", qubo, "--sampler", "mock-qpu", "--reads", "5", "-o", tmp_path / "s.csv", "--json")
+    assert result.exit_code == 0, result.output
+    solved = json.loads(result.stdout)
+    for key in ("embedding_qubits", "embedding_max_chain", "embedding_mean_chain", "chain_strength", "chain_break_fraction",
+                "qpu_access_time_ms", "qpu_num_reads", "anneal_schedule", "energy_gap_to_sa"):
+        assert key in solved, key
+    assert solved["qpu_topology"] == "pegasus [16]" and solved["qpu_num_reads"] == 5
+    assert solved["embedding_qubits"] >= solved["n_variables"] and solved["qpu_access_time_ms"] > 15
+    assert solved["energy_gap_to_sa"] == pytest.approx((solved["energy"] - solved["sa_energy"]) / abs(solved["sa_energy"]))
+
+
+def test_unembeddable_qubo_exits_2_with_one_line(toy_prefix, tmp_path):
+    import subprocess
+    import sys
+
+    qubo = tmp_path / "q.json"
+    assert _invoke("qubo", "build", toy_prefix, "--density", "0.2", "-o", qubo, "--all-volumes").exit_code == 0
+    code = "from gnn4hep.cli.main import main; main()"
+    args = [sys.executable, "-c", code, "qubo", "solve", str(qubo), "--sampler", "mock-qpu", "--sampler-option",
+            "topology=chimera", "--sampler-option", "shape=[1,1,4]", "-o", str(tmp_path / "s.csv")]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot be embedded on chimera [1, 1, 4]" in lines[0] and "Traceback" not in lines[0]
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_qallse_preset_and_tuned_default(toy_prefix, tmp_path):
+    from gnn4hep.quantum.serialization import load_qubo
+
+    for preset, drz, weight in (("tuned", 0.05, 0.5), ("qallse", 0.1, 0.0)):
+        qubo = tmp_path / f"{preset}.json"
+        extra = [] if preset == "tuned" else ["--preset", preset]
+        assert _invoke("qubo", "build", toy_prefix, "-o", qubo, "--all-volumes", *extra).exit_code == 0
+        config = load_qubo(qubo)[0].config
+        assert (config.tplet_max_drz, config.drz_weight) == (drz, weight)
+    result = _invoke("qubo", "build", toy_prefix, "-o", tmp_path / "x.json", "--preset", "qalse")
+    assert result.exit_code == 2 and "--preset" in result.output

@@ -30,7 +30,7 @@ def test_angle_difference_folds_into_zero_pi():
 
 
 def test_quadruplet_strength_matches_qallse_formula():
-    config = QuboConfig()
+    config = QuboConfig.preset("qallse")
     # perfect quadruplet, no skipped layer: -1 * (0.5 * 1 + 0.5 * 1) / 1 = -1
     assert quadruplet_strength(np.array(0.0), np.array(0.0), np.array(0), config) == pytest.approx(-1.0)
     # half the curvature budget, a quarter of the r-z budget, one skipped layer
@@ -60,7 +60,14 @@ def test_bqm_terms_follow_the_config(toy_model):
     event, model = toy_model
     bqm, config = model.bqm, model.config
     assert model.n_variables == len(model.triplets) > 0
-    assert np.allclose([bqm.get_linear(v) for v in bqm.variables], config.bias_weight)
+    # tuned default: bias + drz_weight * δrz / tplet_max_drz, with δrz recomputed from the hit positions
+    xyz = event.hits.set_index("hit_id").loc[model.triplets.reshape(-1), ["x", "y", "z"]].to_numpy(np.float64).reshape(-1, 3, 3)
+    r, z = np.hypot(xyz[..., 0], xyz[..., 1]), xyz[..., 2]
+    theta = np.arctan2(np.diff(z, axis=1), np.diff(r, axis=1))
+    drz = np.abs(theta[:, 1] - theta[:, 0])
+    assert config.drz_weight == 0.5 and config.tplet_max_drz == 0.05 and (drz <= config.tplet_max_drz + 1e-12).all()
+    expected = config.bias_weight + config.drz_weight * drz / config.tplet_max_drz
+    assert np.allclose([bqm.get_linear(v) for v in range(bqm.num_variables)], expected)
     quadratic = np.array(list(bqm.quadratic.values()))
     conflicts = quadratic[quadratic > 0]
     assert np.allclose(conflicts, config.conflict_strength) and len(conflicts) == model.stats["n_conflicts"]
@@ -98,3 +105,10 @@ def test_truth_solution_has_lower_energy_than_empty_and_scores_perfectly(toy_mod
     metrics = doublet_metrics(doublets, event.hits, event.truth)
     assert metrics["purity"] == 1.0 and metrics["efficiency"] > 0.95
     assert score_solution(event, submission)["trackml_score"] > 0.9
+
+
+def test_qallse_preset_has_qallse_constant_weights(toy_model):
+    event, _ = toy_model
+    model = build_bqm(event.hits, make_doublets(event.hits), QuboConfig.preset("qallse"))
+    assert (model.config.tplet_max_drz, model.config.drz_weight) == (0.1, 0.0)
+    assert np.allclose([model.bqm.get_linear(v) for v in model.bqm.variables], -0.01)

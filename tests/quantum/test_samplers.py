@@ -52,12 +52,18 @@ def test_every_local_backend_finds_the_ground_state(name):
 
 
 def test_mock_qpu_really_embeds():
+    from gnn4hep.quantum.embedding import find_embedding
+
     bqm = tiny_qubo()
-    sampleset, _ = solve(bqm, make_sampler("mock-qpu"), num_reads=5, return_embedding=True)
-    embedding = sampleset.info["embedding_context"]["embedding"]
+    sampler = make_sampler("mock-qpu")
+    sampleset, _ = solve(bqm, sampler, num_reads=5, seed=4)
+    embedding = find_embedding(bqm, sampler.target, seed=4)  # the cached embedding of that solve
     assert set(embedding) == set(bqm.variables)
     qubits = [q for chain in embedding.values() for q in chain]
-    assert len(qubits) == len(set(qubits)) >= bqm.num_variables
+    assert len(qubits) == len(set(qubits)) == sampleset.info["qpu"]["embedding"]["qubits"] >= bqm.num_variables
+    graph = sampler.target.to_networkx_graph()
+    for (u, v) in bqm.quadratic:  # every coupling is carried by at least one coupler between the two chains
+        assert any(graph.has_edge(a, b) for a in embedding[u] for b in embedding[v])
 
 
 def test_unknown_sampler_is_a_clear_error():
