@@ -15,7 +15,7 @@ Prints one table, simulation against real (issue 12), and saves overlays:
 
 PNG files and ``realism.json`` go to benchmarks/results/simulation/. Options: ``--files N`` replays
 only the first N particles files (default 20), ``--max-turns T`` sets the loop limit of every
-simulation (default 0.5, a stand-in for the path limit of the challenge simulation),
+simulation (default: none beyond the simulator's own loop protection, ``loop_fraction`` 0.6 of a turn),
 ``--pythia-events N`` averages N mu = 200 Pythia events (default 8; 0 skips them).
 Run: python benchmarks/simulation_realism.py [--files 5]
 """
@@ -220,7 +220,8 @@ def plots(reals: list[pd.DataFrame], pythia_event, counts: pd.DataFrame | None, 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=20, help="real particles files to replay (1-20)")
-    parser.add_argument("--max-turns", type=float, default=0.5, help="loop limit (turns) of every simulation")
+    parser.add_argument("--max-turns", type=float, default=None,
+                        help="extra loop limit (turns) of every simulation (default: the simulator's loop protection only)")
     parser.add_argument("--pythia-events", type=int, default=8, help="mu = 200 Pythia events (0: none)")
     args = parser.parse_args(argv)
     if not DATA.is_dir():
