@@ -14,10 +14,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
@@ -43,9 +43,17 @@ class JetDataConfig(Section):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     signal_class: Optional[int] = None
     """with multi-class labels (JetClass): the class that is signal."""
-    workers: int = Field(1, ge=1, description="generation processes")
+    workers: Union[Literal["auto"], int] = Field(1, description="generation processes ('auto': one per usable core; "
+                                                  "the jets do not depend on it)")
     smear: bool = False
     """apply the simple detector smearing during generation."""
+
+    @field_validator("workers")
+    @classmethod
+    def _positive_workers(cls, value):
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be 'auto' or a number >= 1")
+        return value
 
 
 class CVConfig(Section):
@@ -118,7 +126,9 @@ def jets_generate(ctx: RunContext) -> None:
     n = cfg.n_jets or 1000
     gen = GenerationConfig.for_process(cfg.process, max_constituents=cfg.max_constituents, smear=cfg.smear)
     out = ctx.path(GENERATED_DIR)
-    summary = generate_jets(gen, n, out, workers=cfg.workers, seed=ctx.seed, progress=False)
+    from gnn4hep.utils.cpus import resolve_count
+
+    summary = generate_jets(gen, n, out, workers=resolve_count(cfg.workers), seed=ctx.seed, progress=False)
     ctx.add_summary_table("### Generation\n\n" + "\n".join(f"- {k}: {v}" for k, v in summary.items()))
     ctx.logger.info(f"  generated {summary['n_jets']} jets in {summary['seconds']:.1f} s "
                     f"({summary['jets_per_s']:.1f} jets/s)")

@@ -49,15 +49,11 @@ class TrainerConfig(Section):
 
 
 def cpu_threads(num_threads: int | str | None) -> int | None:
-    """Threads for ``torch.set_num_threads``: ``'auto'`` is OMP_NUM_THREADS when set (shared machines,
-    tests), else the cores this process may use (``os.sched_getaffinity``); None leaves torch's."""
-    if num_threads != "auto":
-        return num_threads
-    from_env = os.environ.get("OMP_NUM_THREADS", "")
-    if from_env.isdigit() and int(from_env) >= 1:
-        return int(from_env)
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
-    return max(1, len(cores))
+    """Threads for ``torch.set_num_threads``: ``'auto'`` is :func:`gnn4hep.utils.cpus.usable_cpus`
+    (OMP_NUM_THREADS when set, else the cores this process may use); None leaves torch's."""
+    from gnn4hep.utils.cpus import resolve_count
+
+    return resolve_count(num_threads)
 
 
 def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"):

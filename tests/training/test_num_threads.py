@@ -20,6 +20,8 @@ def test_auto_is_omp_num_threads_when_set_else_the_usable_cores(monkeypatch):
     assert cpu_threads("auto") == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert cpu_threads("auto") == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert cpu_threads("auto") == len(os.sched_getaffinity(0))
     assert cpu_threads(5) == 5 and cpu_threads(None) is None
 
 
@@ -39,3 +41,11 @@ def test_make_trainer_sets_torch_threads(tmp_path, monkeypatch):
 def test_bad_thread_counts_name_the_key(bad):
     with pytest.raises(ConfigError, match="trainer.num_threads"):
         resolve_config(JETS_QG, [f"trainer.num_threads={bad}"])
+
+
+def test_jet_generation_workers_accept_auto():
+    from gnn4hep.jets.stages import JetDataConfig
+
+    assert JetDataConfig(workers="auto").workers == "auto"
+    with pytest.raises(ConfigError, match="data.workers"):
+        resolve_config(JETS_QG, ["data.workers=0"])
