@@ -115,3 +115,51 @@ def test_killed_after_every_stage_and_resumed_gives_the_same_run(name, tmp_path,
     assert {p: ours[p] for p in data} == {p: theirs[p] for p in data}
     info = json.loads((final / "run.json").read_text())
     assert len(info.get("resumed", [])) == len(stages) - 1 and set(info["stage_seconds"]) == set(stages)
+
+
+#: Runs a config (or resumes a staging folder) in a fresh interpreter and SIGKILLs itself as stage
+#: argv[1] starts: a real kill of a real process, between two stages.
+_KILLER = """
+import dataclasses, os, signal, sys
+from gnn4hep.runner import registry, run
+
+def get_stage(name):
+    found = registry.get_stage(name)
+    if name != sys.argv[1]:
+        return found
+    return dataclasses.replace(found, func=lambda ctx: os.kill(os.getpid(), signal.SIGKILL))
+
+run.get_stage = get_stage
+run.run_experiment(sys.argv[2], sys.argv[4:], out=sys.argv[3])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_sigkill_at_each_stage_then_cli_resume(name, tmp_path, tmp_path_factory):
+    """The exhaustive version: for every stage boundary k, a fresh process is SIGKILLed as stage k+1
+    starts, and ``gnn4hep run --resume`` (another fresh process) finishes the run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    reference, overrides = reference_run(name, tmp_path_factory)
+    stages = yaml.safe_load((EXPERIMENTS / f"{name}.yaml").read_text())["stages"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for index in range(1, len(stages)):
+        final = tmp_path / f"killed_before_{stages[index]}"
+        killed = subprocess.run([sys.executable, "-c", _KILLER, stages[index], str(EXPERIMENTS / f"{name}.yaml"),
+                                 str(final), *overrides], env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        staging = staging_dir_for(final)
+        assert json.loads((staging / "state.json").read_text())["completed"] == stages[:index]
+        resumed = subprocess.run([sys.executable, "-m", "gnn4hep.cli.main", "run", "--resume", str(staging)], env=env,
+                                 capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert resumed.returncode == 0, resumed.stderr[-2000:]
+        assert _without_timings(json.loads((final / "metrics.json").read_text())) == _without_timings(
+            json.loads((reference / "metrics.json").read_text()))
+        ours, theirs = _files(final), _files(reference)
+        assert sorted(ours) == sorted(theirs)
+        assert {p: h for p, h in ours.items() if p.endswith(DATA_SUFFIXES)} == {
+            p: h for p, h in theirs.items() if p.endswith(DATA_SUFFIXES)}
