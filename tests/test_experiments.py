@@ -5,6 +5,9 @@ that shrink it (a few events or jets, one epoch, tiny networks); the run folder 
 resolved config, the seed, the package versions and the git commit (run.json), finite headline
 metrics (metrics.json), a summary.md with the headline table, a log and the expected plots.
 A new config without an entry in CASES fails :func:`test_every_config_has_a_smoke_test`.
+The jet configs generate a few Pythia jets, so their ``jets_generate`` stage does real work here.
+The run folders are shared (:func:`reference_run`) with tests/test_resume_everywhere.py, which kills
+each of these runs after every stage and resumes it to the same metrics.
 """
 
 from __future__ import annotations
@@ -27,18 +30,9 @@ TRACKML_GNN_TINY = ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0", 
                     "model.hidden=8", "model.n_iterations=1"]  # fmt: skip
 JETS_TINY = ["trainer.max_epochs=1", "trainer.batch_size=16", "jet_models.pfn_phi_sizes=[16,16]",
              "jet_models.pfn_f_sizes=[16]", "jet_models.image_size=8", "jet_models.bdt_max_iter=10"]  # fmt: skip
+JETS_GENERATE_TINY = ["data.n_jets=6", "data.workers=1"]  # 6 Pythia jets per class: 4 train, 1 val, 1 test each
 TRACK_KEYS = ("trackml_score", "track_efficiency", "fake_rate", "duplicate_rate")
 GNN_PLOTS = ("edge_classifier_loss", "test_edge_roc", "test_efficiency", "test_event_display")
-
-
-def _toy_jets(tmp_path: Path) -> list[str]:
-    from gnn4hep.jets.io import write_particle_transformer
-    from tests.jets.conftest import make_jets
-
-    folder = tmp_path / "jets"
-    folder.mkdir()
-    write_particle_transformer(make_jets(48, 16, seed=1, with_pid=False), folder / "toy")
-    return [f"data.path={folder}"]
 
 
 def _toy_heptrkx_graphs(tmp_path: Path) -> list[str]:
@@ -95,8 +89,10 @@ CASES: dict[str, Case] = {
         ("loss_curves", "edge_roc", "edge_score_distributions"),
         data=_toy_heptrkx_graphs,
     ),
-    "jets_qg": Case(("models=[efn,bdt]", *JETS_TINY), ("efn.auc", "bdt.auc", "bdt.rej50"), ("roc",), data=_toy_jets),
-    "jets_top": Case(("models=[pfn,bdt]", *JETS_TINY), ("pfn.auc", "bdt.auc"), ("roc",), data=_toy_jets),
+    "jets_qg": Case(("models=[efn,bdt]", *JETS_GENERATE_TINY, *JETS_TINY), ("efn.auc", "bdt.auc", "bdt.rej50"), ("roc",),
+                    files=("data/jets.h5", "data/jets_pf_vectors.npy", "test_scores.npz")),
+    "jets_top": Case(("models=[pfn,bdt]", *JETS_GENERATE_TINY, *JETS_TINY), ("pfn.auc", "bdt.auc"), ("roc",),
+                     files=("data/jets.h5", "test_scores.npz")),
 }
 
 
@@ -129,7 +125,8 @@ def assert_trusted_run_folder(run: Path, config_path: Path, case: Case) -> None:
         assert isinstance(value, (int, float)) and math.isfinite(value), (key, value)
     summary = (run / "summary.md").read_text()
     assert f"# Run {original['name']}" in summary and "## Headline" in summary and "## Time per stage" in summary
-    assert "run failed" not in (run / "log.txt").read_text()
+    last_attempt = (run / "log.txt").read_text().rsplit("continue it with --resume", 1)[-1]  # after any kill
+    assert "run failed" not in last_attempt
     for plot in case.plots:
         png = run / "plots" / f"{plot}.png"
         assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG", png
@@ -138,12 +135,24 @@ def assert_trusted_run_folder(run: Path, config_path: Path, case: Case) -> None:
         assert (run / name).is_file(), name
 
 
+_REFERENCE_RUNS: dict[str, tuple[Path, list[str]]] = {}
+
+
+def reference_run(name: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The uninterrupted tiny run of ``experiments/<name>.yaml`` (made once per test session) and the
+    overrides it ran with."""
+    if name not in _REFERENCE_RUNS:
+        folder = tmp_path_factory.mktemp(f"reference_{name}")
+        case = CASES[name]
+        overrides = [*case.overrides, *(case.data(folder) if case.data else [])]
+        _REFERENCE_RUNS[name] = (run_experiment(EXPERIMENTS / f"{name}.yaml", overrides, out=folder / "run"), overrides)
+    return _REFERENCE_RUNS[name]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_experiment_runs_end_to_end_on_tiny_data(name, tmp_path):
-    case, config = CASES[name], EXPERIMENTS / f"{name}.yaml"
-    overrides = [*case.overrides, *(case.data(tmp_path) if case.data else [])]
-    run = run_experiment(config, overrides, out=tmp_path / "run")
-    assert_trusted_run_folder(run, config, case)
+def test_experiment_runs_end_to_end_on_tiny_data(name, tmp_path_factory):
+    run, _ = reference_run(name, tmp_path_factory)
+    assert_trusted_run_folder(run, EXPERIMENTS / f"{name}.yaml", CASES[name])
 
 
 def test_heptrkx_in_on_the_real_archive(shared_data, tmp_path):

@@ -14,9 +14,11 @@ Every visible final-state particle (neutrinos removed) is clustered; with ``smea
 Gaussian resolution σ_E/E = a/sqrt(E) ⊕ b and directions Gaussian σ in η and φ. Jets keep up to
 ``max_constituents`` constituents (pT-ordered) with four-momentum, PDG id and charge.
 
-Work is split into chunks of ``chunk_jets`` jets with seeds ``seed·10⁴ + chunk``, run on
+Work is split into chunks of ``chunk_jets`` jets with seeds ``seed·10⁴ + 2·chunk + signal``, run on
 ``workers`` processes (:func:`gnn4hep.executor.parallel_map`); chunks are joined in order, so a
-dataset depends only on (config, n, seed).
+dataset depends only on (config, n, seed). A chunk seed reaches Pythia through
+:func:`gnn4hep.utils.seeds.pythia_seed`, never as 0 (Pythia's "seed from the clock"), so seed 0
+reproduces like any other.
 """
 
 from __future__ import annotations
@@ -121,11 +123,12 @@ def generate_chunk(config: GenerationConfig, signal: bool, n_jets: int, seed: in
     import vector
 
     from gnn4hep.jets.substructure import quiet_fastjet_banner
+    from gnn4hep.utils.seeds import pythia_seed
 
     vector.register_awkward()
     quiet_fastjet_banner()
     pythia = pythia8mc.Pythia("", False)
-    for setting in config.pythia_settings(signal) + ["Random:setSeed = on", f"Random:seed = {seed % 900_000_000}"]:
+    for setting in config.pythia_settings(signal) + ["Random:setSeed = on", f"Random:seed = {pythia_seed(seed)}"]:
         if not pythia.readString(setting):
             raise ValueError(f"Pythia rejected the setting '{setting}'")
     if not pythia.init():

@@ -2,7 +2,8 @@
 edge scores -> track candidates -> Kalman refit -> TrackML score.
 
 Stages (run in this order by ``experiments/trackml_gnn.yaml``; each reads the files the previous one
-wrote, so they can also be run one at a time with ``gnn4hep run ... -o stages=[...]`` and ``--resume``):
+wrote, so they can also be run one at a time with ``gnn4hep run ... -o stages=[...]`` and ``--resume``;
+the stage contracts of docs/architecture.md):
 
 =========================  ==================================================================
 trackml_simulate           simulate train/test events into ``data/`` unless data.train_dir /

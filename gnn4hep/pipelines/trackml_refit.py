@@ -1,5 +1,5 @@
 """The ``trackml_refit`` stage: Kalman refit of every event's track candidates, between track
-building and evaluation (the ``refit`` step of the data flow in DESIGN.md).
+building and evaluation (the ``refit`` step of the data flow and its stage contract in docs/architecture.md).
 
 For each test/eval event it reads ``submissions/{split}/eventN.csv`` (any track builder) and writes
 

@@ -21,9 +21,12 @@ class RunContext:
         config: the validated experiment config (``ctx.config.<section>``).
         seed: the run's seed.
         metrics: merged metrics; ``log_metrics`` writes them to ``metrics.json`` atomically.
-        artifacts: in-memory objects handed from one stage to the next (files on disk are the
-            contract between stages; this is a cache).
         logger: writes to the console and to ``log.txt``.
+        figures: plots saved so far (paths relative to the run folder), listed in summary.md.
+        summary_tables: markdown blocks added to summary.md.
+
+    Stages hand each other files in ``run_dir`` only, never objects in memory: a resumed run
+    starts a fresh context after the completed stages (docs/architecture.md, "Stage contracts").
     """
 
     run_dir: Path
@@ -31,7 +34,6 @@ class RunContext:
     seed: int
     logger: logging.Logger
     metrics: dict[str, Any] = field(default_factory=dict)
-    artifacts: dict[str, Any] = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)
     summary_tables: list[str] = field(default_factory=list)
 

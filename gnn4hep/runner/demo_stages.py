@@ -64,4 +64,3 @@ def score_demo(ctx: RunContext) -> None:
     ax.set_xlabel("TrackML score")
     ax.set_title(f"event {event.event_id}: {len(truth)} hits")
     ctx.save_figure(fig, "scores")
-    ctx.artifacts["event"] = event

@@ -3,6 +3,12 @@
 The run is built in a hidden staging folder ``.<name>.partial`` next to its final place and renamed
 into place only when every stage has finished, so a finished run folder is always complete; a killed
 or failed run leaves only the staging folder (with its log), which ``--resume`` continues.
+
+Resuming gives the run an uninterrupted one would have given (docs/architecture.md, "Runs and
+resume"): stages hand each other files in the run folder only, never objects in memory; every stage
+starts from the global random state ``seed_everything(seed)``, whichever stages ran before it in
+this process; and ``state.json`` keeps, besides the completed stages, the plots and summary tables
+they added, so the resumed run's ``summary.md`` lists them too.
 """
 
 from __future__ import annotations
@@ -156,7 +162,7 @@ def run_experiment(
         if staging.exists():
             raise ConfigError(f"{staging}: an unfinished run is there; continue it with --resume {staging}")
         staging.mkdir(parents=True)
-        state = {"completed": [], "stage_seconds": {}}
+        state = load_state(staging)
     for name in config.stages:
         get_stage(name)
 
@@ -184,21 +190,23 @@ def run_experiment(
     atomic_write_json(staging / "run.json", run_info)
 
     logger = _make_logger(staging)
-    ctx = RunContext(run_dir=staging, config=config, seed=config.seed, logger=logger)
+    ctx = RunContext(run_dir=staging, config=config, seed=config.seed, logger=logger,
+                     figures=list(state["figures"]), summary_tables=list(state["summary_tables"]))
     metrics_path = staging / "metrics.json"
     if metrics_path.exists():
         ctx.metrics = json.loads(metrics_path.read_text())
     try:
-        seed_everything(config.seed)
         for index, name in enumerate(config.stages):
             if name in state["completed"]:
                 logger.info(f"[{index + 1}/{len(config.stages)}] {name}: already done, skipped")
                 continue
             logger.info(f"[{index + 1}/{len(config.stages)}] {name}")
+            seed_everything(config.seed)  # a stage's randomness never depends on which stages ran before it here
             start = time.perf_counter()
             get_stage(name).func(ctx)
             state["stage_seconds"][name] = time.perf_counter() - start
             state["completed"].append(name)
+            state["figures"], state["summary_tables"] = list(ctx.figures), list(ctx.summary_tables)
             atomic_write_json(staging / STATE_FILE, state)
             atomic_write_json(staging / "run.json", run_info)
         run_info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -228,8 +236,10 @@ def _previous_run_info(staging: Path) -> dict[str, Any]:
 
 
 def load_state(staging: Path) -> dict[str, Any]:
-    """Completed stages of an unfinished run."""
+    """What an unfinished run has done: ``completed`` stages, ``stage_seconds``, and the ``figures``
+    and ``summary_tables`` those stages added (for summary.md)."""
     path = staging / STATE_FILE
-    if not path.exists():
-        return {"completed": [], "stage_seconds": {}}
-    return json.loads(path.read_text())
+    state = json.loads(path.read_text()) if path.exists() else {}
+    for key, empty in (("completed", []), ("stage_seconds", {}), ("figures", []), ("summary_tables", [])):
+        state.setdefault(key, empty)
+    return state

@@ -150,7 +150,6 @@ def heptrkx_train(ctx: RunContext) -> None:
     figure = plot_loss_curves(ctx.run_dir, "edge_classifier")
     if figure is not None:
         ctx.save_figure(figure, "loss_curves")
-    ctx.artifacts["edge_model"] = model
 
 
 @stage("heptrkx_evaluate", sections=SECTIONS)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
@@ -36,7 +36,24 @@ class TrainerConfig(Section):
     gradient_clip: Optional[float] = Field(None, gt=0)
     limit_train_batches: Optional[float] = Field(None, gt=0, description="fraction or number of batches")
     progress_bar: bool = True
-    num_threads: Optional[int] = Field(None, ge=1, description="torch CPU threads (default: torch's)")
+    num_threads: Optional[Union[Literal["auto"], int]] = Field(
+        None, description="torch CPU threads: a number >= 1; 'auto': every core this process may use "
+        "(OMP_NUM_THREADS when set); null: torch's default")
+
+    @field_validator("num_threads")
+    @classmethod
+    def _positive_threads(cls, value):
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be 'auto', null or a number >= 1")
+        return value
+
+
+def cpu_threads(num_threads: int | str | None) -> int | None:
+    """Threads for ``torch.set_num_threads``: ``'auto'`` is :func:`gnn4hep.utils.cpus.usable_cpus`
+    (OMP_NUM_THREADS when set, else the cores this process may use); None leaves torch's."""
+    from gnn4hep.utils.cpus import resolve_count
+
+    return resolve_count(num_threads)
 
 
 def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"):
@@ -50,8 +67,9 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger
 
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
+    threads = cpu_threads(config.num_threads)
+    if threads:
+        torch.set_num_threads(threads)
     run_dir = Path(run_dir)
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints" / name,

@@ -67,7 +67,9 @@ def test_fitted_cuts_keep_every_true_pair(toy_table):
     edges = build_geometric_edges(toy_table, cuts)
     metrics = graph_metrics(toy_table, edges)
     assert metrics["efficiency"] == 1.0
-    assert 0 < metrics["purity"] < 1
+    # every consecutive pair is an edge (efficiency 1), each edge once: purity = pairs / edges, counted apart
+    assert len(set(map(tuple, edges.T.tolist()))) == edges.shape[1]
+    assert metrics["purity"] == consecutive_pairs(toy_table).shape[1] / edges.shape[1] < 1
     # tighter cuts give a subset
     tight = cuts.assign(dphi_max=cuts["dphi_max"] / 4)
     fewer = build_geometric_edges(toy_table, tight)

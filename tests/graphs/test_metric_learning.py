@@ -9,7 +9,13 @@ import torch
 
 from gnn4hep.graphs.features import hit_table
 from gnn4hep.graphs.graph_metrics import graph_metrics
-from gnn4hep.graphs.metric_learning import build_metric_learning_edges, embedding_features, fit_metric_learning, load_metric_learning
+from gnn4hep.graphs.metric_learning import (
+    build_metric_learning_edges,
+    embedding_features,
+    fit_metric_learning,
+    load_metric_learning,
+    make_embedding_model,
+)
 from gnn4hep.models.embedding_mlp import EmbeddingMLP
 from gnn4hep.pipelines.trackml_config import GraphConfig
 from gnn4hep.training.contrastive import hinge_embedding_loss
@@ -43,6 +49,12 @@ def test_trained_embedding_graph_beats_untrained(tmp_path):
     edges = build_metric_learning_edges(tables[4], state, cfg)
     metrics = graph_metrics(tables[4], edges)
     assert edges.shape[0] == 2 and len({tuple(e) for e in edges.T}) == edges.shape[1]
-    assert metrics["efficiency"] > 0.5
+    # the same architecture, freshly initialised, in the same radius graph on the held-out event
+    # (measured: trained efficiency 0.992 / purity 0.053 / 13,580 edges; untrained 0.926 / 0.039 / 17,459)
+    torch.manual_seed(0)
+    untrained = make_embedding_model(cfg).eval()
+    baseline = graph_metrics(tables[4], build_metric_learning_edges(tables[4], {**state, "model": untrained}, cfg))
+    assert metrics["efficiency"] > baseline["efficiency"] and metrics["purity"] > baseline["purity"]
+    assert metrics["n_edges"] < baseline["n_edges"]
     reloaded = load_metric_learning(tmp_path / "embedding.pt")
     torch.testing.assert_close(reloaded["model"](embedding_features(tables[4])), state["model"](embedding_features(tables[4])))

@@ -36,14 +36,26 @@ def test_jets_qg_smoke(tmp_path, part_dirs):
                          out=tmp_path / "run")
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {"pfn", "efn", "particlenet_lite", "mpnn", "cnn", "bdt"}
-    for values in metrics.values():
-        assert {"auc", "accuracy", "rej30", "rej50", "n_params"} <= set(values)
-        assert 0 <= values["auc"] <= 1
     assert (run / "plots" / "roc.png").is_file() and (run / "results.md").is_file()
     split = json.loads((run / "data_split.json").read_text())
     assert split["n_train"] + split["n_val"] + split["n_test"] == 64
     scores = np.load(run / "test_scores.npz")
-    assert scores["pfn"].shape == (split["n_test"],)
+    labels = scores["labels"]
+    assert labels.shape == (split["n_test"],) and 0 < labels.sum() < len(labels)
+    for name, values in metrics.items():
+        assert {"auc", "accuracy", "rej30", "rej50", "n_params"} <= set(values)
+        assert scores[name].shape == (split["n_test"],)
+        # the metrics of the saved test scores, by another route: AUC as the Mann-Whitney pair count
+        assert values["auc"] == pytest.approx(_pairwise_auc(labels, scores[name]), abs=1e-12), name
+        assert values["accuracy"] == pytest.approx(np.mean((scores[name] >= 0.5) == (labels == 1)), abs=1e-12), name
+
+
+def _pairwise_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """P(score of a random signal jet > score of a random background jet), ties counting one half:
+    the area under the ROC curve (Hanley & McNeil 1982), by brute force over every pair."""
+    signal, background = scores[labels == 1], scores[labels == 0]
+    wins = (signal[:, None] > background[None, :]).sum() + 0.5 * (signal[:, None] == background[None, :]).sum()
+    return float(wins / (len(signal) * len(background)))
 
 
 def test_jets_qg_test_path(tmp_path, part_dirs):

@@ -49,12 +49,54 @@ def test_degenerate_cases_give_nan_not_errors():
         edge_metrics(np.array([np.nan, 0.1]), np.array([1, 0]))
 
 
-def test_plots_return_figures():
+def _brute_force_roc(scores: np.ndarray, y: np.ndarray) -> set[tuple[float, float]]:
+    """(fake rate, efficiency) of the selection ``score >= t`` for every score t, plus (0, 0)."""
+    positives, negatives = scores[y == 1], scores[y == 0]
+    points = {(0.0, 0.0)}
+    for t in np.unique(scores):
+        points.add((float(np.mean(negatives >= t)), float(np.mean(positives >= t))))
+    return points
+
+
+def test_roc_plot_draws_the_brute_force_roc_and_the_cut():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    scores = np.round(np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1), 2)  # rounded: ties, as real scores have
+    figure = plot_edge_roc(scores, y, cut=0.5)
+    ax = figure.axes[0]
+    lines = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+    curve = max(lines, key=lambda line: len(line.get_xdata()))
+    fake, eff = np.asarray(curve.get_xdata(), float), np.asarray(curve.get_ydata(), float)
+    if np.mean(fake) > np.mean(eff):  # whichever axis holds which rate
+        fake, eff = eff, fake
+    expected = _brute_force_roc(scores, y)
+    assert len(fake) >= 10
+    assert all(any(abs(f - a) < 1e-12 and abs(e - b) < 1e-12 for a, b in expected) for f, e in zip(fake, eff))
+    marker = [line for line in ax.get_lines() if len(line.get_xdata()) == 1]
+    assert len(marker) == 1
+    selected = scores > 0.5
+    at_cut = {float(np.mean(selected[y == 0])), float(np.mean(selected[y == 1]))}
+    assert {float(marker[0].get_xdata()[0]), float(marker[0].get_ydata()[0])} == at_cut
+    pairs = (scores[y == 1][:, None] > scores[y == 0][None, :]).mean() + 0.5 * (scores[y == 1][:, None] == scores[y == 0][None, :]).mean()
+    assert any(f"{pairs:.4f}" in text.get_text() for text in ax.get_legend().get_texts())
+    plt.close(figure)
+
+
+def test_score_distributions_hold_the_counts_of_numpy_histogram():
+    import matplotlib.pyplot as plt
+
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 200)
     scores = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
-    for figure in (plot_edge_roc(scores, y, cut=0.5), plot_score_distributions(scores, y, cut=0.5)):
-        assert figure.axes and figure.axes[0].get_legend() is not None
-        import matplotlib.pyplot as plt
-
-        plt.close(figure)
+    figure = plot_score_distributions(scores, y, cut=0.5, bins=10)
+    ax = figure.axes[0]
+    bins = np.linspace(0, 1, 11)
+    steps = [patch.get_xy()[1:20:2, 1] for patch in ax.patches]  # a step outline: (x_i, n_i), (x_i+1, n_i), ...
+    assert len(steps) == 2
+    np.testing.assert_array_equal(steps[0], np.histogram(scores[y == 1], bins)[0])
+    np.testing.assert_array_equal(steps[1], np.histogram(scores[y == 0], bins)[0])
+    assert ax.get_yscale() == "log"
+    assert any(abs(line.get_xdata()[0] - 0.5) < 1e-12 for line in ax.get_lines())  # the cut
+    plt.close(figure)
