@@ -1,9 +1,10 @@
 """Measurements of track candidates: the hit table (ordered along each track) and padded surfaces.
 
 :func:`hit_table` joins a (hit_id, track_id) table with the hit positions and module ids, orders each
-candidate's hits along the track (:func:`order_key`) and sets the measurement variances: pitch^2 / 12
-per local axis (or the cluster extent in cells times the pitch, squared over 12, with
-``cluster_errors``). :func:`track_surfaces` turns rows of that table into the padded
+candidate's hits along the track (:func:`order_key`) and sets the measurement variances: by default
+the errors measured on real TrackML clusters (:mod:`~gnn4hep.tracking.fitting.hit_errors`: per volume and
+cluster size when the event has cells, per volume otherwise), or pitch^2 / 12 per local axis with
+``hit_errors="pitch"`` (times the cluster extent in cells with the legacy ``cluster_errors``). :func:`track_surfaces` turns rows of that table into the padded
 :class:`~gnn4hep.tracking.fitting.kalman.Surfaces` of the batched fitter, with local (u, v)
 measurements = first two rows of R^T (x - c) on each hit's module (``detectors.csv``). Units mm.
 """
@@ -15,6 +16,7 @@ import pandas as pd
 
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
+from gnn4hep.tracking.fitting.hit_errors import hit_sigmas
 from gnn4hep.tracking.fitting.kalman import Surfaces
 from gnn4hep.tracking.fitting.propagation import global_to_local
 
@@ -60,10 +62,19 @@ def hit_table(event, candidates: pd.DataFrame, detector: Detector, config) -> pd
     table["module_row"] = detector.module_index(table["volume_id"], table["layer_id"], table["module_id"])
     table["distance"] = order_key(table)
     pitch = detector.modules[["pitch_u", "pitch_v"]].to_numpy(np.float64)[table["module_row"].to_numpy()]
-    if config.cluster_errors and getattr(event, "cells", None) is not None and len(event.cells):
-        extent = cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
-        pitch = pitch * np.maximum(extent, 1.0)
-    variance = (config.error_scale * pitch) ** 2 / 12.0
+    has_cells = getattr(event, "cells", None) is not None and len(event.cells) > 0
+    model = getattr(config, "hit_errors", "pitch")
+    if model == "pitch":
+        if config.cluster_errors and has_cells:
+            extent = cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
+            pitch = pitch * np.maximum(extent, 1.0)
+        sigma = pitch / np.sqrt(12.0)
+    else:
+        extent = (cluster_extent(event.cells).reindex(table["hit_id"]).to_numpy(np.float64) if has_cells
+                  else np.full((len(table), 2), np.nan))
+        sigma = np.stack(hit_sigmas(table["volume_id"].to_numpy(), pitch[:, 0], pitch[:, 1], extent[:, 0],
+                                    extent[:, 1], model), -1)
+    variance = (config.error_scale * sigma) ** 2
     table["var_u"], table["var_v"] = variance[:, 0], variance[:, 1]
     table = table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
     table["material_mm"] = crossed_material_mm(table, detector, getattr(config, "material_model", "sensors"))

@@ -31,9 +31,11 @@ import pandas as pd
 
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
+from gnn4hep.tracking.field import FIELD_NAMES, field_from_name
 from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
 from gnn4hep.tracking.fitting.perigee import PERIGEE_NAMES as PERIGEE
 from gnn4hep.tracking.fitting.extension import attach_orphan_hits
+from gnn4hep.tracking.fitting.hit_errors import HIT_ERROR_MODELS
 from gnn4hep.tracking.fitting.measurements import hit_table, track_surfaces
 from gnn4hep.tracking.fitting.track_fit import fit_surfaces
 
@@ -52,10 +54,15 @@ class FitConfig:
     max_hits: candidates with more hits are not one particle (merged components): passed through
     unfitted, like tracks with fewer than 3 hits.
     mass_gev: scattering mass hypothesis. material: multiple scattering on/off.
-    material_model: "sensors" (each module's silicon, as the project's simulator) or "trackml" (the
-        real detector's measured material per layer; use it for real TrackML data), see
+    material_model: "trackml" (the default, as the simulator's: the real detector's measured material
+        per layer) or "sensors" (each module's bare silicon), see
         :func:`~gnn4hep.tracking.fitting.measurements.crossed_material_mm`.
-    error_scale: multiplies sigma_u, sigma_v (1: pitch / sqrt(12)). cluster_errors: use cells.
+    field: "solenoid" (the default: :data:`~gnn4hep.tracking.field.TRACKML_SOLENOID`, fitted to the real
+        data, Runge-Kutta propagation) or "uniform" (B_z = the detector's ``field_tesla``, exact helices).
+    hit_errors: "trackml" (the default: errors measured on real TrackML clusters, per volume and cluster
+        size with cells, per volume without; :mod:`~gnn4hep.tracking.fitting.hit_errors`) or "pitch"
+        (pitch / sqrt(12)). error_scale: multiplies sigma_u, sigma_v. cluster_errors: with
+        ``hit_errors="pitch"``, the legacy pitch times the cluster extent.
     restore_chi2_ndf: a track whose cleaned fit still has chi2/ndf above this (or fails) gets its
         outliers back and its first fit (cleaning a merged candidate only scatters its hits).
     outlier_ids: "singletons" gives each rejected hit its own new track; "split" puts the rejected
@@ -79,8 +86,10 @@ class FitConfig:
     iterations: int = 1
     mass_gev: float = MUON_MASS_GEV
     material: bool = True
-    material_model: str = "sensors"
+    material_model: str = "trackml"
+    field: str = "solenoid"
     error_scale: float = 1.0
+    hit_errors: str = "trackml"
     cluster_errors: bool = False
     chunk: int = 3000
     restore_chi2_ndf: float | None = 3.0
@@ -96,8 +105,23 @@ class FitConfig:
     def __post_init__(self) -> None:
         if self.material_model not in ("sensors", "trackml"):
             raise ValueError(f"FitConfig.material_model: {self.material_model!r} is not 'sensors' or 'trackml'")
+        if self.hit_errors not in HIT_ERROR_MODELS:
+            raise ValueError(f"FitConfig.hit_errors: {self.hit_errors!r} is not one of {', '.join(HIT_ERROR_MODELS)}")
+        if self.field not in FIELD_NAMES:
+            raise ValueError(f"FitConfig.field: {self.field!r} is not one of {', '.join(FIELD_NAMES)}")
         if self.outlier_ids not in ("singletons", "split"):
             raise ValueError(f"FitConfig.outlier_ids: {self.outlier_ids!r} is not 'singletons' or 'split'")
+
+
+def fit_field(config: FitConfig, detector: Detector):
+    """The fitter's field: B_z (T) of the detector for ``field="uniform"``, else the field object."""
+    return detector.field_tesla if config.field == "uniform" else field_from_name(config.field)
+
+
+def approximate_bz(config: FitConfig, detector: Detector) -> float:
+    """One B_z (T) for the quick helix look-ups (splitting, orphan search): the field at the origin."""
+    field = fit_field(config, detector)
+    return float(field) if np.isscalar(field) else float(field(np.zeros((1, 3)))[0, 2])
 
 
 def _check_candidates(candidates: pd.DataFrame, hit_ids: np.ndarray, name: str) -> pd.DataFrame:
@@ -137,7 +161,7 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
 
         detector = read_detector()
     config = config or FitConfig()
-    b_tesla = detector.field_tesla
+    b_tesla = fit_field(config, detector)
     candidates = _check_candidates(candidates, event.hits["hit_id"].to_numpy(), name)
     table = hit_table(event, candidates, detector, config)
     track_ids, track_code = np.unique(table["track_id"].to_numpy(), return_inverse=True)
@@ -224,7 +248,7 @@ def _split_bad_candidates(event, table, cleaned, params, detector, config):
     if len(bad_ids) == 0:
         return cleaned, params
     sub = table[np.isin(table["track_id"].to_numpy(), bad_ids)]
-    member = seed_members(sub, detector.field_tesla, *config.split_tolerance_mm)
+    member = seed_members(sub, approximate_bz(config, detector), *config.split_tolerance_mm)
     codes, uniques = pd.factorize(sub["track_id"])
     n_main = np.bincount(codes[member], minlength=len(uniques))
     n_all = np.bincount(codes, minlength=len(uniques))
