@@ -96,7 +96,7 @@ def particles_to_perigee(vertex, momentum, charge, b_tesla) -> np.ndarray:
         params = np.stack([np.zeros(len(p)), np.zeros(len(p)), phi, theta, qop], -1)
         rotations = np.broadcast_to(np.eye(3), (len(p), 3, 3))
         return field_perigee(params, vertex, rotations, b_tesla, jacobian=False)[0]
-    return to_perigee(vertex, phi, theta, qop, b_tesla)
+    return to_perigee(vertex, phi, theta, qop, uniform_bz(b_tesla))
 
 
 def bound_to_perigee(params, centers, rotations, b_tesla: float, jacobian: bool = True):
@@ -110,6 +110,7 @@ def bound_to_perigee(params, centers, rotations, b_tesla: float, jacobian: bool 
     position = bound_to_global(params, centers, rotations)
     if uniform_bz(b_tesla) is None:
         return field_perigee(params, position, rotations, b_tesla, jacobian)
+    b_tesla = uniform_bz(b_tesla)
     perigee = to_perigee(position, params[:, 2], params[:, 3], params[:, 4], b_tesla)
     if not jacobian:
         return perigee, None

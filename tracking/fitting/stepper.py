@@ -39,7 +39,7 @@ MAX_STEPS = 200
 MAX_PATH_MM = 8000.0
 TOLERANCE_MM = 1e-5
 MAX_STEP_MM = 200.0
-MAX_TURN = 0.15
+MAX_TURN = 0.05
 
 
 @njit(cache=True, inline="always")
