@@ -10,7 +10,9 @@ points beyond 5 robust sigma: delta rays, merged clusters) is tabulated
   merged with the next smaller size;
 - per (volume, layer), all cluster sizes together: the default for hits without cells (event 1001);
 
-and compared with pitch / sqrt(12). Prints the tables (as the Python literals of
+and compared with pitch / sqrt(12). The residuals are first corrected for their volume's mean (a
+systematic shift of the cluster position in the barrels: +9 um in u in the pixel barrel, -15 um in the
+strip barrels, the signature of a Lorentz drift), which the fitter subtracts from the measurements. Prints the tables (as the Python literals of
 :mod:`gnn4hep.tracking.fitting.hit_errors`) and writes benchmarks/results/hit_errors.json.
 Run: OMP_NUM_THREADS=1 python benchmarks/hit_errors.py
 """
@@ -33,13 +35,22 @@ MIN_HITS = 20
 MAX_SIZE = {"u": 4, "v": 6}
 
 
-def robust_rms(values: np.ndarray) -> float:
-    """RMS about zero of the values within 5 robust sigma (1.4826 MAD) of the median."""
+def _core(values: np.ndarray) -> np.ndarray:
+    """The values within 5 robust sigma (1.4826 MAD) of the median."""
     values = np.asarray(values, dtype=np.float64)
     median = np.median(values)
     mad = 1.4826 * np.median(np.abs(values - median))
-    keep = np.abs(values - median) <= 5.0 * mad + 1e-12
-    return float(np.sqrt(np.mean(values[keep] ** 2)))
+    return values[np.abs(values - median) <= 5.0 * mad + 1e-12]
+
+
+def robust_mean(values: np.ndarray) -> float:
+    """Mean of the values within 5 robust sigma of the median."""
+    return float(np.mean(_core(values)))
+
+
+def robust_rms(values: np.ndarray) -> float:
+    """RMS about zero of the values within 5 robust sigma of the median."""
+    return float(np.sqrt(np.mean(_core(values) ** 2)))
 
 
 def residual_table(prefix: Path = DATA) -> pd.DataFrame:
@@ -59,6 +70,28 @@ def residual_table(prefix: Path = DATA) -> pd.DataFrame:
     sizes = extent.reindex(hits["hit_id"]).fillna(1).to_numpy(np.int64)
     table["n_u"], table["n_v"] = sizes[:, 0], sizes[:, 1]
     return table
+
+
+def volume_offsets(table: pd.DataFrame) -> dict[int, tuple[float, float]]:
+    """volume -> mean (du, dv) mm: the systematic shift of the cluster position (e.g. a Lorentz drift).
+
+    A mean within 3 standard errors of zero is set to zero (not significant on this event).
+    """
+    out = {}
+    for volume, sub in table.groupby("volume_id"):
+        means = []
+        for axis in ("du", "dv"):
+            core = _core(sub[axis])
+            mean = float(np.mean(core))
+            means.append(round(mean, 4) if abs(mean) > 3.0 * np.std(core) / np.sqrt(len(core)) else 0.0)
+        out[int(volume)] = tuple(means)
+    return out
+
+
+def corrected(table: pd.DataFrame, offsets) -> pd.DataFrame:
+    """The residuals minus their volume's offset."""
+    shift = np.array([offsets[int(v)] for v in table["volume_id"]])
+    return table.assign(du=table["du"] - shift[:, 0], dv=table["dv"] - shift[:, 1])
 
 
 def cluster_sigmas(table: pd.DataFrame) -> dict[int, dict[str, list[float]]]:
@@ -91,14 +124,26 @@ def main() -> int:
     if not Path(f"{DATA}-cells.csv.gz").exists():
         print(f"hit_errors: the real sample event is missing ({DATA}-cells.csv.gz)", file=sys.stderr)
         return 2
-    table = residual_table()
+    raw = residual_table()
+    offsets = volume_offsets(raw)
+    table = corrected(raw, offsets)
     clusters = cluster_sigmas(table)
     layers = layer_sigmas(table)
     print(f"{len(table)} true hits of the sample event")
-    print(f"{'volume':>6s} {'n':>5s} {'pitch_u/sqrt12':>14s} {'RMS u':>7s} {'pitch_v/sqrt12':>14s} {'RMS v':>7s}")
+    print(f"{'volume':>6s} {'n':>5s} {'mean du':>8s} {'mean dv':>8s} {'pitch_u/sqrt12':>14s} {'RMS u':>7s} "
+          f"{'pitch_v/sqrt12':>14s} {'RMS v':>7s}   (RMS about the mean)")
     for volume, sub in table.groupby("volume_id"):
-        print(f"{volume:6d} {len(sub):5d} {sub['pitch_u'].mean() / np.sqrt(12):14.4f} {robust_rms(sub['du']):7.4f} "
+        print(f"{volume:6d} {len(sub):5d} {offsets[volume][0]:8.4f} {offsets[volume][1]:8.4f} "
+              f"{sub['pitch_u'].mean() / np.sqrt(12):14.4f} {robust_rms(sub['du']):7.4f} "
               f"{sub['pitch_v'].mean() / np.sqrt(12):14.4f} {robust_rms(sub['dv']):7.4f}")
+    print("\nOFFSETS_MM = {  # volume: (mean du, mean dv)")
+    for volume, value in offsets.items():
+        print(f"    {volume}: {value},")
+    print("}")
+    print("VOLUME_SIGMAS_MM = {  # volume: (sigma_u, sigma_v), all cluster sizes")
+    for volume, sub in table.groupby("volume_id"):
+        print(f"    {volume}: ({robust_rms(sub['du']):.4f}, {robust_rms(sub['dv']):.4f}),")
+    print("}")
     print("\nCLUSTER_SIGMAS_MM = {  # volume: (sigma_u by n_u = 1..4+, sigma_v by n_v = 1..6+)")
     for volume, entry in clusters.items():
         print(f"    {volume}: ({tuple(entry['u'])}, {tuple(entry['v'])}),")
@@ -106,7 +151,7 @@ def main() -> int:
     for key, value in layers.items():
         print(f"    {key}: {value},")
     print("}")
-    atomic_write_json(OUT, {"n_hits": int(len(table)), "clusters": {str(k): v for k, v in clusters.items()},
+    atomic_write_json(OUT, {"n_hits": int(len(table)), "offsets": {str(k): v for k, v in offsets.items()}, "clusters": {str(k): v for k, v in clusters.items()},
                             "layers": {f"{k[0]},{k[1]}": v for k, v in layers.items()},
                             "command": "OMP_NUM_THREADS=1 python benchmarks/hit_errors.py"})
     print(f"wrote {OUT}")

@@ -4,8 +4,12 @@ Source: ``benchmarks/hit_errors.py`` on the real sample event (4698 true hits): 
 from its true crossing point (truth ``tx, ty, tz``) in the module's local (u, v), RMS within 5 robust sigma.
 No fit is involved. Findings, against the pitch / sqrt(12) of a binary pixel:
 
-- single-cell clusters match pitch / sqrt(12) within about 10% in u (pixels 0.0144 mm, measured 0.013;
-  short strips 0.023, measured 0.019-0.021);
+- the barrel clusters are shifted along u by a constant (a Lorentz drift): +9.1 um in the pixel barrel
+  (volume 8), -14.4 and -15.7 um in the strip barrels (13, 17), as large as the errors themselves;
+  :data:`OFFSETS_MM` is subtracted from the measurements. Without the shift the pixel barrel's sigma_u is
+  0.006 mm, not 0.011;
+- single-cell clusters match pitch / sqrt(12) within about 10-40% in u (pixel end-caps 0.0144 mm,
+  measured 0.013; short strips 0.023, measured 0.015-0.019);
 - multi-cell clusters are *more* precise, not less (charge sharing): in the pixel barrel (volume 8)
   sigma_v is 0.012 mm for one cell along v and 0.0025-0.005 mm for 2-6 cells (pitch / sqrt(12) = 0.016);
   in the short-strip end-caps (12, 14) sigma_v falls from 0.31 to 0.11 mm with two cells. Scaling the
@@ -23,24 +27,29 @@ from __future__ import annotations
 
 import numpy as np
 
-#: volume -> (sigma_u for n_u = 1, 2, 3, >= 4 cells; sigma_v for n_v = 1, ..., 5, >= 6 cells), mm
+#: volume -> mean (du, dv) mm of the reconstructed minus the true position: a systematic shift of the
+#: barrel clusters along u (a Lorentz drift), subtracted from the measurements; means within 3 standard
+#: errors of zero are set to zero
+OFFSETS_MM = {8: (0.0091, 0.0), 13: (-0.0144, 0.0), 17: (-0.0157, 0.0)}
+
+#: volume -> (sigma_u for n_u = 1, 2, 3, >= 4 cells; sigma_v for n_v = 1, ..., 5, >= 6 cells), mm, about the offset
 CLUSTER_SIGMAS_MM = {
     7: ((0.0134, 0.0128, 0.0128, 0.0128), (0.0104, 0.0076, 0.0076, 0.0076, 0.0076, 0.0076)),
-    8: ((0.0130, 0.0101, 0.0093, 0.0093), (0.0120, 0.0046, 0.0025, 0.0028, 0.0029, 0.0047)),
+    8: ((0.0090, 0.0041, 0.0024, 0.0024), (0.0120, 0.0046, 0.0025, 0.0028, 0.0029, 0.0047)),
     9: ((0.0136, 0.0114, 0.0114, 0.0114), (0.0096, 0.0077, 0.0077, 0.0077, 0.0077, 0.0077)),
     12: ((0.0189, 0.0134, 0.0134, 0.0132), (0.3188, 0.1161, 0.1161, 0.1161, 0.1161, 0.1161)),
-    13: ((0.0206, 0.0220, 0.0205, 0.0235), (0.2827, 0.1689, 0.1689, 0.1689, 0.1689, 0.1689)),
+    13: ((0.0154, 0.0163, 0.0153, 0.0172), (0.2827, 0.1689, 0.1689, 0.1689, 0.1689, 0.1689)),
     14: ((0.0183, 0.0113, 0.0113, 0.0113), (0.3050, 0.1134, 0.1134, 0.1134, 0.1134, 0.1134)),
     16: ((0.0246, 0.0263, 0.0256, 0.0216), (3.0116,) * 6),
-    17: ((0.0268, 0.0308, 0.0278, 0.0272), (3.0679,) * 6),
+    17: ((0.0186, 0.0262, 0.0230, 0.0239), (3.0679,) * 6),
     18: ((0.0269, 0.0226, 0.0226, 0.0225), (2.7093,) * 6),
 }
 
-#: volume -> (sigma_u, sigma_v) mm over all cluster sizes: the model for hits without cells
+#: volume -> (sigma_u, sigma_v) mm over all cluster sizes, about the offset: the model for hits without cells
 VOLUME_SIGMAS_MM = {
-    7: (0.0133, 0.0090), 8: (0.0109, 0.0050), 9: (0.0134, 0.0087),
-    12: (0.0170, 0.3052), 13: (0.0216, 0.2608), 14: (0.0171, 0.2933),
-    16: (0.0246, 2.9903), 17: (0.0288, 3.0626), 18: (0.0237, 2.6543),
+    7: (0.0133, 0.0090), 8: (0.0059, 0.0050), 9: (0.0134, 0.0087),
+    12: (0.0170, 0.3052), 13: (0.0160, 0.2608), 14: (0.0171, 0.2933),
+    16: (0.0246, 2.9903), 17: (0.0241, 3.0626), 18: (0.0237, 2.6543),
 }
 
 HIT_ERROR_MODELS = ("trackml", "pitch")
@@ -82,3 +91,10 @@ def hit_sigmas(volume, pitch_u, pitch_v, n_u=None, n_v=None, model: str = "track
         meas_u = np.where(has, clusters[rows, iu], meas_u)
         meas_v = np.where(has, clusters[rows, 4 + iv], meas_v)
     return np.where(meas_u > 0, meas_u, sigma_u), np.where(meas_v > 0, meas_v, sigma_v)
+
+
+def hit_offsets(volume, model: str = "trackml") -> np.ndarray:
+    """(n, 2) systematic shift (du, dv) mm of each hit's measured position (zero for ``model="pitch"``)."""
+    if model == "pitch":
+        return np.zeros((len(np.asarray(volume)), 2))
+    return _lookup(volume, OFFSETS_MM, 2)

@@ -46,7 +46,8 @@ _EYE_ROWS = np.eye(5)[:4]  # the first rows of the identity Jacobian
 class Surfaces:
     """Per-track surface sequences, padded: centres (T, L, 3), rotations (T, L, 3, 3),
     thickness (T, L) mm (full thickness, 0 for no material), measurements (T, L, 2) mm local,
-    variances (T, L, 2) mm^2, mask (T, L) True for real measurements."""
+    variances (T, L, 2) mm^2, mask (T, L) True for real measurements; loss_thickness (T, L) mm, the
+    material of the energy loss where it differs from the scattering's (None: ``thickness``)."""
 
     centers: np.ndarray
     rotations: np.ndarray
@@ -54,9 +55,14 @@ class Surfaces:
     measurements: np.ndarray
     variances: np.ndarray
     mask: np.ndarray
+    loss_thickness: np.ndarray | None = None
 
-    def take(self, rows: np.ndarray) -> "Surfaces":
-        return Surfaces(*(getattr(self, f)[rows] for f in ("centers", "rotations", "thickness", "measurements", "variances", "mask")))
+    def take(self, rows) -> "Surfaces":
+        """The tracks ``rows`` (any numpy index: array, slice, or (rows, columns) tuple)."""
+        return Surfaces(*(None if getattr(self, f) is None else getattr(self, f)[rows] for f in SURFACE_FIELDS))
+
+
+SURFACE_FIELDS = ("centers", "rotations", "thickness", "measurements", "variances", "mask", "loss_thickness")
 
 
 @dataclass
@@ -268,7 +274,8 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             cov[:, 2, 2] += var_phi
             cov[:, 3, 3] += var_theta
             if energy_loss:  # mean loss on the state and its reference (d qop' / d qop = 1 + O(dE / E))
-                path = crossing_path_mm(ref_dir, here_r[:, :, 2], thick)
+                loss = thick if surfaces.loss_thickness is None else np.where(m, surfaces.loss_thickness[:, k], 0.0)
+                path = crossing_path_mm(ref_dir, here_r[:, :, 2], loss)
                 state = state.copy()
                 state[:, 4] = qop_after_loss(state[:, 4], path, mass_gev)
                 ref = ref.copy()

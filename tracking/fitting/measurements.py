@@ -16,7 +16,7 @@ import pandas as pd
 
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
-from gnn4hep.tracking.fitting.hit_errors import hit_sigmas
+from gnn4hep.tracking.fitting.hit_errors import hit_offsets, hit_sigmas
 from gnn4hep.tracking.fitting.kalman import Surfaces
 from gnn4hep.tracking.fitting.propagation import global_to_local
 
@@ -76,28 +76,38 @@ def hit_table(event, candidates: pd.DataFrame, detector: Detector, config) -> pd
                                     extent[:, 1], model), -1)
     variance = (config.error_scale * sigma) ** 2
     table["var_u"], table["var_v"] = variance[:, 0], variance[:, 1]
+    offset = hit_offsets(table["volume_id"].to_numpy(), model)
+    table["offset_u"], table["offset_v"] = offset[:, 0], offset[:, 1]
     table = table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
-    table["material_mm"] = crossed_material_mm(table, detector, getattr(config, "material_model", "sensors"))
+    model = getattr(config, "material_model", "sensors")
+    table["material_mm"] = crossed_material_mm(table, detector, model)
+    if model == "trackml":  # the energy loss keeps the energy-loss material (the scattering's is effective)
+        from gnn4hep.tracking.fitting.material import TRACKML_ENERGY_LOSS_SCALE
+
+        table["loss_material_mm"] = TRACKML_ENERGY_LOSS_SCALE * crossed_material_mm(table, detector, "simulator")
     return table
 
 
 def crossed_material_mm(table: pd.DataFrame, detector: Detector, model: str) -> np.ndarray:
     """Silicon-equivalent thickness (mm, before the crossing-angle factor) of each hit's crossing.
 
-    ``sensors``: the module's own silicon, 2 module_t (the project's simulator default).
-    ``trackml``: the real detector's layers hold supports, cooling and cables too; the first hit of
-    each layer crossing gets the layer's silicon-equivalent thickness measured on the real sample
-    event (:data:`~gnn4hep.tracking.simulation.material.TRACKML_LAYER_MATERIAL_MM`, the simulator's
-    ``--material trackml``), overlap hits of the same crossing their own silicon. ``table`` is sorted
-    by (track_id, distance).
+    ``sensors``: the module's own silicon, 2 module_t.
+    ``simulator``: the real detector's layers hold supports, cooling and cables too; the first hit of
+    each layer crossing gets the layer's silicon-equivalent thickness measured from the energy loss on
+    the real sample event (:data:`~gnn4hep.tracking.simulation.material.TRACKML_LAYER_MATERIAL_MM`, the
+    simulator's measured material), overlap hits of the same crossing their own silicon.
+    ``trackml`` (for scattering): the same with the effective scattering material measured from the
+    real truth's angle changes (:data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`).
+    ``table`` is sorted by (track_id, distance).
     """
     sensors = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[table["module_row"].to_numpy()]
     if model == "sensors":
         return sensors
+    from gnn4hep.tracking.fitting.material import scattering_material_mm
     from gnn4hep.tracking.simulation.material import layer_material_mm
 
     volume, layer, track = (table[c].to_numpy() for c in ("volume_id", "layer_id", "track_id"))
-    measured = layer_material_mm(volume, layer)
+    measured = scattering_material_mm(volume, layer) if model == "trackml" else layer_material_mm(volume, layer)
     same_crossing = np.zeros(len(table), dtype=bool)
     same_crossing[1:] = (track[1:] == track[:-1]) & (volume[1:] == volume[:-1]) & (layer[1:] == layer[:-1])
     return np.where(same_crossing, sensors, measured)
@@ -113,6 +123,9 @@ def track_surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, d
     module = table["module_row"].to_numpy()[index]
     centers, rotations = detector.centers[module], detector.rotations[module]
     local = global_to_local(table[["x", "y", "z"]].to_numpy(np.float64)[index], centers, rotations)
+    if "offset_u" in table.columns:  # the measured systematic shift of the clusters (hit_errors.OFFSETS_MM)
+        local = local - table[["offset_u", "offset_v"]].to_numpy(np.float64)[index]
     thickness = table["material_mm"].to_numpy(np.float64)[index]
     variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
-    return Surfaces(centers, rotations, thickness, local, variances, mask)
+    loss = table["loss_material_mm"].to_numpy(np.float64)[index] if "loss_material_mm" in table.columns else None
+    return Surfaces(centers, rotations, thickness, local, variances, mask, loss)

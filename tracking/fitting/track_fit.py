@@ -48,6 +48,7 @@ class TrackFit:
     hit_chi2: np.ndarray
     ok: np.ndarray
     kalman: KalmanResult | None = None
+    hit_residual: np.ndarray | None = None  # (T, L, 2) smoothed residual m - H p_k|n (mm), 0 on padding
 
 
 def seed_covariance(qop: np.ndarray) -> np.ndarray:
@@ -116,7 +117,8 @@ def _fit_chunk(surfaces: Surfaces, b_tesla, mass_gev, material, iterations, seed
     cov = jac @ result.smoothed_cov[:, 0] @ jac.transpose(0, 2, 1)
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
     ok = result.ok & np.all(np.isfinite(perigee), axis=1) & np.all(np.diagonal(cov, axis1=1, axis2=2) > 0, axis=1)
-    return TrackFit(perigee, cov, result.chi2, result.ndf, result.hit_chi2, ok, result)
+    residual = np.where(surfaces.mask[:, :, None], surfaces.measurements - result.smoothed[:, :, :2], 0.0)
+    return TrackFit(perigee, cov, result.chi2, result.ndf, result.hit_chi2, ok, result, residual)
 
 
 def fit_surfaces(surfaces: Surfaces, b_tesla=2.0, mass_gev: float = MUON_MASS_GEV,
@@ -138,17 +140,17 @@ def fit_surfaces(surfaces: Surfaces, b_tesla=2.0, mass_gev: float = MUON_MASS_GE
             1.5x faster on 2 cores). Keep 1 inside processes that already run in parallel.
     """
     n, width = surfaces.mask.shape
-    fields = ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok")
+    fields = ("perigee", "perigee_cov", "chi2", "ndf", "hit_chi2", "ok", "hit_residual")
     if n == 0:
         return TrackFit(np.zeros((0, 5)), np.zeros((0, 5, 5)), np.zeros(0), np.zeros(0, np.int64),
-                        np.zeros((0, width)), np.zeros(0, bool))
+                        np.zeros((0, width)), np.zeros(0, bool), None, np.zeros((0, width, 2)))
     if n <= chunk:
         part = _fit_chunk(surfaces, b_tesla, mass_gev, material, iterations)
-        return part if keep_states else TrackFit(*(getattr(part, f) for f in fields))
+        return part if keep_states else TrackFit(*(getattr(part, f) for f in fields[:6]), None, part.hit_residual)
     lengths = surfaces.mask.sum(axis=1)
     order = np.argsort(lengths, kind="stable")
     out = TrackFit(np.empty((n, 5)), np.empty((n, 5, 5)), np.empty(n), np.empty(n, np.int64), np.zeros((n, width)),
-                   np.empty(n, bool))
+                   np.empty(n, bool), None, np.zeros((n, width, 2)))
     # chunks of at most ``chunk`` tracks and chunk * 16 padded surfaces (bounded memory), of equal
     # size (10k tracks: 4 x 2500, not 3 x 3000 + 1000: small chunks cost more per track)
     padded = np.maximum.accumulate(lengths[order])
@@ -164,8 +166,7 @@ def fit_surfaces(surfaces: Surfaces, b_tesla=2.0, mass_gev: float = MUON_MASS_GE
         rows = order[bound[0]:bound[1]]
         top = int(lengths[rows].max())
         part_surfaces = surfaces.take(rows)
-        part_surfaces = Surfaces(*(getattr(part_surfaces, f)[:, :top] for f in
-                                   ("centers", "rotations", "thickness", "measurements", "variances", "mask")))
+        part_surfaces = part_surfaces.take((slice(None), slice(0, top)))
         return rows, top, _fit_chunk(part_surfaces, b_tesla, mass_gev, material, iterations)
 
     if workers > 1:
@@ -182,7 +183,7 @@ def fit_surfaces(surfaces: Surfaces, b_tesla=2.0, mass_gev: float = MUON_MASS_GE
 def _store(out: TrackFit, rows: np.ndarray, top: int, part: TrackFit, fields) -> None:
     for f in fields:
         target = getattr(out, f)
-        if f == "hit_chi2":
-            target[rows, :top] = part.hit_chi2
+        if f in ("hit_chi2", "hit_residual"):
+            target[rows, :top] = getattr(part, f)
         else:
             target[rows] = getattr(part, f)

@@ -38,7 +38,7 @@ def _fit(detector, event, model):
 
 
 def test_measured_material_gives_calibrated_fits(heavy_event):
-    chi2_ndf, pulls = _fit(*heavy_event, "trackml")
+    chi2_ndf, pulls = _fit(*heavy_event, "simulator")
     assert len(chi2_ndf) > 500
     assert abs(chi2_ndf.mean() - 1.0) < 0.1, chi2_ndf.mean()
     assert np.all(np.abs(pulls.std(axis=0) - 1.0) < 0.15), pulls.std(axis=0)
