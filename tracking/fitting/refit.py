@@ -6,12 +6,15 @@ builder and of the QUBO decoder. For each candidate with at least 3 hits:
 1. hits are ordered along the track: by z for candidates longer in z than in r (z is monotonic on a
    helix along B; endcap loopers come back inwards in r), by r = sqrt(x^2 + y^2) otherwise;
 2. measurements are local (u, v) = first two rows of R^T (x - c) on the hit's module
-   (``detectors.csv``), variance pitch^2 / 12 per axis (or the cluster extent in pixels times the pitch,
-   squared over 12, with ``FitConfig(cluster_errors=True)`` when cells exist);
+   (``detectors.csv``), less the measured cluster offset, with the errors measured on real TrackML
+   clusters (:mod:`~gnn4hep.tracking.fitting.hit_errors`; ``hit_errors="pitch"``: pitch / sqrt(12));
 3. the batched Kalman filter + RTS smoother fits all candidates at once
-   (:func:`~gnn4hep.tracking.fitting.track_fit.fit_surfaces`);
-4. outlier rejection: while a track's worst hit has smoothed chi2 (2 dof) above ``chi2_cut`` and the
-   track keeps >= ``min_hits`` hits, that hit is dropped and the changed tracks are refitted
+   (:func:`~gnn4hep.tracking.fitting.track_fit.fit_surfaces`) in the field of ``FitConfig.field``
+   (the solenoid by default: Runge-Kutta propagation, :mod:`~gnn4hep.tracking.fitting.stepper`), with
+   the measured material (scattering and mean energy loss);
+4. outlier rejection: while a track's worst hit has smoothed chi2 (2 dof) above ``chi2_cut``, lies more
+   than ``outlier_min_mm`` off the smoothed track (waived on tracks with chi2/ndf above ``drag_chi2_ndf``)
+   and the track keeps >= ``min_hits`` hits, that hit is dropped and the changed tracks are refitted
    (at most ``max_outliers`` rounds); a track whose cleaned fit stays bad gets its hits back;
 5. candidates no helix fits are split in two when both parts then fit (``FitConfig.split_bad``).
 
@@ -159,7 +162,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     Args:
         event: a :class:`~gnn4hep.tracking.event.Event` with hits (cells optional).
         candidates: ``hit_id, track_id`` table (any track builder, the QUBO decoder).
-        detector: geometry and field (default: the packaged TrackML detector, 2 T).
+        detector: geometry (default: the packaged TrackML detector); its ``field_tesla`` is the B_z of
+            ``FitConfig(field="uniform")``.
         config: :class:`FitConfig`. name: how errors name ``candidates``.
 
     Returns:
