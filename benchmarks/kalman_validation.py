@@ -12,6 +12,14 @@
    rejected hits. The full refit (orphan hits re-attached by chi2 increment): fraction of injected
    hits back in their own particle's track, fraction of good hits still in theirs. TrackML score of
    the candidates, after rejection only, and after the full refit.
+5. Real data (``real``): the real TrackML sample event (../shared/data), refit of the true tracks with
+   the default settings (solenoid, measured material and hit errors); pulls of the five perigee
+   parameters against the particles' vertex and momentum carried to the beam line in the field, for
+   pT > 1 GeV and >= 7 hits; pulls and residuals versus eta and pT (PNG); the pT bias of forward tracks
+   (|eta| > 2); the TrackML score of the truth submission after the refit.
+6. Solenoid muons (``solenoid``): muons of 1-100 GeV, |eta| < 2.5, from the tests' independent 1 mm
+   Runge-Kutta generator in the solenoid (tests/tracking/fitting/field_generator.py), fitted in the solenoid.
+
 4. Imperfect candidates: geometric graph (layer-pair cuts learned on a training event, pT > 1 GeV
    pairs) + connected components, on all graph edges and on the edges an imperfect classifier would
    keep (97 % of the true edges, fakes 3 % of the true ones), TrackML score before / after the refit.
@@ -47,6 +55,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FIGURES = RESULTS / "kalman"
 NAMES = ("d0", "z0", "phi", "theta", "qop")
 LABELS = {"d0": "d0", "z0": "z0", "phi": "phi", "theta": "theta", "qop": "q/p"}
+#: fit settings matching the project simulator's events used in studies 1-4 (uniform 2 T, bare sensors,
+#: pitch / sqrt(12) smearing); the fitter's defaults are the real detector's (study 5)
+SIMULATED = dict(field="uniform", material_model="sensors", hit_errors="pitch")
+SAMPLE_EVENT = Path(__file__).resolve().parents[2] / "shared" / "data" / "trackml" / "sample_event" / "event000000001"
 
 
 @dataclass
@@ -67,8 +79,8 @@ def fit_muons(detector, n_events: int, per_event: int, pt, eta=(-2.5, 2.5), seed
     frames = []
     for i in range(n_events):
         event = simulate_event(MuonGun(n_particles=per_event, pt_gev=pt, eta=eta), detector, seed=seed, event_index=i,
-                               config=SimulationConfig(digitisation="smear", hit_efficiency=1.0))
-        _, params = refit(event, truth_candidates(event), detector, FitConfig(mass_gev=MUON_MASS_GEV, max_outliers=0, split_bad=False))
+                               config=SimulationConfig(digitisation="smear", hit_efficiency=1.0, energy_loss=True))
+        _, params = refit(event, truth_candidates(event), detector, FitConfig(mass_gev=MUON_MASS_GEV, max_outliers=0, split_bad=False, **SIMULATED))
         particles = event.particles.set_index(event.particles["particle_id"].astype(np.int64)).loc[params["track_id"]]
         truth = particles_to_perigee(particles[["vx", "vy", "vz"]].to_numpy(float), particles[["px", "py", "pz"]].to_numpy(float),
                                      particles["q"].to_numpy(float), detector.field_tesla)
@@ -217,9 +229,9 @@ def study_cleaning(detector, pileup: float, n_events: int, fraction: float = 0.0
     for event in events[1:]:
         candidates, moved = inject_wrong_hits(event.truth, fraction, rng)
         # the outlier rejection alone (no re-attachment), then the full refit (re-attachment on)
-        rejection_only, params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957, attach_orphans=False))
+        rejection_only, params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957, attach_orphans=False, **SIMULATED))
         start = time.perf_counter()
-        cleaned, full_params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957))
+        cleaned, full_params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957, **SIMULATED))
         seconds = time.perf_counter() - start
         rejected = rejected_hits(candidates, rejection_only)
         true_track = event.truth.set_index("hit_id").loc[candidates["hit_id"], "particle_id"].to_numpy().astype(np.int64)
@@ -327,13 +339,97 @@ def candidates_study(train_event, event, detector, keep_true: float = 0.97, fake
                           ("imperfect_edges", np.where(true_edge, draws < keep_true, draws < keep_fake).astype(float))):
         candidates = components_tracks(table["hit_id"].to_numpy(), edges, scores, score_cut=0.5, min_hits=1)
         start = time.perf_counter()
-        cleaned, params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957))
+        cleaned, params = refit(event, candidates, detector, FitConfig(mass_gev=0.13957, **SIMULATED))
         out[f"{label}_refit_seconds"] = time.perf_counter() - start
         out[f"{label}_score_before"] = score_event(event.truth, candidates)
         out[f"{label}_score_after"] = score_event(event.truth, cleaned)
         out[f"{label}_n_outliers"] = int(params["n_outliers"].sum())
         out[f"{label}_n_fitted"] = int(params["fitted"].sum())
     return out
+
+
+def study_real(min_pt: float = 1.0, min_hits: int = 7) -> dict:
+    """Refit of the real sample event's true tracks with the default FitConfig (see the module docstring)."""
+    from gnn4hep.tracking.field import field_from_name
+    from gnn4hep.tracking.io import read_event
+
+    if not Path(f"{SAMPLE_EVENT}-truth.csv.gz").exists():
+        return {"skipped": f"the real sample event is missing ({SAMPLE_EVENT})"}
+    event = read_event(SAMPLE_EVENT)
+    detector = read_detector()
+    config = FitConfig()
+    true_hits = event.truth[event.truth["particle_id"] != 0]
+    candidates = pd.DataFrame({"hit_id": true_hits["hit_id"], "track_id": true_hits["particle_id"].astype(np.int64)})
+    start = time.process_time()
+    cleaned, params = refit(event, candidates, detector, config)
+    seconds = time.process_time() - start
+    score = score_event(event.truth, cleaned)
+    particles = event.particles.set_index(event.particles["particle_id"].astype(np.int64))
+    params = params[params["track_id"].isin(particles.index)].reset_index(drop=True)
+    part = particles.loc[params["track_id"]]
+    truth = particles_to_perigee(part[["vx", "vy", "vz"]].to_numpy(float), part[["px", "py", "pz"]].to_numpy(float),
+                                 part["q"].to_numpy(float), field_from_name(config.field))
+    for j, name in enumerate(NAMES):
+        params[f"true_{name}"] = truth[:, j]
+    params["true_pt"] = np.hypot(part["px"], part["py"]).to_numpy()
+    params["true_eta"] = -np.log(np.tan(0.5 * truth[:, 3]))
+    selected = params[params["fitted"] & (params["true_pt"] > min_pt) & (params["n_hits"] + params["n_outliers"] >= min_hits)]
+    pulls = pulls_of(selected)
+    result = {"n_tracks": int(len(selected)), "score_after_refit": float(score), "refit_cpu_seconds": seconds,
+              "n_outliers": int(params["n_outliers"].sum()), "n_attached": int(params["n_attached"].sum()),
+              "chi2_ndf_mean": float((selected["chi2"] / selected["ndf"]).mean()), "pulls": {}}
+    for name in NAMES:
+        values = pulls[name].to_numpy()
+        result["pulls"][name] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
+                                 "robust_std": robust_rms(values)}
+    forward = selected[np.abs(selected["true_eta"]) > 2.0]
+    ratio = forward["pt"] / forward["true_pt"] - 1.0
+    inverse = (np.abs(forward["qop"]) / np.sin(forward["theta"])) / (1.0 / forward["true_pt"]) - 1.0
+    result["forward"] = {"n_tracks": int(len(forward)), "pt_bias_median": float(np.median(ratio)),
+                         "pt_bias_mean": float(np.mean(ratio)), "inverse_pt_bias_mean": float(np.mean(inverse))}
+    central = selected[np.abs(selected["true_eta"]) < 1.0]
+    result["central_pt_bias_median"] = float(np.median(central["pt"] / central["true_pt"] - 1.0))
+    residual = pd.DataFrame({name: (selected[name] - selected[f"true_{name}"]).to_numpy() for name in NAMES})
+    residual["phi"] = wrap_angle(residual["phi"].to_numpy())
+    for kind, values in (("pulls", pulls), ("residuals", residual)):
+        fig, axes = plt.subplots(2, 5, figsize=(20, 7.5))
+        for column, name in enumerate(NAMES):
+            for row, (variable, label) in enumerate((("true_eta", "eta"), ("true_pt", "pT (GeV)"))):
+                ax = axes[row, column]
+                x = selected[variable].to_numpy()
+                ax.scatter(x, values[name].to_numpy(), s=8, alpha=0.7)
+                if kind == "pulls":
+                    for level in (-1, 0, 1):
+                        ax.axhline(level, color="k", lw=0.6, ls="--" if level else "-")
+                    ax.set_ylim(-6, 6)
+                if variable == "true_pt":
+                    ax.set_xscale("log")
+                ax.set_xlabel(label)
+                ax.set_ylabel(f"{kind[:-1]} {LABELS[name]}" + ("" if kind == "pulls" else " (mm, rad, e/GeV)"))
+        fig.suptitle(f"Real TrackML sample event: {kind} of the refitted true tracks (pT > {min_pt} GeV, >= {min_hits} hits, "
+                     f"{len(selected)} tracks) against the true perigee in the solenoid; TrackML score after the refit {score:.4f}")
+        fig.tight_layout()
+        atomic_savefig(fig, FIGURES / f"real_{kind}.png", dpi=80)
+        plt.close(fig)
+    return result
+
+
+def study_solenoid(n_muons: int = 3000) -> dict:
+    """Muons of the tests' independent Runge-Kutta generator in the solenoid, fitted in the solenoid."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from gnn4hep.tracking.field import TRACKML_SOLENOID
+    from gnn4hep.tracking.fitting import fit_surfaces
+    from tests.tracking.fitting.field_generator import generate_in_field
+
+    truth, surfaces, n_hits = generate_in_field(n_muons, TRACKML_SOLENOID, seed=5)
+    keep = np.flatnonzero(n_hits >= 7)
+    fit = fit_surfaces(surfaces.take(keep), TRACKML_SOLENOID)
+    diff = fit.perigee - truth[keep]
+    diff[:, 2] = wrap_angle(diff[:, 2])
+    pulls = diff / np.sqrt(np.diagonal(fit.perigee_cov, axis1=1, axis2=2))
+    return {"n_tracks": int(len(keep)), "fitted": float(fit.ok.mean()),
+            "pulls": {name: {"mean": float(pulls[:, j].mean()), "std": float(pulls[:, j].std())} for j, name in enumerate(NAMES)},
+            "chi2_ndf_mean": float(np.mean(fit.chi2 / fit.ndf))}
 
 
 def main() -> int:
@@ -345,7 +441,7 @@ def main() -> int:
     parser.add_argument("--per-point", type=int, default=1500, help="muons per pT point of the resolution study")
     parser.add_argument("--pileup", type=float, default=200.0)
     parser.add_argument("--events", type=int, default=1, help="pileup events of the cleaning study")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["pulls", "resolution", "cleaning"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["pulls", "resolution", "cleaning", "real", "solenoid"])
     args = parser.parse_args()
     detector = read_detector()
     result = {}
@@ -356,7 +452,8 @@ def main() -> int:
         result = json.loads(path.read_text())
     for name, func, call in (("pulls", study_pulls, lambda: study_pulls(detector, args.muons)),
                              ("resolution", study_resolution, lambda: study_resolution(detector, args.per_point)),
-                             ("cleaning", study_cleaning, lambda: study_cleaning(detector, args.pileup, args.events))):
+                             ("cleaning", study_cleaning, lambda: study_cleaning(detector, args.pileup, args.events)),
+                             ("real", study_real, study_real), ("solenoid", study_solenoid, study_solenoid)):
         if name in args.skip:
             continue
         start = time.perf_counter()
@@ -369,6 +466,16 @@ def main() -> int:
         for name, values in result["pulls"]["pulls"].items():
             print(f"{name:>6} {values['mean']:>8.3f} {values['std']:>7.3f}")
         print(f"chi2/ndf mean {result['pulls']['chi2_ndf_mean']:.3f}")
+    for study in ("real", "solenoid"):
+        if study in result and "pulls" in result[study]:
+            print(f"{study}: {result[study]['n_tracks']} tracks, chi2/ndf mean {result[study]['chi2_ndf_mean']:.3f}")
+            for name, values in result[study]["pulls"].items():
+                print(f"  pull {name:>6} mean {values['mean']:+.3f} sigma {values['std']:.3f}")
+    if "real" in result and "forward" in result["real"]:
+        real = result["real"]
+        print(f"real: TrackML score after the refit {real['score_after_refit']:.4f}; forward pT bias median "
+              f"{real['forward']['pt_bias_median']:+.4f} (mean {real['forward']['pt_bias_mean']:+.4f}); central "
+              f"{real['central_pt_bias_median']:+.4f}")
     print(f"wrote {path} and {FIGURES}/*.png")
     return 0
 

@@ -22,7 +22,9 @@ def fit(
     iterations: Annotated[int, typer.Option("--iterations", min=1, help="Kalman passes per fit")] = 1,
     mass: Annotated[float, typer.Option("--mass", min=0.0, help="scattering mass hypothesis, GeV")] = 0.1056584,
     error_scale: Annotated[float, typer.Option("--error-scale", min=0.0, help="factor on pitch/sqrt(12) hit errors")] = 1.0,
-    material: Annotated[str, typer.Option("--material", help="sensors (simulated events) or trackml (real TrackML data: measured layer material)")] = "sensors",
+    material: Annotated[str, typer.Option("--material", help="trackml (real data: scattering and energy loss measured on the real truth), simulator (the simulator's measured layer material) or sensors (bare silicon)")] = "trackml",
+    field: Annotated[str, typer.Option("--field", help="solenoid (the TrackML field fitted to the real data; Runge-Kutta propagation) or uniform (B_z = 2 T helices)")] = "solenoid",
+    hit_errors: Annotated[str, typer.Option("--hit-errors", help="trackml (errors measured on real TrackML clusters) or pitch (pitch/sqrt(12))")] = "trackml",
     split: Annotated[bool, typer.Option("--split/--no-split", help="split candidates no helix fits")] = True,
     attach: Annotated[bool, typer.Option("--attach/--no-attach", help="give orphan hits to the fitted track whose chi2 accepts them")] = True,
     detector: Annotated[Optional[Path], typer.Option("--detector", help="detectors.csv[.gz] (default: packaged TrackML)")] = None,
@@ -40,10 +42,15 @@ def fit(
     ev = read_event(event, parts=parts)
     table = read_submission(candidates)
     geometry = read_detector(detector) if detector is not None else read_detector()
-    if material not in ("sensors", "trackml"):
-        raise typer.BadParameter(f"{material!r} is not 'sensors' or 'trackml'", param_hint="--material")
+    if material not in ("trackml", "simulator", "sensors"):
+        raise typer.BadParameter(f"{material!r} is not 'trackml', 'simulator' or 'sensors'", param_hint="--material")
+    if field not in ("solenoid", "uniform"):
+        raise typer.BadParameter(f"{field!r} is not 'solenoid' or 'uniform'", param_hint="--field")
+    if hit_errors not in ("trackml", "pitch"):
+        raise typer.BadParameter(f"{hit_errors!r} is not 'trackml' or 'pitch'", param_hint="--hit-errors")
     config = FitConfig(chi2_cut=chi2_cut, max_outliers=max_outliers, iterations=iterations, mass_gev=mass,
-                       error_scale=error_scale, split_bad=split, material_model=material, attach_orphans=attach)
+                       error_scale=error_scale, split_bad=split, material_model=material, attach_orphans=attach,
+                       field=field, hit_errors=hit_errors)
     start = time.perf_counter()
     cleaned_table, params = refit(ev, table, geometry, config, name=str(candidates))
     seconds = time.perf_counter() - start

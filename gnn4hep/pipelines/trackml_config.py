@@ -93,7 +93,7 @@ class RefitConfig(Section):
     max_hits: int = Field(60, ge=3, description="longer candidates are merged particles: passed through unfitted")
     iterations: int = Field(1, ge=1, description="Kalman passes per fit")
     material: bool = Field(True, description="multiple scattering in the process noise")
-    error_scale: float = Field(1.0, gt=0, description="factor on the pitch/sqrt(12) hit errors (real data: 2-3)")
+    error_scale: float = Field(1.0, gt=0, description="factor on the hit errors")
     cluster_errors: bool = Field(False, description="hit errors from the cluster extent in cells")
     restore_chi2_ndf: Optional[float] = Field(3.0, gt=0, description="a cleaned track still above this chi2/ndf gets its outliers back")
     outlier_ids: Literal["singletons", "split"] = Field(
@@ -105,17 +105,25 @@ class RefitConfig(Section):
     attach_neighbours: int = Field(2, ge=1, description="helices tried per orphan hit (the nearest)")
     attach_min_hits: int = Field(4, ge=3, description="hits of a track that can take orphans; shorter candidates' hits are orphans")
     mass_gev: float = Field(0.13957, gt=0, description="scattering mass hypothesis, GeV (the pion: most tracks)")
-    material_model: Literal["sensors", "trackml"] = Field(
-        "sensors", description="material of the test events: sensors (the project's simulator) or trackml (measured layers)")
-    eval_material_model: Literal["sensors", "trackml"] = Field(
+    field: Literal["solenoid", "uniform"] = Field(
+        "solenoid", description="field of the fit (the simulator's): solenoid (fitted to the real data) or uniform 2 T")
+    material_model: Literal["trackml", "simulator", "sensors"] = Field(
+        "simulator", description="material of the test events: simulator (its measured layer material), sensors, "
+        "or trackml (scattering and energy loss measured on the real truth)")
+    hit_errors: Literal["trackml", "pitch"] = Field(
+        "pitch", description="hit errors of the test events: pitch (pitch/sqrt(12), the simulator's smearing) or trackml")
+    eval_material_model: Literal["trackml", "simulator", "sensors"] = Field(
         "trackml", description="material of data.eval_events (real TrackML events such as the sample event)")
+    eval_hit_errors: Literal["trackml", "pitch"] = Field(
+        "trackml", description="hit errors of data.eval_events (measured on real TrackML clusters)")
 
     def fit_config(self, eval_events: bool = False):
         """The :class:`~gnn4hep.tracking.fitting.FitConfig` of these settings (for the eval events
-        with ``eval_material_model``)."""
+        with ``eval_material_model`` and ``eval_hit_errors``)."""
         from gnn4hep.tracking.fitting import FitConfig
 
-        settings = self.model_dump(exclude={"enabled", "eval_material_model"})
+        settings = self.model_dump(exclude={"enabled", "eval_material_model", "eval_hit_errors"})
         if eval_events:
             settings["material_model"] = self.eval_material_model
+            settings["hit_errors"] = self.eval_hit_errors
         return FitConfig(**settings)

@@ -99,6 +99,9 @@ def test_real_eval_events_get_the_measured_material():
     from gnn4hep.pipelines.trackml_config import RefitConfig
 
     cfg = RefitConfig()
-    assert cfg.fit_config().material_model == "sensors"
-    assert cfg.fit_config(eval_events=True).material_model == "trackml"
+    # simulated test events: the simulator's measured layer material and smearing; real eval events: the
+    # material and hit errors measured on the real truth; both in the solenoid
+    assert (cfg.fit_config().material_model, cfg.fit_config().hit_errors) == ("simulator", "pitch")
+    real = cfg.fit_config(eval_events=True)
+    assert (real.material_model, real.hit_errors, real.field) == ("trackml", "trackml", "solenoid")
     assert RefitConfig(material_model="trackml").fit_config().material_model == "trackml"

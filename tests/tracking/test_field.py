@@ -53,7 +53,8 @@ def test_solenoid_equals_biot_savart_of_current_loops(point):
 def test_interpolated_field_within_1e4_tesla_of_closed_form():
     rng = np.random.default_rng(2)
     points = np.c_[rng.uniform(-1100, 1100, (5000, 2)), rng.uniform(-3500, 3500, 5000)]
-    points = points[np.hypot(points[:, 0], points[:, 1]) < 1100]
+    # the tracker (outer radius 1025 mm); the fitted current sheet is at 1163 mm, where B jumps
+    points = points[np.hypot(points[:, 0], points[:, 1]) < 1030]
     np.testing.assert_allclose(TRACKML_SOLENOID(points), TRACKML_SOLENOID.exact(points), atol=1e-4)
     outside = np.array([[0.0, 0.0, 5000.0], [2000.0, 0.0, 0.0]])
     np.testing.assert_allclose(TRACKML_SOLENOID(outside), TRACKML_SOLENOID.exact(outside), rtol=1e-12)

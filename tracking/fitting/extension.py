@@ -77,8 +77,12 @@ def helix_crossings(perigee: np.ndarray, barrel: bool, position: float, b_tesla:
 
 
 def candidate_pairs(hits: pd.DataFrame, orphan_rows: np.ndarray, perigee: np.ndarray, detector: Detector,
-                    window_mm: float, neighbours: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """(orphan row, track index) pairs: orphan hits near a track's helix crossing of their layer."""
+                    window_mm: float, neighbours: int = 2, b_tesla: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(orphan row, track index) pairs: orphan hits near a track's helix crossing of their layer.
+
+    ``b_tesla``: the B_z of the helices (default: the detector's ``field_tesla``).
+    """
+    b_tesla = detector.field_tesla if b_tesla is None else b_tesla
     layers = layer_surfaces(detector)
     xyz = hits[["x", "y", "z"]].to_numpy(np.float64)
     keys = pd.MultiIndex.from_arrays([hits["volume_id"].to_numpy()[orphan_rows], hits["layer_id"].to_numpy()[orphan_rows]])
@@ -87,7 +91,7 @@ def candidate_pairs(hits: pd.DataFrame, orphan_rows: np.ndarray, perigee: np.nda
         if (volume, layer) not in layers.index:
             continue
         surface = layers.loc[(volume, layer)]
-        crossing = helix_crossings(perigee, bool(surface["barrel"]), float(surface["position"]), detector.field_tesla)
+        crossing = helix_crossings(perigee, bool(surface["barrel"]), float(surface["position"]), b_tesla)
         reach = np.flatnonzero(np.all(np.isfinite(crossing), axis=1))
         if len(reach) == 0:
             continue
@@ -127,7 +131,7 @@ def attach_orphan_hits(event, cleaned: pd.DataFrame, params: pd.DataFrame, detec
     from dataclasses import replace
 
     from gnn4hep.tracking.fitting.measurements import hit_table, order_key, track_surfaces
-    from gnn4hep.tracking.fitting.refit import PARAM_COLUMNS, refit
+    from gnn4hep.tracking.fitting.refit import PARAM_COLUMNS, approximate_bz, fit_field, refit
     from gnn4hep.tracking.fitting.track_fit import fit_surfaces
 
     max_chi2_ndf = config.restore_chi2_ndf if config.restore_chi2_ndf is not None else 3.0
@@ -147,7 +151,7 @@ def attach_orphan_hits(event, cleaned: pd.DataFrame, params: pd.DataFrame, detec
     if len(orphan_rows) == 0 or len(good_rows) == 0:
         return cleaned, params
     pair_hit, pair_track = candidate_pairs(table, orphan_rows, perigee, detector, config.attach_window_mm,
-                                           config.attach_neighbours)
+                                           config.attach_neighbours, approximate_bz(config, detector))
     if len(pair_hit) == 0:
         return cleaned, params
     # every pair as a track: the track's rows plus the orphan row, ordered along the track
@@ -159,7 +163,7 @@ def attach_orphan_hits(event, cleaned: pd.DataFrame, params: pd.DataFrame, detec
     pairs = table.iloc[rows].reset_index(drop=True).assign(track_id=pair_of_row)
     pairs["distance"] = order_key(pairs)
     order = np.lexsort((pairs["distance"].to_numpy(), pair_of_row))
-    fit = fit_surfaces(track_surfaces(pairs, order, pair_len, detector), detector.field_tesla, config.mass_gev,
+    fit = fit_surfaces(track_surfaces(pairs, order, pair_len, detector), fit_field(config, detector), config.mass_gev,
                        config.material, config.iterations, config.chunk, workers=config.workers)
     chi2_without = params["chi2"].to_numpy()[good_rows][pair_track]
     delta = np.where(fit.ok, fit.chi2 - chi2_without, np.inf)

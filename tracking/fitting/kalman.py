@@ -15,7 +15,10 @@ For k = 0 .. L-1 (``p_k`` is the state arriving at surface k, before its scatter
     smoother    C_k = P_k|k F_k+1^T P_k+1|k^-1
                 p_k|n = p_k|k + C_k (p_k+1|n - p_k+1|k),  P_k|n = P_k|k + C_k (P_k+1|n - P_k+1|k) C_k^T
 
-f is the analytic helix-to-plane propagation, F_k its Jacobian, Q_k the multiple-scattering noise
+f is the analytic helix-to-plane propagation in a uniform field (F_k has the rows of theta and q/p of the
+identity: only its first three rows are kept), or the Runge-Kutta propagation of
+:mod:`~gnn4hep.tracking.fitting.stepper` in any other field (F_k's q/p row is that of the identity: four rows
+kept), F_k its Jacobian, Q_k the multiple-scattering noise
 at surface k (:mod:`gnn4hep.tracking.fitting.material`), with the crossing angle of the reference
 trajectory (the linearisation point) and the momentum of the filtered state. The smoothed residual chi2 of hit k,
 r^T (V - H P_k|n H^T)^-1 r with r = m_k - H p_k|n, equals its leave-one-out (unbiased) chi2 and
@@ -29,19 +32,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gnn4hep.tracking.fitting.material import MUON_MASS_GEV, scattering_variance_along
+from gnn4hep.tracking.fitting.material import (MUON_MASS_GEV, crossing_path_mm, qop_after_loss,
+                                                scattering_variance_along)
 from gnn4hep.tracking.fitting.propagation import bound_to_global, direction, propagate_from
+from gnn4hep.tracking.fitting.stepper import propagate_field, uniform_bz
 
 #: A plane crossing that misses by more than this (mm) counts as not reached (the surface is skipped).
 MISS_TOLERANCE_MM = 1e-3
-_EYE_ROWS = np.eye(5)[:3]  # the first three rows of the identity Jacobian
+_EYE_ROWS = np.eye(5)[:4]  # the first rows of the identity Jacobian
 
 
 @dataclass
 class Surfaces:
     """Per-track surface sequences, padded: centres (T, L, 3), rotations (T, L, 3, 3),
     thickness (T, L) mm (full thickness, 0 for no material), measurements (T, L, 2) mm local,
-    variances (T, L, 2) mm^2, mask (T, L) True for real measurements."""
+    variances (T, L, 2) mm^2, mask (T, L) True for real measurements; loss_thickness (T, L) mm, the
+    material of the energy loss where it differs from the scattering's (None: ``thickness``)."""
 
     centers: np.ndarray
     rotations: np.ndarray
@@ -49,9 +55,14 @@ class Surfaces:
     measurements: np.ndarray
     variances: np.ndarray
     mask: np.ndarray
+    loss_thickness: np.ndarray | None = None
 
-    def take(self, rows: np.ndarray) -> "Surfaces":
-        return Surfaces(*(getattr(self, f)[rows] for f in ("centers", "rotations", "thickness", "measurements", "variances", "mask")))
+    def take(self, rows) -> "Surfaces":
+        """The tracks ``rows`` (any numpy index: array, slice, or (rows, columns) tuple)."""
+        return Surfaces(*(None if getattr(self, f) is None else getattr(self, f)[rows] for f in SURFACE_FIELDS))
+
+
+SURFACE_FIELDS = ("centers", "rotations", "thickness", "measurements", "variances", "mask", "loss_thickness")
 
 
 @dataclass
@@ -143,9 +154,22 @@ def _t(m: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(m.transpose(0, 2, 1))
 
 
-def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, b_tesla: float,
+def transport(ref, ref_pos, rotations, new_centers, new_rotations, field):
+    """Reference states (n, 5) to the next planes in ``field`` (B_z in tesla or a field object).
+
+    Returns (new_ref, rows (n, k, 5): the first k rows of the Jacobian (k = 3 in a uniform field, 4
+    otherwise), s, miss, new_position, new_direction).
+    """
+    bz = uniform_bz(field)
+    if bz is not None:
+        return propagate_from(ref, ref_pos, rotations, new_centers, new_rotations, bz)
+    return propagate_field(ref, ref_pos, rotations, new_centers, new_rotations, field)
+
+
+def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, b_tesla,
                     mass_gev: float = MUON_MASS_GEV, material: bool = True,
-                    reference: np.ndarray | None = None, workspace: Workspace | None = None) -> KalmanResult:
+                    reference: np.ndarray | None = None, workspace: Workspace | None = None,
+                    energy_loss: bool = True) -> KalmanResult:
     """Forward Kalman filter and RTS smoother for T tracks at once, linearised about a reference.
 
     The prediction is p_k|k-1 = f(r_k-1) + F_k (p_k-1|k-1 - r_k-1) with F_k the Jacobian at the
@@ -158,9 +182,11 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     Args:
         surfaces: the padded surfaces (the first surface of every track holds a measurement).
         seed: (T, 5) state on each track's first surface; seed_cov: (T, 5, 5).
-        b_tesla: B_z. mass_gev: mass hypothesis for the scattering. material: add scattering noise.
+        b_tesla: the field: B_z in tesla (uniform) or a :class:`~gnn4hep.tracking.field.MagneticField`. mass_gev: mass hypothesis for the scattering. material: add scattering noise.
         reference: optional (T, L, 5) reference states on every surface.
         workspace: scratch arrays (:class:`Workspace`); the calling thread's by default.
+        energy_loss: with ``material``, the mean ionisation loss at each surface lowers |q/p| of the state
+            and of its reference (the filter runs along the particle's motion).
     """
     n_tracks, n_surf = surfaces.mask.shape
     workspace = thread_workspace() if workspace is None else workspace
@@ -168,8 +194,9 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     pred_cov = workspace.array("pred_cov", (n_surf, n_tracks, 5, 5))
     filt = np.empty((n_surf, n_tracks, 5))
     filt_cov = np.empty((n_surf, n_tracks, 5, 5))
-    # F has the rows of theta and q/p of the identity: only its first three rows A_k are kept, with A_k^T
-    rows_t = workspace.array("rows_t", (n_surf, n_tracks, 5, 3))
+    # F's last 5 - nr rows are those of the identity: only its first nr rows A_k are kept, with A_k^T
+    nr = 3 if uniform_bz(b_tesla) is not None else 4
+    rows_t = workspace.array("rows_t", (n_surf, n_tracks, 5, nr))
     chi2 = np.zeros(n_tracks)
     ok = np.ones(n_tracks, dtype=bool)
     state, cov = seed.astype(np.float64), seed_cov.astype(np.float64)
@@ -180,22 +207,22 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
     ref_dir = direction(ref[:, 2], ref[:, 3])
     for k in range(n_surf):
         if k > 0:
-            ref_next, rows, _, miss, pos_next, dir_next = propagate_from(
+            ref_next, rows, _, miss, pos_next, dir_next = transport(
                 ref, ref_pos, here_r, surfaces.centers[:, k], surfaces.rotations[:, k], b_tesla)
             hit = miss < MISS_TOLERANCE_MM  # False for NaN
             # a surface the reference helix cannot reach is skipped (identity step, no update); its
             # hit is reported with an infinite chi2 so outlier rejection drops it first
             reached[:, k] = hit
             if not hit.all():
-                rows = np.where(hit[:, None, None], rows, _EYE_ROWS)
+                rows = np.where(hit[:, None, None], rows, _EYE_ROWS[:nr])
                 ref_next = np.where(hit[:, None], ref_next, ref)
                 pos_next = np.where(hit[:, None], pos_next, ref_pos)
                 dir_next = np.where(hit[:, None], dir_next, ref_dir)
             rows_t[k] = rows.transpose(0, 2, 1)
             delta = state - ref
             state = pred[k]
-            np.add(ref_next[:, :3], np.einsum("nij,nj->ni", rows, delta), out=state[:, :3])
-            np.add(ref_next[:, 3:], delta[:, 3:], out=state[:, 3:])  # theta and q/p: F's rows of the identity
+            np.add(ref_next[:, :nr], np.einsum("nij,nj->ni", rows, delta), out=state[:, :nr])
+            np.add(ref_next[:, nr:], delta[:, nr:], out=state[:, nr:])  # F's rows of the identity
             ref, ref_pos, ref_dir = ref_next, pos_next, dir_next
             if reference is not None:  # the next step starts from the given reference state
                 given = reference[:, k]
@@ -207,12 +234,12 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             else:
                 here_c = np.where(hit[:, None], surfaces.centers[:, k], here_c)
                 here_r = np.where(hit[:, None, None], surfaces.rotations[:, k], here_r)
-            top = rows @ cov  # (T, 3, 5)
+            top = rows @ cov  # (T, nr, 5)
             new = pred_cov[k]
-            new[:, :3, :3] = top @ rows_t[k]
-            new[:, :3, 3:] = top[:, :, 3:]
-            new[:, 3:, :3] = new[:, :3, 3:].transpose(0, 2, 1)
-            new[:, 3:, 3:] = cov[:, 3:, 3:]
+            new[:, :nr, :nr] = top @ rows_t[k]
+            new[:, :nr, nr:] = top[:, :, nr:]
+            new[:, nr:, :nr] = new[:, :nr, nr:].transpose(0, 2, 1)
+            new[:, nr:, nr:] = cov[:, nr:, nr:]
             cov = new
         else:
             pred[k], pred_cov[k] = state, cov
@@ -246,13 +273,20 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
             cov = cov.copy()
             cov[:, 2, 2] += var_phi
             cov[:, 3, 3] += var_theta
+            if energy_loss:  # mean loss on the state and its reference (d qop' / d qop = 1 + O(dE / E))
+                loss = thick if surfaces.loss_thickness is None else np.where(m, surfaces.loss_thickness[:, k], 0.0)
+                path = crossing_path_mm(ref_dir, here_r[:, :, 2], loss)
+                state = state.copy()
+                state[:, 4] = qop_after_loss(state[:, 4], path, mass_gev)
+                ref = ref.copy()
+                ref[:, 4] = qop_after_loss(ref[:, 4], path, mass_gev)
     smooth, smooth_cov = filt, filt_cov  # overwritten in place, last surface first
     for k in range(n_surf - 2, -1, -1):
         with np.errstate(invalid="ignore", over="ignore"):  # diverged tracks: NaN, flagged below
-            # P F^T: the last two columns of F^T are unit vectors (theta and q/p are transported unchanged)
+            # P F^T: the last 5 - nr columns of F^T are unit vectors
             p_ft = np.empty_like(filt_cov[k])
-            p_ft[:, :, :3] = filt_cov[k] @ rows_t[k + 1]
-            p_ft[:, :, 3:] = filt_cov[k][:, :, 3:]
+            p_ft[:, :, :nr] = filt_cov[k] @ rows_t[k + 1]
+            p_ft[:, :, nr:] = filt_cov[k][:, :, nr:]
             gain = p_ft @ inverse_spd(pred_cov[k + 1])
             smooth[k] += np.einsum("nij,nj->ni", gain, smooth[k + 1] - pred[k + 1])
             smooth_cov[k] += gain @ (smooth_cov[k + 1] - pred_cov[k + 1]) @ _t(gain)

@@ -1,9 +1,10 @@
 """Measurements of track candidates: the hit table (ordered along each track) and padded surfaces.
 
 :func:`hit_table` joins a (hit_id, track_id) table with the hit positions and module ids, orders each
-candidate's hits along the track (:func:`order_key`) and sets the measurement variances: pitch^2 / 12
-per local axis (or the cluster extent in cells times the pitch, squared over 12, with
-``cluster_errors``). :func:`track_surfaces` turns rows of that table into the padded
+candidate's hits along the track (:func:`order_key`) and sets the measurement variances: by default
+the errors measured on real TrackML clusters (:mod:`~gnn4hep.tracking.fitting.hit_errors`: per volume and
+cluster size when the event has cells, per volume otherwise), or pitch^2 / 12 per local axis with
+``hit_errors="pitch"`` (times the cluster extent in cells with the legacy ``cluster_errors``). :func:`track_surfaces` turns rows of that table into the padded
 :class:`~gnn4hep.tracking.fitting.kalman.Surfaces` of the batched fitter, with local (u, v)
 measurements = first two rows of R^T (x - c) on each hit's module (``detectors.csv``). Units mm.
 """
@@ -15,6 +16,7 @@ import pandas as pd
 
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
+from gnn4hep.tracking.fitting.hit_errors import hit_offsets, hit_sigmas
 from gnn4hep.tracking.fitting.kalman import Surfaces
 from gnn4hep.tracking.fitting.propagation import global_to_local
 
@@ -60,33 +62,52 @@ def hit_table(event, candidates: pd.DataFrame, detector: Detector, config) -> pd
     table["module_row"] = detector.module_index(table["volume_id"], table["layer_id"], table["module_id"])
     table["distance"] = order_key(table)
     pitch = detector.modules[["pitch_u", "pitch_v"]].to_numpy(np.float64)[table["module_row"].to_numpy()]
-    if config.cluster_errors and getattr(event, "cells", None) is not None and len(event.cells):
-        extent = cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
-        pitch = pitch * np.maximum(extent, 1.0)
-    variance = (config.error_scale * pitch) ** 2 / 12.0
+    has_cells = getattr(event, "cells", None) is not None and len(event.cells) > 0
+    model = getattr(config, "hit_errors", "pitch")
+    if model == "pitch":
+        if config.cluster_errors and has_cells:
+            extent = cluster_extent(event.cells).reindex(table["hit_id"]).fillna(1.0).to_numpy(np.float64)
+            pitch = pitch * np.maximum(extent, 1.0)
+        sigma = pitch / np.sqrt(12.0)
+    else:
+        extent = (cluster_extent(event.cells).reindex(table["hit_id"]).to_numpy(np.float64) if has_cells
+                  else np.full((len(table), 2), np.nan))
+        sigma = np.stack(hit_sigmas(table["volume_id"].to_numpy(), pitch[:, 0], pitch[:, 1], extent[:, 0],
+                                    extent[:, 1], model), -1)
+    variance = (config.error_scale * sigma) ** 2
     table["var_u"], table["var_v"] = variance[:, 0], variance[:, 1]
+    offset = hit_offsets(table["volume_id"].to_numpy(), model)
+    table["offset_u"], table["offset_v"] = offset[:, 0], offset[:, 1]
     table = table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
-    table["material_mm"] = crossed_material_mm(table, detector, getattr(config, "material_model", "sensors"))
+    model = getattr(config, "material_model", "sensors")
+    table["material_mm"] = crossed_material_mm(table, detector, model)
+    if model == "trackml":  # the energy loss keeps the energy-loss material (the scattering's is effective)
+        from gnn4hep.tracking.fitting.material import TRACKML_ENERGY_LOSS_SCALE
+
+        table["loss_material_mm"] = TRACKML_ENERGY_LOSS_SCALE * crossed_material_mm(table, detector, "simulator")
     return table
 
 
 def crossed_material_mm(table: pd.DataFrame, detector: Detector, model: str) -> np.ndarray:
     """Silicon-equivalent thickness (mm, before the crossing-angle factor) of each hit's crossing.
 
-    ``sensors``: the module's own silicon, 2 module_t (the project's simulator default).
-    ``trackml``: the real detector's layers hold supports, cooling and cables too; the first hit of
-    each layer crossing gets the layer's silicon-equivalent thickness measured on the real sample
-    event (:data:`~gnn4hep.tracking.simulation.material.TRACKML_LAYER_MATERIAL_MM`, the simulator's
-    ``--material trackml``), overlap hits of the same crossing their own silicon. ``table`` is sorted
-    by (track_id, distance).
+    ``sensors``: the module's own silicon, 2 module_t.
+    ``simulator``: the real detector's layers hold supports, cooling and cables too; the first hit of
+    each layer crossing gets the layer's silicon-equivalent thickness measured from the energy loss on
+    the real sample event (:data:`~gnn4hep.tracking.simulation.material.TRACKML_LAYER_MATERIAL_MM`, the
+    simulator's measured material), overlap hits of the same crossing their own silicon.
+    ``trackml`` (for scattering): the same with the effective scattering material measured from the
+    real truth's angle changes (:data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`).
+    ``table`` is sorted by (track_id, distance).
     """
     sensors = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[table["module_row"].to_numpy()]
     if model == "sensors":
         return sensors
+    from gnn4hep.tracking.fitting.material import scattering_material_mm
     from gnn4hep.tracking.simulation.material import layer_material_mm
 
     volume, layer, track = (table[c].to_numpy() for c in ("volume_id", "layer_id", "track_id"))
-    measured = layer_material_mm(volume, layer)
+    measured = scattering_material_mm(volume, layer) if model == "trackml" else layer_material_mm(volume, layer)
     same_crossing = np.zeros(len(table), dtype=bool)
     same_crossing[1:] = (track[1:] == track[:-1]) & (volume[1:] == volume[:-1]) & (layer[1:] == layer[:-1])
     return np.where(same_crossing, sensors, measured)
@@ -102,6 +123,9 @@ def track_surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, d
     module = table["module_row"].to_numpy()[index]
     centers, rotations = detector.centers[module], detector.rotations[module]
     local = global_to_local(table[["x", "y", "z"]].to_numpy(np.float64)[index], centers, rotations)
+    if "offset_u" in table.columns:  # the measured systematic shift of the clusters (hit_errors.OFFSETS_MM)
+        local = local - table[["offset_u", "offset_v"]].to_numpy(np.float64)[index]
     thickness = table["material_mm"].to_numpy(np.float64)[index]
     variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
-    return Surfaces(centers, rotations, thickness, local, variances, mask)
+    loss = table["loss_material_mm"].to_numpy(np.float64)[index] if "loss_material_mm" in table.columns else None
+    return Surfaces(centers, rotations, thickness, local, variances, mask, loss)

@@ -15,6 +15,11 @@ field turns clockwise in x-y. The PCA is found by Newton iterations on the path 
 g(s) = x_T(s) . t(s) = 0 (position perpendicular to direction), vectorised over tracks.
 The Jacobian of the bound-to-perigee map is analytic (see :func:`bound_to_perigee`); the tests check
 it against central differences of the exact map (:func:`numerical_perigee_jacobian`).
+
+In a non-uniform field (any ``b_tesla`` argument that is a field object, not a number) the track is
+carried to the perigee plane by the Runge-Kutta propagator (:mod:`.stepper`): a first guess of the PCA's
+azimuth from the helix in the local B_z, then two propagations to the plane through the z axis normal to
+the last azimuth (the crossing is the PCA to second order in the change of azimuth).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from gnn4hep.tracking.fitting.propagation import _Helix, bound_to_global, omega_of, propagate
+from gnn4hep.tracking.fitting.stepper import bz_at, propagate_field, uniform_bz
+from gnn4hep.tracking.simulation.helix import C_GEV_PER_T_MM
 
 PERIGEE_NAMES: tuple[str, ...] = ("d0", "z0", "phi", "theta", "qop")
 #: central-difference steps for (l0 or d0, l1 or z0, phi, theta) and the relative step of qop
@@ -74,13 +81,22 @@ def to_perigee(position, phi, theta, qop, b_tesla: float, tolerance_mm: float = 
     return np.stack([d0, x[:, 2], wrap_angle(phi_s), theta, qop], -1)
 
 
-def particles_to_perigee(vertex, momentum, charge, b_tesla: float) -> np.ndarray:
-    """Perigee parameters (n, 5) of particles produced at ``vertex`` (n, 3) mm with ``momentum`` (n, 3) GeV."""
+def particles_to_perigee(vertex, momentum, charge, b_tesla) -> np.ndarray:
+    """Perigee parameters (n, 5) of particles produced at ``vertex`` (n, 3) mm with ``momentum`` (n, 3) GeV.
+
+    ``b_tesla``: B_z (uniform) or a field object (the track is propagated to the beam line in it).
+    """
+    vertex = np.asarray(vertex, dtype=np.float64)
     momentum = np.asarray(momentum, dtype=np.float64)
     p = np.linalg.norm(momentum, axis=1)
     phi = np.arctan2(momentum[:, 1], momentum[:, 0])
     theta = np.arctan2(np.hypot(momentum[:, 0], momentum[:, 1]), momentum[:, 2])
-    return to_perigee(vertex, phi, theta, np.asarray(charge, dtype=np.float64) / p, b_tesla)
+    qop = np.asarray(charge, dtype=np.float64) / p
+    if uniform_bz(b_tesla) is None:
+        params = np.stack([np.zeros(len(p)), np.zeros(len(p)), phi, theta, qop], -1)
+        rotations = np.broadcast_to(np.eye(3), (len(p), 3, 3))
+        return field_perigee(params, vertex, rotations, b_tesla, jacobian=False)[0]
+    return to_perigee(vertex, phi, theta, qop, uniform_bz(b_tesla))
 
 
 def bound_to_perigee(params, centers, rotations, b_tesla: float, jacobian: bool = True):
@@ -92,6 +108,9 @@ def bound_to_perigee(params, centers, rotations, b_tesla: float, jacobian: bool 
     hence dz0 += cos(theta) ds and dphi += omega ds (d0 is stationary to first order).
     """
     position = bound_to_global(params, centers, rotations)
+    if uniform_bz(b_tesla) is None:
+        return field_perigee(params, position, rotations, b_tesla, jacobian)
+    b_tesla = uniform_bz(b_tesla)
     perigee = to_perigee(position, params[:, 2], params[:, 3], params[:, 4], b_tesla)
     if not jacobian:
         return perigee, None
@@ -99,6 +118,37 @@ def bound_to_perigee(params, centers, rotations, b_tesla: float, jacobian: bool 
     _, jac, _, _ = propagate(params, centers, rotations, plane_c, plane_r, b_tesla)
     d0, theta = perigee[:, 0], perigee[:, 3]
     omega = omega_of(perigee[:, 4], b_tesla)
+    shift = -d0 / (np.sin(theta) + omega * d0)
+    row_phi = jac[:, 2, :].copy()
+    jac[:, 1, :] += (np.cos(theta) * shift)[:, None] * row_phi
+    jac[:, 2, :] += (omega * shift)[:, None] * row_phi
+    return perigee, jac
+
+
+def field_perigee(params, position, rotations, field, jacobian: bool = True):
+    """:func:`bound_to_perigee` in a non-uniform ``field`` for bound ``params`` (n, 5) at global
+    ``position`` (n, 3) on planes ``rotations`` (n, 3, 3); tracks the propagator cannot carry to the
+    beam line keep the local-helix estimate (and a NaN Jacobian)."""
+    bz = bz_at(field, position)
+    guess = to_perigee(position, params[:, 2], params[:, 3], params[:, 4], bz)
+    phi = guess[:, 2]
+    for i in range(2):
+        plane_c, plane_r = perigee_plane(phi)
+        last = i == 1
+        out, rows, _, miss, _, _ = propagate_field(params, position, rotations, plane_c, plane_r, field,
+                                                   jacobian=jacobian and last)
+        reached = np.isfinite(miss)
+        phi = np.where(reached, out[:, 2], phi)
+    perigee = np.where(reached[:, None], out, guess)
+    perigee[:, 2] = wrap_angle(perigee[:, 2])
+    if not jacobian:
+        return perigee, None
+    jac = np.zeros((len(params), 5, 5))
+    jac[:, :4] = rows
+    jac[:, 4, 4] = 1.0
+    jac[~reached] = np.nan
+    d0, theta = perigee[:, 0], perigee[:, 3]
+    omega = -C_GEV_PER_T_MM * bz_at(field, perigee_position(perigee)) * perigee[:, 4]
     shift = -d0 / (np.sin(theta) + omega * d0)
     row_phi = jac[:, 2, :].copy()
     jac[:, 1, :] += (np.cos(theta) * shift)[:, None] * row_phi

@@ -74,6 +74,7 @@ def robust_seed(points: np.ndarray, n_hits: np.ndarray, b_tesla: float, z_weight
 
     Args:
         points: (T, L, 3) global hit positions in track order, padded; n_hits: (T,) real hits (>= 3).
+        b_tesla: B_z (tesla), one for all tracks or (T,): the effective field of each track.
         z_weight: weight of |dz| in the score. accept_mm: a track whose best score so far is below
             this is settled (no further triplet is tried for it).
     Returns:
@@ -83,6 +84,7 @@ def robust_seed(points: np.ndarray, n_hits: np.ndarray, b_tesla: float, z_weight
         on the first triplet (median score about 0.02 mm for 1-100 GeV muons, 99.9% below 0.3 mm).
     """
     n_tracks = len(n_hits)
+    b_all = np.broadcast_to(np.asarray(b_tesla, dtype=np.float64), (n_tracks,))  # one B_z per track allowed
     valid = np.arange(points.shape[1])[None, :] < n_hits[:, None]
     best_score = np.full(n_tracks, np.inf)
     best_idx = np.zeros((n_tracks, 3), dtype=np.int64)
@@ -95,8 +97,8 @@ def robust_seed(points: np.ndarray, n_hits: np.ndarray, b_tesla: float, z_weight
         idx[:, 2] = np.clip(idx[:, 2], idx[:, 1] + 1, last)
         sub_points = points[todo]
         x = [sub_points[np.arange(len(todo)), idx[:, j]] for j in range(3)]
-        phi, theta, qop = three_point_seed(*x, b_tesla)
-        eps, dz = helix_residuals(x[0], phi, theta, qop, sub_points, b_tesla)
+        phi, theta, qop = three_point_seed(*x, b_all[todo])
+        eps, dz = helix_residuals(x[0], phi, theta, qop, sub_points, b_all[todo])
         score = np.where(valid[todo], np.abs(eps) + z_weight * np.abs(dz), np.inf)
         score = np.where(np.isnan(score), np.inf, score)
         score = np.take_along_axis(np.sort(score, axis=1), ((last) // 2)[:, None], axis=1)[:, 0]  # median

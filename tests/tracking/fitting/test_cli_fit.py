@@ -19,7 +19,10 @@ def test_cli_fit_writes_parameters_and_names_bad_files(tmp_path):
     candidates = tmp_path / "cands.csv"
     pd.DataFrame({"hit_id": event.truth["hit_id"], "track_id": event.truth["particle_id"].astype(np.int64)}).to_csv(candidates, index=False)
     out, cleaned = tmp_path / "params.csv", tmp_path / "cleaned.csv"
-    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--cleaned", str(cleaned), "--json"])
+    # the simulated event's physics: uniform 2 T, bare sensors, pitch / sqrt(12) smearing
+    simulated = ["--field", "uniform", "--material", "sensors", "--hit-errors", "pitch"]
+    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--cleaned", str(cleaned),
+                                      "--json", *simulated])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     params = pd.read_csv(out)
@@ -34,10 +37,14 @@ def test_cli_fit_writes_parameters_and_names_bad_files(tmp_path):
     assert result.exit_code != 0
     assert "bad.csv" in str(result.exception) + result.output and "track_id" in str(result.exception) + result.output
 
-    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--material", "trackml", "--json"])
+    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--material", "trackml", "--json",
+                                      "--field", "uniform", "--hit-errors", "pitch"])
     assert result.exit_code == 0, result.output
     heavier = pd.read_csv(out)
     # more material in the model: larger q/p uncertainties on the same tracks
     assert (heavier["sigma_qop"] > params["sigma_qop"]).mean() > 0.9
     result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--material", "lead"])
     assert result.exit_code != 0 and "--material" in result.output
+    for option in ("--field", "--hit-errors"):
+        result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), option, "lead"])
+        assert result.exit_code == 2 and option in result.output

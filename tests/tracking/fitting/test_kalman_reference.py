@@ -3,8 +3,8 @@
 import numpy as np
 
 from gnn4hep.tracking.fitting.kalman import MISS_TOLERANCE_MM, Surfaces, kalman_smoother
-from gnn4hep.tracking.fitting.material import MUON_MASS_GEV, scattering_variance
-from gnn4hep.tracking.fitting.propagation import propagate
+from gnn4hep.tracking.fitting.material import MUON_MASS_GEV, crossing_path_mm, qop_after_loss, scattering_variance
+from gnn4hep.tracking.fitting.propagation import direction, propagate
 from gnn4hep.tracking.fitting.track_fit import seed_covariance, seed_states
 from tests.tracking.fitting.generator import generate
 
@@ -46,6 +46,12 @@ def _reference_track(surfaces: Surfaces, t: int, seed, seed_cov, b_tesla, materi
             cov = cov.copy()
             cov[2, 2] += var_phi[0]
             cov[3, 3] += var_theta[0]
+            # mean energy loss on the state and the reference, the q/p row of F kept at the identity
+            path = crossing_path_mm(direction(ref[None, 2], ref[None, 3]), surfaces.rotations[t, k][None, :, 2],
+                                    np.array([thick]))
+            x, ref = x.copy(), ref.copy()
+            x[4] = qop_after_loss(x[None, 4], path, MUON_MASS_GEV)[0]
+            ref[4] = qop_after_loss(ref[None, 4], path, MUON_MASS_GEV)[0]
     smooth, smooth_cov = [None] * n_surf, [None] * n_surf
     smooth[-1], smooth_cov[-1] = filts[-1], filt_covs[-1]
     for k in range(n_surf - 2, -1, -1):

@@ -15,14 +15,16 @@ def heavy_event():
     """Pions of 0.5-5 GeV through layers that carry the measured TrackML material."""
     detector = read_detector()
     source = GunSource(n_particles=1500, pt_gev=(0.5, 5.0), eta=(-2.5, 2.5))
-    config = SimulationConfig(digitisation="smear", hit_efficiency=1.0, trackml_material=True)
+    config = SimulationConfig(digitisation="smear", hit_efficiency=1.0, trackml_material=True, energy_loss=True)
     return detector, simulate_event(source, detector, seed=31, config=config)
 
 
 def _fit(detector, event, model):
     truth = event.truth
     candidates = pd.DataFrame({"hit_id": truth["hit_id"], "track_id": truth["particle_id"].astype(np.int64)})
+    # the simulator's uniform 2 T field and pitch / sqrt(12) smearing
     config = FitConfig(mass_gev=0.13957, material_model=model, max_outliers=0, attach_orphans=False,
+                       field="uniform", hit_errors="pitch",
                        split_bad=False, restore_chi2_ndf=None)
     _, params = refit(event, candidates, detector, config)
     params = params[params["fitted"] & (params["n_hits"] >= 6)]
@@ -36,7 +38,7 @@ def _fit(detector, event, model):
 
 
 def test_measured_material_gives_calibrated_fits(heavy_event):
-    chi2_ndf, pulls = _fit(*heavy_event, "trackml")
+    chi2_ndf, pulls = _fit(*heavy_event, "simulator")
     assert len(chi2_ndf) > 500
     assert abs(chi2_ndf.mean() - 1.0) < 0.1, chi2_ndf.mean()
     assert np.all(np.abs(pulls.std(axis=0) - 1.0) < 0.15), pulls.std(axis=0)

@@ -20,7 +20,13 @@ def detector():
 @pytest.fixture(scope="module")
 def event(detector):
     source = GunSource(n_particles=300, pt_gev=(1.0, 50.0), eta=(-2.5, 2.5))
-    return simulate_event(source, detector, seed=21, config=SimulationConfig(digitisation="smear", hit_efficiency=1.0))
+    return simulate_event(source, detector, seed=21, config=SimulationConfig(digitisation="smear", hit_efficiency=1.0,
+                                                                          energy_loss=True))
+
+
+#: the fit settings that match the events above: the simulator's uniform 2 T field, bare sensors and
+#: pitch / sqrt(12) smearing (the fitter's defaults are the real detector's)
+SIMULATED = dict(field="uniform", material_model="sensors", hit_errors="pitch")
 
 
 def _truth_candidates(event):
@@ -28,7 +34,7 @@ def _truth_candidates(event):
 
 
 def test_refit_truth_tracks_recovers_particles(event, detector):
-    cleaned, params = refit(event, _truth_candidates(event), detector, FitConfig(mass_gev=0.13957))
+    cleaned, params = refit(event, _truth_candidates(event), detector, FitConfig(mass_gev=0.13957, **SIMULATED))
     assert list(params.columns) == list(PARAM_COLUMNS) and len(COV_COLUMNS) == 15
     assert params["fitted"].all()
     assert (params["n_outliers"] == 0).mean() > 0.95
@@ -51,7 +57,7 @@ def test_short_tracks_pass_through_and_unassigned_hits_get_singletons(event, det
     rows = np.flatnonzero(candidates["track_id"].to_numpy() == first)
     candidates.loc[rows[2:], "track_id"] = -1  # keep two hits in `first`
     candidates = candidates[candidates["track_id"] != -1]  # and drop the rest of them
-    cleaned, params = refit(event, candidates, detector)
+    cleaned, params = refit(event, candidates, detector, FitConfig(**SIMULATED))
     row = params.set_index("track_id").loc[first]
     assert not row["fitted"] and np.isnan(row["d0"]) and row["n_hits"] == 2
     assert len(cleaned) == len(event.hits) and cleaned["hit_id"].is_unique
@@ -73,7 +79,7 @@ def _inject_wrong_hits(candidates, n, seed=3):
 def test_injected_wrong_hits_are_rejected(event, detector):
     candidates = _truth_candidates(event)
     injected, victims = _inject_wrong_hits(candidates, 20)
-    config = FitConfig(mass_gev=0.13957, attach_orphans=False)
+    config = FitConfig(mass_gev=0.13957, attach_orphans=False, **SIMULATED)
     cleaned, params = refit(event, injected, detector, config)
     moved = cleaned.set_index("hit_id").loc[candidates["hit_id"].to_numpy()[victims], "track_id"].to_numpy()
     rejected = ~np.isin(moved, np.unique(candidates["track_id"]))
@@ -84,7 +90,7 @@ def test_injected_wrong_hits_are_rejected(event, detector):
 def test_rejected_hits_go_back_to_their_own_track(event, detector):
     candidates = _truth_candidates(event)
     injected, victims = _inject_wrong_hits(candidates, 20)
-    cleaned, params = refit(event, injected, detector, FitConfig(mass_gev=0.13957))
+    cleaned, params = refit(event, injected, detector, FitConfig(mass_gev=0.13957, **SIMULATED))
     final = cleaned.set_index("hit_id")["track_id"]
     victim_hits = candidates["hit_id"].to_numpy()[victims]
     home = final.loc[victim_hits].to_numpy() == candidates["track_id"].to_numpy()[victims]
@@ -124,7 +130,7 @@ def test_split_keeps_the_outliers_of_a_candidate_together(event, detector):
     a, b = particles["track_id"].to_numpy()[[i, j]]
     merged = candidates["track_id"].replace({b: a})
     n_b = int((candidates["track_id"] == b).sum())
-    config = FitConfig(mass_gev=0.13957, outlier_ids="split", max_outliers=3, restore_chi2_ndf=None)
+    config = FitConfig(mass_gev=0.13957, outlier_ids="split", max_outliers=3, restore_chi2_ndf=None, **SIMULATED)
     cleaned, params = refit(event, candidates.assign(track_id=merged), detector, config)
     row = params.set_index("track_id").loc[a]
     assert row["n_outliers"] == 3
@@ -145,7 +151,7 @@ def test_merged_candidates_are_split_into_two_fitted_tracks(event, detector):
     pairs = ids.reshape(-1, 2)
     for a, b in pairs:  # merge 10 pairs of unrelated particles
         merged[merged == b] = a
-    cleaned, params = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957))
+    cleaned, params = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957, **SIMULATED))
     assert cleaned["hit_id"].is_unique and len(cleaned) == len(event.hits)
     assert params["track_id"].is_unique
     # a split candidate's hits end in two tracks, each made of one particle's hits
@@ -160,5 +166,5 @@ def test_merged_candidates_are_split_into_two_fitted_tracks(event, detector):
             for track in big.index[:2]:
                 assert pid.loc[tracks.index[tracks == track]].nunique() == 1
     assert split >= 7
-    unsplit = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957, split_bad=False))[0]
+    unsplit = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957, split_bad=False, **SIMULATED))[0]
     assert unsplit["track_id"].nunique() < cleaned["track_id"].nunique()

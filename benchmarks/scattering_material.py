@@ -1,0 +1,116 @@
+"""Benchmark: the scattering material of each TrackML layer, measured from the real truth's angle changes.
+
+For consecutive true hits a -> b of a particle (b on another layer, pT > 0.3 GeV, at least 20 mm apart),
+the true state at a (truth position and momentum) is carried to b's module by the fitter's Runge-Kutta
+propagator in the fitted solenoid (:data:`gnn4hep.tracking.field.TRACKML_SOLENOID`), without material.
+The angle between the propagated direction and the true direction at b, in the two directions
+perpendicular to the track, is the scattering at a (plus any error of the field model). Its robust width
+(1.4826 MAD) divided by the Highland theta_0 of the layer's energy-loss material
+(:data:`gnn4hep.tracking.simulation.material.TRACKML_LAYER_MATERIAL_MM`) at the crossing angle and the
+particle's mass gives a ratio s; the silicon-equivalent thickness whose Highland theta_0 is s times larger
+is the layer's effective scattering material. Layers with fewer than ``MIN_SEGMENTS`` segments take their
+volume's median. Prints the table (the literal of :data:`gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`)
+and writes benchmarks/results/scattering_material.json.
+Run: OMP_NUM_THREADS=1 python benchmarks/scattering_material.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gnn4hep.tracking.field import TRACKML_SOLENOID
+from gnn4hep.tracking.fitting.stepper import propagate_field
+from gnn4hep.tracking.io import read_detector, read_event
+from gnn4hep.tracking.simulation.material import highland_theta0, layer_material_mm, mass_of
+from gnn4hep.utils.atomic import atomic_write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "trackml" / "sample_event" / "event000000001"
+OUT = ROOT / "benchmarks" / "results" / "scattering_material.json"
+MIN_SEGMENTS = 20
+
+
+def segment_ratios(prefix: Path = DATA) -> pd.DataFrame:
+    """Per segment a -> b: volume and layer of a, and the two measured angles over the predicted theta_0."""
+    event = read_event(prefix)
+    detector = read_detector()
+    cols = ["particle_id", "q", "vx", "vy", "vz", "particle_type"]
+    t = event.truth[event.truth["particle_id"] != 0].merge(event.hits, on="hit_id").merge(event.particles[cols], on="particle_id")
+    t["dist"] = np.sqrt((t["tx"] - t["vx"]) ** 2 + (t["ty"] - t["vy"]) ** 2 + (t["tz"] - t["vz"]) ** 2)
+    t = t.sort_values(["particle_id", "dist"]).reset_index(drop=True)
+    pid = t["particle_id"].to_numpy()
+    a, b = t.iloc[:-1].reset_index(drop=True), t.iloc[1:].reset_index(drop=True)
+    length = np.sqrt((a["tx"] - b["tx"]) ** 2 + (a["ty"] - b["ty"]) ** 2 + (a["tz"] - b["tz"]) ** 2).to_numpy()
+    other_layer = ((a["volume_id"] != b["volume_id"]) | (a["layer_id"] != b["layer_id"])).to_numpy()
+    keep = (pid[1:] == pid[:-1]) & other_layer & (length > 20.0) & (np.hypot(a["tpx"], a["tpy"]) > 0.3).to_numpy()
+    a, b = a[keep].reset_index(drop=True), b[keep].reset_index(drop=True)
+    row_a = detector.module_index(a["volume_id"], a["layer_id"], a["module_id"])
+    row_b = detector.module_index(b["volume_id"], b["layer_id"], b["module_id"])
+    p = a[["tpx", "tpy", "tpz"]].to_numpy(np.float64)
+    p_mag = np.linalg.norm(p, axis=1)
+    params = np.stack([np.zeros(len(p)), np.zeros(len(p)), np.arctan2(p[:, 1], p[:, 0]), np.arccos(p[:, 2] / p_mag),
+                       a["q"].to_numpy(np.float64) / p_mag], -1)
+    eye = np.broadcast_to(np.eye(3), (len(p), 3, 3))
+    _, _, _, miss, _, predicted = propagate_field(params, a[["tx", "ty", "tz"]].to_numpy(np.float64), eye,
+                                                  detector.centers[row_b], detector.rotations[row_b], TRACKML_SOLENOID,
+                                                  jacobian=False)
+    p_b = b[["tpx", "tpy", "tpz"]].to_numpy(np.float64)
+    true_dir = p_b / np.linalg.norm(p_b, axis=1, keepdims=True)
+    e1 = np.cross(predicted, [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(predicted, e1)
+    material = layer_material_mm(a["volume_id"].to_numpy(), a["layer_id"].to_numpy())
+    cos = np.abs(np.einsum("ij,ij->i", p / p_mag[:, None], detector.rotations[row_a][:, :, 2]))
+    theta0 = highland_theta0(p_mag, mass_of(a["particle_type"].to_numpy()), 1.0, material / np.maximum(cos, 1e-3))
+    out = pd.DataFrame({"volume_id": a["volume_id"], "layer_id": a["layer_id"], "material_mm": material,
+                        "r1": np.einsum("ij,ij->i", true_dir - predicted, e1) / theta0,
+                        "r2": np.einsum("ij,ij->i", true_dir - predicted, e2) / theta0})
+    return out[np.isfinite(miss)]
+
+
+def robust_width(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def equivalent_thickness(material_mm: float, ratio: float) -> float:
+    """Silicon thickness (mm) whose Highland theta_0 is ``ratio`` times that of ``material_mm`` (1 GeV muon)."""
+    grid = np.geomspace(0.02, 200.0, 4000)
+    target = ratio * highland_theta0(1.0, 0.1056584, 1.0, material_mm)
+    return float(grid[np.argmin(np.abs(highland_theta0(1.0, 0.1056584, 1.0, grid) - target))])
+
+
+def main() -> int:
+    if not Path(f"{DATA}-truth.csv.gz").exists():
+        print(f"scattering_material: the real sample event is missing ({DATA}-truth.csv.gz)", file=sys.stderr)
+        return 2
+    seg = segment_ratios()
+    rows = []
+    for (volume, layer), sub in seg.groupby(["volume_id", "layer_id"]):
+        ratio = 0.5 * (robust_width(sub["r1"]) + robust_width(sub["r2"]))
+        material = float(sub["material_mm"].iloc[0])
+        rows.append({"volume_id": int(volume), "layer_id": int(layer), "n": int(len(sub)), "ratio": ratio,
+                     "energy_loss_mm": material, "scattering_mm": equivalent_thickness(material, ratio)})
+    table = pd.DataFrame(rows)
+    good = table["n"] >= MIN_SEGMENTS
+    by_volume = table[good].groupby("volume_id")["scattering_mm"].median()
+    table["adopted_mm"] = np.where(good, table["scattering_mm"], table["volume_id"].map(by_volume))
+    table["adopted_mm"] = table["adopted_mm"].fillna(table["energy_loss_mm"]).round(2)
+    print(table.round(2).to_string(index=False))
+    print("\nTRACKML_SCATTERING_MATERIAL_MM = {")
+    for volume, sub in table.groupby("volume_id"):
+        items = ", ".join(f"({volume}, {layer}): {value}" for layer, value in zip(sub["layer_id"], sub["adopted_mm"]))
+        print(f"    {items},")
+    print("}")
+    atomic_write_json(OUT, {"layers": table.to_dict(orient="records"), "min_segments": MIN_SEGMENTS,
+                            "command": "OMP_NUM_THREADS=1 python benchmarks/scattering_material.py"})
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
