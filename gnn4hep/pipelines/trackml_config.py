@@ -105,25 +105,38 @@ class RefitConfig(Section):
     attach_neighbours: int = Field(2, ge=1, description="helices tried per orphan hit (the nearest)")
     attach_min_hits: int = Field(4, ge=3, description="hits of a track that can take orphans; shorter candidates' hits are orphans")
     mass_gev: float = Field(0.13957, gt=0, description="scattering mass hypothesis, GeV (the pion: most tracks)")
-    field: Literal["solenoid", "uniform"] = Field(
-        "solenoid", description="field of the fit (the simulator's): solenoid (fitted to the real data) or uniform 2 T")
-    material_model: Literal["trackml", "simulator", "sensors"] = Field(
-        "simulator", description="material of the test events: simulator (its measured layer material), sensors, "
-        "or trackml (scattering and energy loss measured on the real truth)")
-    hit_errors: Literal["trackml", "pitch"] = Field(
-        "pitch", description="hit errors of the test events: pitch (pitch/sqrt(12), the simulator's smearing) or trackml")
+    field: Literal["auto", "solenoid", "uniform"] = Field(
+        "auto", description="field of the fit of the test events: auto (the field they were simulated in, from "
+        "their folder's simulation.json; solenoid without one), solenoid (fitted to the real data) or uniform 2 T")
+    material_model: Literal["auto", "trackml", "simulator", "sensors"] = Field(
+        "auto", description="material of the test events: auto (simulator when they were simulated with the "
+        "measured layer material, sensors when with bare sensors, trackml without a simulation record), simulator "
+        "(its measured layer material), sensors, or trackml (scattering and energy loss measured on the real truth)")
+    hit_errors: Literal["auto", "trackml", "pitch"] = Field(
+        "auto", description="hit errors of the test events: auto (pitch for simulated events, trackml without a "
+        "simulation record), pitch (pitch/sqrt(12), the simulator's smearing) or trackml")
     eval_material_model: Literal["trackml", "simulator", "sensors"] = Field(
         "trackml", description="material of data.eval_events (real TrackML events such as the sample event)")
     eval_hit_errors: Literal["trackml", "pitch"] = Field(
         "trackml", description="hit errors of data.eval_events (measured on real TrackML clusters)")
 
-    def fit_config(self, eval_events: bool = False):
-        """The :class:`~gnn4hep.tracking.fitting.FitConfig` of these settings (for the eval events
-        with ``eval_material_model`` and ``eval_hit_errors``)."""
+    def fit_config(self, eval_events: bool = False, simulation: dict | None = None):
+        """The :class:`~gnn4hep.tracking.fitting.FitConfig` of these settings: for the eval events (real
+        TrackML events) with ``eval_material_model`` and ``eval_hit_errors`` in the solenoid; for the test
+        events with the ``auto`` choices resolved from ``simulation``, the test folder's ``simulation.json``
+        (:func:`gnn4hep.tracking.simulation.batch.read_settings`; None: real data)."""
         from gnn4hep.tracking.fitting import FitConfig
 
         settings = self.model_dump(exclude={"enabled", "eval_material_model", "eval_hit_errors"})
         if eval_events:
-            settings["material_model"] = self.eval_material_model
-            settings["hit_errors"] = self.eval_hit_errors
+            settings.update(field="solenoid", material_model=self.eval_material_model, hit_errors=self.eval_hit_errors)
+            return FitConfig(**settings)
+        simulated = simulation is not None
+        if settings["field"] == "auto":
+            settings["field"] = simulation["field"]["field"] if simulated else "solenoid"
+        if settings["material_model"] == "auto":
+            layer_material = simulated and simulation["config"].get("trackml_material", False)
+            settings["material_model"] = ("simulator" if layer_material else "sensors") if simulated else "trackml"
+        if settings["hit_errors"] == "auto":
+            settings["hit_errors"] = "pitch" if simulated else "trackml"
         return FitConfig(**settings)

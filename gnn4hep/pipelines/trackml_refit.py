@@ -179,8 +179,13 @@ def trackml_refit(ctx: RunContext) -> None:
     if not cfg.enabled:
         ctx.logger.info("  refit.enabled is false: the raw candidates are evaluated")
         return
-    configs = {"test": cfg.fit_config(), "eval": cfg.fit_config(eval_events=True)}
+    from gnn4hep.tracking.simulation.batch import read_settings
+
     prefixes = _split_prefixes(ctx)
+    simulation = read_settings(prefixes["test"][0].parent) if prefixes["test"] else None
+    configs = {"test": cfg.fit_config(simulation=simulation), "eval": cfg.fit_config(eval_events=True)}
+    ctx.logger.info(f"  test events fitted in the {configs['test'].field} field, {configs['test'].material_model} "
+                    f"material, {configs['test'].hit_errors} hit errors")
     tasks = [RefitTask(Path(p), ctx.run_dir, split, configs[split]) for split in SPLITS for p in prefixes[split]]
     results = executor(ctx).map(refit_event, tasks, description="refit")
     for split in SPLITS:

@@ -95,13 +95,21 @@ def test_resolution_summary():
     assert np.isnan(resolution_summary(matched.iloc[:0])["pt_resolution"])
 
 
-def test_real_eval_events_get_the_measured_material():
+def test_fit_settings_follow_the_simulation_record_and_real_events_get_the_measured_physics():
     from gnn4hep.pipelines.trackml_config import RefitConfig
 
     cfg = RefitConfig()
-    # simulated test events: the simulator's measured layer material and smearing; real eval events: the
-    # material and hit errors measured on the real truth; both in the solenoid
-    assert (cfg.fit_config().material_model, cfg.fit_config().hit_errors) == ("simulator", "pitch")
-    real = cfg.fit_config(eval_events=True)
+    # test events fitted with the physics they were simulated with (their folder's simulation.json)
+    quick = {"field": {"field": "uniform", "b_tesla": 2.0}, "config": {"trackml_material": False}}
+    pythia = {"field": {"field": "solenoid"}, "config": {"trackml_material": True}}
+    fit = cfg.fit_config(simulation=quick)
+    assert (fit.field, fit.material_model, fit.hit_errors) == ("uniform", "sensors", "pitch")
+    fit = cfg.fit_config(simulation=pythia)
+    assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "simulator", "pitch")
+    # test events without a simulation record are real data: the physics measured on the real truth
+    fit = cfg.fit_config()
+    assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "trackml", "trackml")
+    real = cfg.fit_config(eval_events=True, simulation=quick)
     assert (real.material_model, real.hit_errors, real.field) == ("trackml", "trackml", "solenoid")
-    assert RefitConfig(material_model="trackml").fit_config().material_model == "trackml"
+    explicit = RefitConfig(material_model="trackml", field="uniform").fit_config(simulation=pythia)
+    assert (explicit.material_model, explicit.field) == ("trackml", "uniform")

@@ -102,13 +102,20 @@ def write_settings(out_dir: Path, source: ParticleSource, config: SimulationConf
     return path
 
 
-def read_field(folder: str | Path):
-    """The field the events in ``folder`` were simulated in (from its ``simulation.json``), or None when the
-    folder has no such record (real data, or events simulated before the field was recorded)."""
+def read_settings(folder: str | Path) -> dict | None:
+    """The ``simulation.json`` record of the events in ``folder`` (:func:`write_settings`), or None when the
+    folder has none (real data, or events simulated before the settings were recorded)."""
     path = Path(folder) / SETTINGS_FILE
     if not path.is_file():
         return None
-    return field_from_metadata(json.loads(path.read_text())["field"])
+    return json.loads(path.read_text())
+
+
+def read_field(folder: str | Path):
+    """The field the events in ``folder`` were simulated in (from its ``simulation.json``), or None when the
+    folder has no such record (real data, or events simulated before the field was recorded)."""
+    settings = read_settings(folder)
+    return None if settings is None else field_from_metadata(settings["field"])
 
 
 #: Per-process simulation state, set by :func:`_init_worker` (the executor's initializer).
