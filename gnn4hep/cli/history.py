@@ -109,12 +109,16 @@ def register(app: typer.Typer) -> None:
 
         from gnn4hep.runner.history import list_runs
 
-        records = list_runs(root)
+        if root.exists() and not root.is_dir():
+            raise typer.BadParameter(f"{root} is a file, not a folder of runs", param_hint="--root")
+        records = list_runs(root) if root.is_dir() else []
         if json_out:
-            print_json({"root": str(root), "runs": [r.to_dict() for r in records]})
+            print_json({"root": str(root), "exists": root.is_dir(), "runs": [r.to_dict() for r in records]})
             return
         if not records:
-            console.print(f"no runs in {root}")
+            why = "the folder holds no run folders" if root.is_dir() else "the folder does not exist yet"
+            console.print(f"no runs in {root} ({why}; `gnn4hep run CONFIG` makes one, --root picks another folder)",
+                          markup=False, highlight=False, soft_wrap=True)
             return
         table = Table(title=f"runs in {root} (newest first; start in UTC; time: sum of stage times; "
                             "commit*: uncommitted changes)", box=box.SIMPLE_HEAD)  # fmt: skip
