@@ -10,6 +10,7 @@ import numpy as np
 import typer
 
 from gnn4hep.cli import params
+from gnn4hep.errors import InputFileError
 
 MATERIALS = ("sensors", "trackml")
 
@@ -47,6 +48,8 @@ def fit(
         raise typer.BadParameter(f"{cleaned} is also the --out file", param_hint="--cleaned")
     ev = read_event(event, parts=("hits",) + tuple(p for p in available_parts(event, ("cells",))))
     table = read_submission(candidates)
+    if table.empty:
+        raise InputFileError(candidates, "no track candidates (the file has a header only)")
     geometry = read_detector(detector) if detector is not None else read_detector()
     check_hits_on_detector(ev.hits, geometry, str(part_path(Path(event), "hits")))
     config = FitConfig(chi2_cut=chi2_cut, max_outliers=max_outliers, iterations=iterations, mass_gev=mass,

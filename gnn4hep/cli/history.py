@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"no runs in {root} ({why}; `gnn4hep run CONFIG` makes one, --root picks another folder)",
                           markup=False, highlight=False, soft_wrap=True)
             return
-        table = Table(title=f"runs in {root} (newest first; start in UTC; time: sum of stage times; "
+        table = Table(title=f"runs in {escape(str(root))} (newest first; start in UTC; time: sum of stage times; "
                             "commit*: uncommitted changes)", box=box.SIMPLE_HEAD)  # fmt: skip
         for column in ("run", "experiment", "status", "started", "time", "commit", "key metrics"):
             table.add_column(column, justify="right" if column == "time" else "left", no_wrap=column != "key metrics")
@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
             "overrides": " ".join(record.info.get("overrides") or []) or "-",
             "stages done": ", ".join(record.completed_stages) or "-",
         }
-        _print_wide(metrics_table(escape(f"run {record.name}"), {k: escape(str(v)) for k, v in facts.items()}))
+        _print_wide(metrics_table(f"run {record.name}", {k: str(v) for k, v in facts.items()}))
         for problem in record.problems:
             console.print(f"[red]problem:[/] {escape(problem)}", highlight=False, soft_wrap=True)
         if record.status != "finished":
@@ -176,7 +176,7 @@ def register(app: typer.Typer) -> None:
             installed = ", ".join(f"{k} {v}" for k, v in packages.items() if v)
             sections.append(("versions", [f"  python {machine.get('python', '?')} on {machine.get('platform', '?')}; {installed}"]))
         if record.metrics:
-            flat = {escape(k): v if isinstance(v, float) else escape(str(v)) for k, v in _flatten(record.metrics).items()}
+            flat = {k: v if isinstance(v, float) else str(v) for k, v in _flatten(record.metrics).items()}
             _print_wide(metrics_table("metrics", flat))
         sections += [(kind, [f"  {name}" for name in files[kind]]) for kind in ("plots", "checkpoints", "files", "folders")]
         for title, lines in sections:

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from gnn4hep.cli import params
-from gnn4hep.cli.common import console, report
+from gnn4hep.cli.common import console, naming, report
 from gnn4hep.errors import Gnn4hepError
 
 app = typer.Typer(
@@ -125,11 +125,12 @@ def score(
     truth = ev.truth
     if weights != "file":
         truth = truth.assign(weight=weight_hits(truth, ev.particles, primaries_only=weights == "phase2"))
-    result = {"trackml_score": score_event(truth, sub)}
-    for threshold in (pt_min, 0.0):
-        values = track_metrics(truth, ev.particles, sub, pt_min=threshold, min_hits=min_hits)
-        suffix = "" if threshold == pt_min else "_all"
-        result.update({f"{k}{suffix}": v for k, v in values.items()})
+    with naming(submission):
+        result = {"trackml_score": score_event(truth, sub)}
+        for threshold in (pt_min, 0.0):
+            values = track_metrics(truth, ev.particles, sub, pt_min=threshold, min_hits=min_hits)
+            suffix = "" if threshold == pt_min else "_all"
+            result.update({f"{k}{suffix}": v for k, v in values.items()})
     report(f"event {ev.event_id}: pT > {pt_min} GeV, >= {min_hits} hits (_all: any pT)", result, json_out)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from gnn4hep.cli import params
-from gnn4hep.cli.common import report
+from gnn4hep.cli.common import naming, report
 
 qubo_app = typer.Typer(
     help="Track finding as a QUBO (Bapst et al. 2019, qallse): build, solve with Ocean samplers, score.",
@@ -39,7 +39,7 @@ def build(
     json_out: JsonFlag = False,
 ) -> None:
     """Reduce EVENT (barrel, density, no double hits), write it next to the QUBO, build and save the QUBO."""
-    from gnn4hep.quantum.pipeline import build_qubo
+    from gnn4hep.quantum.pipeline import build_qubo, read_doublet_source
 
     if not 0 < density <= 1:
         raise typer.BadParameter(f"{density} is not in (0, 1]", param_hint="--density")
@@ -47,7 +47,8 @@ def build(
         raise typer.BadParameter(f"{out} must end with .json (use --bqm for dimod's format)", param_hint="--out")
     config = _qubo_config(set_ or [])
     _, info = build_qubo(
-        event, out, density=density, seed=seed, config=config, doublets=doublets, min_score=min_score,
+        event, out, density=density, seed=seed, config=config, min_score=min_score,
+        doublets=None if doublets is None else read_doublet_source(doublets),  # read before anything is written
         volumes=None if all_volumes else (8, 13, 17), bqm_file=bqm,
     )  # fmt: skip
     summary = {
@@ -104,7 +105,8 @@ def score(
     """Purity and efficiency (qallse, doublets of focus particles), TrackML score, track metrics."""
     from gnn4hep.quantum.pipeline import score_submission
 
-    result = score_submission(qubo, submission)
+    with naming(submission):
+        result = score_submission(qubo, submission)
     report(f"{submission} on the event of {qubo}", result, json_out)
 
 

@@ -122,7 +122,9 @@ def final_table(run_dir: Path):
     stage_seconds = json.loads((run_dir / "run.json").read_text()).get("stage_seconds", {})
     rows = headline_rows(metrics, config)
     with_before = any(row.before_refit is not None for row in rows)
-    table = Table(title=f"run {run_dir.name}")
+    from rich.markup import escape
+
+    table = Table(title=escape(f"run {run_dir.name}"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     if with_before:

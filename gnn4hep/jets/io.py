@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -300,7 +301,22 @@ def read_jetclass_root(path: str | Path, tree: str = "tree", max_constituents: i
 
 
 def read_jets(path: str | Path, signal_class: int | None = None) -> Jets:
-    """Read jets from any supported layout, chosen by the path (folder/prefix, .h5, .npz, .root)."""
+    """Read jets from any supported layout, chosen by the path (folder/prefix, .h5, .npz, .root).
+
+    Raises:
+        InputFileError: naming the file for every problem, including a damaged or truncated file
+            that h5py, numpy or uproot cannot parse (their OSError/ValueError would not name it).
+    """
+    try:
+        return _read_jets(path, signal_class)
+    except InputFileError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise InputFileError(path, f"damaged or unreadable jet file ({type(exc).__name__}: {detail})") from None
+
+
+def _read_jets(path: str | Path, signal_class: int | None = None) -> Jets:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5"):
