@@ -68,5 +68,7 @@ def run_app(app, argv: Optional[list[str]] = None) -> int:
     except (Abort, KeyboardInterrupt):
         report_error("interrupted")
         return INTERRUPTED
+    if code == INTERRUPTED:  # typer turns Ctrl-C inside a command into exit code 130, silently
+        report_error("interrupted")
     return code if isinstance(code, int) else 0
 

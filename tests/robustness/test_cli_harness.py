@@ -564,3 +564,62 @@ def test_case_counts_per_command(capsys):
 if os.environ.get("GNN4HEP_HARNESS_LIST"):  # pragma: no cover - for looking at the cases by hand
     for case in _number_cases() + _input_cases() + _output_cases() + _value_cases():
         print(case.id)
+
+
+# ------------------------------------------------------------------------------ interruptions
+
+WRITERS = [command for command, template in TEMPLATES.items()
+           if any(isinstance(t, Out) for t in template.argv) and command != "jets generate"]  # Pythia: slow marker
+
+
+def _interrupted_run(command: str, inputs: Path, folder: Path, at: int | None, monkeypatch):
+    """Run ``command``'s template, raising KeyboardInterrupt at its ``at``-th file rename (the last step
+    of every atomic write); ``at=None`` counts the renames of an uninterrupted run."""
+    import gnn4hep.utils.atomic as atomic
+
+    scratch = folder / ODD
+    scratch.mkdir(parents=True)
+    real_replace, calls = atomic.os.replace, []
+
+    def replace(src, dst, *args, **kwargs):
+        calls.append(dst)
+        if at is not None and len(calls) == at:
+            raise KeyboardInterrupt
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    result = run_cli(_build(TEMPLATES[command], inputs, scratch), cwd=folder)
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    return result, calls, scratch
+
+
+def _check_interrupted(command, at, result, reference: Path, scratch: Path):
+    lines = [line for line in result.err.splitlines() if line.strip()]
+    assert result.code == 130 and lines[-1] == "error: interrupted", (command, at, result.code, result.err[-2000:])
+    assert "Traceback" not in result.err + result.out, (command, at, result.err[-2000:])
+    leftovers = [p for p in scratch.parent.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".gnn4hep-write-test")]
+    assert not leftovers, (command, at, leftovers)
+    for path in scratch.rglob("*"):  # every file written before the interruption is whole
+        twin = reference / path.relative_to(scratch)
+        if path.is_file() and path.suffix in (".csv", ".gz", ".npy") and twin.is_file():
+            assert path.read_bytes() == twin.read_bytes(), (command, at, path)
+
+
+@pytest.mark.parametrize("command", WRITERS)
+def test_interrupted_at_first_and_last_write(command, inputs, tmp_path, monkeypatch):
+    """Ctrl-C while a command writes its outputs: exit 130, one line, no traceback, no temporary file,
+    and each output already there is complete (byte-identical to the uninterrupted run's)."""
+    _, calls, reference = _interrupted_run(command, inputs, tmp_path / "reference", None, monkeypatch)
+    assert calls, command
+    for at in sorted({1, len(calls)}):
+        result, _, scratch = _interrupted_run(command, inputs, tmp_path / f"at{at}", at, monkeypatch)
+        _check_interrupted(command, at, result, reference, scratch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", WRITERS + ["jets generate"])
+def test_interrupted_at_every_write(command, inputs, tmp_path, monkeypatch):
+    _, calls, reference = _interrupted_run(command, inputs, tmp_path / "reference", None, monkeypatch)
+    for at in range(1, len(calls) + 1):
+        result, _, scratch = _interrupted_run(command, inputs, tmp_path / f"at{at}", at, monkeypatch)
+        _check_interrupted(command, at, result, reference, scratch)
