@@ -13,7 +13,7 @@ checking values in their bodies, so a new option gets the same checks:
 * input files exist and are files (:func:`input_file`), input event prefixes may be given as a part's
   file name (:func:`event_prefix`).
 
-See docs/architecture.md (CLI section) for where these sit in the command flow.
+The error printer that turns these into one line is :mod:`gnn4hep.cli.errors`.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def check_writable_parent(path: Path) -> None:
     try:
         fd, probe = tempfile.mkstemp(dir=anchor, prefix=".gnn4hep-write-test-")
     except OSError as exc:
-        raise typer.BadParameter(f"{path}: cannot write in {anchor} ({exc.strerror or exc})") from None
+        raise typer.BadParameter(f"{path}: cannot create files in {anchor} ({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
 

@@ -103,7 +103,13 @@ def check_data(config: Path, key: str, data: Path) -> Path:
         if data.is_file() and data.suffix.lower() not in JET_SUFFIXES:
             raise typer.BadParameter(f"{data} is not a jet file ({', '.join(JET_SUFFIXES)}) or folder", param_hint="--data")
         return data
-    if not list_events(data):  # InputFileError for a file that is not a zip
+    from gnn4hep.errors import InputFileError
+
+    try:
+        names = list_events(data)
+    except InputFileError as exc:  # a file that is not a zip
+        raise typer.BadParameter(str(exc), param_hint="--data") from None
+    if not names:
         raise typer.BadParameter(f"{data} holds no TrackML event files (eventNNNNNNNNN-hits.csv[.gz], ...)", param_hint="--data")
     return data
 
