@@ -102,6 +102,7 @@ def plot_edge_roc(scores, y, cut: float | None = None, label: str = "model", ax=
     ax.set_ylabel("edge efficiency (TP / positives)")
     ax.set_title("edge ROC")
     ax.legend(loc="lower right")
+    fig.tight_layout()
     return fig
 
 
