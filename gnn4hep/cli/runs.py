@@ -46,6 +46,8 @@ def register(app: typer.Typer) -> None:
             return
         if config is None and resume is None:
             raise typer.BadParameter("give a CONFIG file (or --resume RUN)", param_hint="CONFIG")
+        if resume is not None:
+            check_resume(resume)
         run_dir = run_experiment(config, overrides, out=out, runs_root=runs_root, resume=resume)
         console.print(final_table(run_dir))
         console.print(f"run folder: {run_dir}  (summary.md, metrics.json, plots/)", markup=False, highlight=False)
@@ -78,6 +80,25 @@ def print_stages(config: Optional[Path], overrides: list[str], resume: Optional[
     for number, name in enumerate(names, 1):
         mark = " (done)" if name in done else ""
         console.print(f"{number:2d}. {name:22s} {STAGES[name].description}{mark}", markup=False, highlight=False, soft_wrap=True)
+
+
+def check_resume(resume: Path) -> None:
+    """The state file of an unfinished run must be a JSON mapping with a list of completed stages; a
+    damaged one is an option error naming the file (the runner would stop with a JSON traceback)."""
+    import json
+
+    from gnn4hep.runner.run import STATE_FILE, staging_dir_for
+
+    staging = resume if resume.name.endswith(".partial") else staging_dir_for(resume)
+    state = staging / STATE_FILE
+    if not staging.is_dir() or not state.exists():
+        return  # the runner says there is no unfinished run there
+    try:
+        doc = json.loads(state.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise typer.BadParameter(f"{state}: damaged run state, not JSON ({exc})", param_hint="--resume") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("completed", []), list):
+        raise typer.BadParameter(f"{state}: damaged run state (expected a mapping with a 'completed' list)", param_hint="--resume")
 
 
 #: What ``--data`` must be for each config section it can fill (see gnn4hep.config.loading.DATA_KEYS).

@@ -49,7 +49,7 @@ TEMPLATES: dict[str, Template] = {
     "score": Template(["score", EVENT, SUBMISSION], parts=("particles", "truth"),
                       bad_values=[(["--weights", "phase9[/x]"], "--weights")]),
     "run": Template(["run", In("config", "config.yaml"), "--out", Out("run", "run")],
-                    optional={"--runs-root": Out("dir", "runs"), "--resume": In("run_dir", "runs"),
+                    optional={"--runs-root": Out("dir", "runs"), "--resume": In("partial", "runs/.resumable.partial"),
                               "--data": In("data", "sim/event000000001")},
                     bad_values=[(["-o", "noequals"], "noequals"), (["-o", "demo.n_particles=-5"], "demo.n_particles"),
                                 (["-o", "seed=1e400"], "seed"), (["-o", "demo.n_particles=99999999999999999999"], "demo.n_particles"),
@@ -68,7 +68,7 @@ TEMPLATES: dict[str, Template] = {
                                 (["--iterations", "0"], "--iterations"), (["--material", "lead"], "--material")]),
     "runs list": Template(["runs", "list", "--root", In("runs_root", "runs", missing_ok=True)]),
     "runs show": Template(["runs", "show", In("run_dir", "runs/done"), "--root", In("runs_root", "runs")]),
-    "jets generate": Template(["jets", "generate", "--jets", "1", "--out", Out("dir", "jets"), "--json"],
+    "jets generate": Template(["jets", "generate", "--jets", "1", "--seed", "1", "--out", Out("dir", "jets"), "--json"],  # seed 0: issue 14 item 3
                               bad_values=[(["--process", "zz[/x]"], "--process"), (["--jets", "0"], "--jets"),
                                           (["--max-constituents", "0"], "--max-constituents")]),
     "jets info": Template(["jets", "info", In("jets", "jets")]),
@@ -112,6 +112,9 @@ def inputs(tmp_path_factory) -> Path:
     (root / "detectors.csv").write_bytes(gzip.decompress(default_detector_path().read_bytes()))
     (root / "doublets.csv").write_text("hit_id_in,hit_id_out\n1,2\n")
     assert run_cli(["run", root / "config.yaml", "--out", root / "runs" / "done"]).code == 0
+    shutil.copytree(root / "runs" / "done", root / "runs" / ".resumable.partial")  # an unfinished run: no stage done
+    (root / "runs" / ".resumable.partial" / "state.json").write_text('{"completed": [], "stage_seconds": {}}')
+    assert run_cli(["run", "--list-stages", "--resume", root / "runs" / ".resumable.partial"]).code == 0
     (root / "qubo").mkdir(parents=True)
     assert run_cli(["qubo", "build", root / "sim" / "event000000001", "-o", root / "qubo" / "q.json", "--density", "0.2"]).code == 0
     assert run_cli(["qubo", "solve", root / "qubo" / "q.json", "-o", root / "qubo" / "s.csv", "--reads", "1"]).code == 0
@@ -198,7 +201,7 @@ def _input_cases():
 
 def _problems(slot: In, template: Template) -> list[str]:
     problems = [] if slot.missing_ok else ["missing"]
-    problems += ["a folder" if slot.kind not in ("jets", "run_dir", "runs_root", "data") else "a file"]
+    problems += ["a folder" if slot.kind not in ("jets", "run_dir", "runs_root", "data", "partial") else "a file"]
     if slot.kind == "event":
         problems += [f"{part}: {name}" for part in template.parts for name in event_corruptions(part)]
     elif slot.kind == "submission":
@@ -216,6 +219,8 @@ def _problems(slot: In, template: Template) -> list[str]:
         problems += list(CSV_CORRUPTIONS) + ["column hit_id_out missing", "pt: binary garbage", "parquet: binary garbage"]
     elif slot.kind == "data":
         problems += ["not an event file", "empty folder", "zip: binary garbage"]
+    elif slot.kind == "partial":
+        problems += [f"{name}: {damage}" for name in ("state.json", "config.yaml") for damage in ("binary garbage", "truncated", "a list")]
     return problems
 
 
@@ -301,8 +306,8 @@ def test_bad_input_file(command, option, slot, problem, inputs, tmp_path):
             argv[2] = "done"
     else:
         argv = _build(template, inputs, scratch) + [option, bad]
-        if option in ("--resume", "--data") and command == "run":
-            argv = argv[:2] + argv[2:] if option == "--data" else ["run", "--out", scratch / "run", option, bad]
+        if option == "--resume":  # a resumed run takes no CONFIG
+            argv = ["run", option, bad]
     before = snapshot(inputs, tmp_path)
     result = run_cli(argv, cwd=tmp_path)
     if problem in template.not_bad and result.code == 0:
@@ -386,6 +391,12 @@ def _make_bad_input(slot: In, problem: str, inputs: Path, folder: Path) -> tuple
         return _bad_jets(problem, copy, folder)
     if slot.kind == "data":
         return _bad_data(problem, folder)
+    if slot.kind == "partial":
+        name, _, damage = problem.partition(": ")
+        target = copy / name
+        {"binary garbage": lambda p: p.write_bytes(bytes(range(256))), "truncated": CSV_CORRUPTIONS["truncated"],
+         "a list": lambda p: p.write_text("[1, 2]\n")}[damage](target)
+        return copy, str(target)
     raise AssertionError(f"no corruption {problem!r} for {slot}")
 
 
@@ -452,7 +463,11 @@ FILE_KINDS = {
     "config": ("run", In("config", "config.yaml")),
     "qubo": ("qubo solve", In("qubo", "qubo/q.json")),
     "detector": ("fit", In("detector", "detectors.csv")),
+    "jet arrays (npy)": ("jets info", In("jets", "jets")),
+    "run state (json)": ("run", In("partial", "runs/.resumable.partial")),
 }
+#: The file damaged inside a folder input.
+INNER_FILE = {"jets": "jets_pf_vectors.npy", "partial": "state.json"}
 
 
 def _damage(path: Path, cut: float, flips: list[tuple[float, int]]) -> None:
@@ -469,11 +484,16 @@ def _fuzz_file(kind: str, cut: float, flips, inputs: Path, folder: Path) -> None
     scratch = folder / ODD
     scratch.mkdir(parents=True)
     copy = copy_input(inputs / slot.name, folder / "in")
-    target = next(copy.parent.glob(copy.name + "-hits.csv*")) if slot.kind == "event" else copy
+    if slot.kind == "event":
+        target = next(copy.parent.glob(copy.name + "-hits.csv*"))
+    else:
+        target = copy / INNER_FILE[slot.kind] if slot.kind in INNER_FILE else copy
     _damage(target, cut, flips)
     template = TEMPLATES[command]
     if slot.kind == "detector":
         argv = _build(template, inputs, scratch) + ["--detector", copy]
+    elif slot.kind == "partial":
+        argv = ["run", "--resume", copy]
     else:
         argv = _build(template, inputs, scratch, replace={slot: copy})
     before = snapshot(inputs, folder / "in")
