@@ -42,10 +42,22 @@ def report_error(message: str, hint: str = "") -> None:
     err_console.print(text, soft_wrap=True, highlight=False, markup=False)
 
 
+def _click_errors() -> tuple[type, type]:
+    """Click's UsageError and NoArgsIsHelpError: typer >= 0.2x vendors its own copy of Click, older
+    typer uses the click package (NoArgsIsHelpError since Click 8.2)."""
+    try:
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    usage = exceptions.UsageError
+    return usage, getattr(exceptions, "NoArgsIsHelpError", type("NoArgsIsHelpError", (usage,), {}))
+
+
 def run_app(app, argv: Optional[list[str]] = None) -> int:
     """Run the typer ``app`` on ``argv``; return its exit code after printing any error as one line."""
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
-    from typer.exceptions import Abort
+    from typer import Abort
+
+    UsageError, NoArgsIsHelpError = _click_errors()
 
     try:
         code = app(args=argv, standalone_mode=False, prog_name="gnn4hep")

@@ -112,19 +112,35 @@ def command_paths() -> dict[str, object]:
 
 
 def _base_annotation(annotation):
+    """``int`` of ``Optional[int]`` (and of ``Annotated[Optional[int], ...]``)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     return args[0] if typing.get_origin(annotation) is typing.Union and len(args) == 1 else annotation
 
 
+def _hints(command) -> dict[str, object]:
+    """The callback's annotations with their typer metadata (read from the function, which does not
+    depend on how a typer version stores them on its Click parameters)."""
+    return typing.get_type_hints(command.callback, include_extras=True)
+
+
 def parameters(command) -> list[tuple[str, tuple[str, ...], object, bool]]:
     """(name, option strings, base annotation, is_option) of each parameter of a click command."""
+    hints = _hints(command)
     result = []
     for param in command.params:
-        if param.name == "help":
+        if param.name not in hints:  # --help
             continue
-        annotation = _base_annotation(param.type_descriptor.annotation)
-        result.append((param.name, tuple(param.opts), annotation, param.param_type_name == "option"))
+        result.append((param.name, tuple(param.opts), _base_annotation(hints[param.name]), param.param_type_name == "option"))
     return result
+
+
+def parser_of(command, name: str):
+    """The ``parser=`` given to typer for parameter ``name`` of ``command`` (None without one)."""
+    hint = _hints(command)[name]
+    infos = typing.get_args(hint)[1:] if typing.get_origin(hint) is typing.Annotated else ()
+    return next((getattr(info, "parser", None) for info in infos if getattr(info, "parser", None)), None)
 
 
 def snapshot(*folders: Path) -> set[str]:
