@@ -97,8 +97,10 @@ def check_resume(resume: Path) -> None:
         doc = json.loads(state.read_text(encoding="utf-8"))
     except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise typer.BadParameter(f"{state}: damaged run state, not JSON ({exc})", param_hint="--resume") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("completed", []), list):
-        raise typer.BadParameter(f"{state}: damaged run state (expected a mapping with a 'completed' list)", param_hint="--resume")
+    if not (isinstance(doc, dict) and isinstance(doc.get("completed"), list) and isinstance(doc.get("stage_seconds"), dict)
+            and all(isinstance(name, str) for name in doc["completed"])):
+        raise typer.BadParameter(f"{state}: damaged run state (expected a mapping with a 'completed' list of stage "
+                                 "names and a 'stage_seconds' mapping)", param_hint="--resume")
 
 
 #: What ``--data`` must be for each config section it can fill (see gnn4hep.config.loading.DATA_KEYS).
