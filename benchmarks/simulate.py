@@ -1,9 +1,11 @@
 """Benchmark: seconds per mu = 200 event on one core, where the time goes, particles per second.
 
 Times (CPU time, time.process_time) each stage of simulate_event for Pythia (ttbar + 200 pileup) events after a warm-up event
-(Pythia initialisation excluded): generation, propagation, digitisation (clusters) and the rest
-(efficiency, noise, tables, weights). Also the propagation alone on a 10k-particle gun, and a replay
-of the real particles of event 1000 when ../shared/data is present.
+(Pythia initialisation and numba's compiled-code cache excluded): generation, propagation, digitisation (clusters)
+and the rest (efficiency, noise, tables, weights), with the default settings (the solenoid field, Runge-Kutta-Nystroem
+propagation, loop protection) and, in the same run on the same events, with the settings before issue 12 (uniform
+2 T, exact helices, no loop limit). Also the propagation alone on a 10k-particle gun, and a replay of the real
+particles of event 1000 when ../shared/data is present.
 Prints a table and writes benchmarks/results/simulate.json. Run: python benchmarks/simulate.py [N]
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gnn4hep.tracking.field import TRACKML_SOLENOID
 from gnn4hep.utils.atomic import atomic_write_json
 
 from gnn4hep.tracking.io import read_detector
@@ -79,6 +82,48 @@ def _timed_event(source, detector, seed, index, config=None):
     return event, total, stages
 
 
+#: The settings before issue 12 (uniform 2 T, exact helices, no loop protection), timed in the same run.
+UNIFORM_BEFORE = {"field": "uniform", "loop_fraction": None}
+
+#: Every option of this branch on, in the solenoid: measured material with energy loss, random unrecorded ends,
+#: particles down to pT = 0.1 GeV, noise at 20% of the signal hits.
+ALL_ON = {"trackml_material": True, "energy_loss": True, "unrecorded_ends": True, "min_pt_gev": 0.1,
+          "noise_fraction": 0.2}
+
+
+def _pythia_figures(source, detector, n_events, config):
+    totals, stages, particles, hits = [], [], [], []
+    for i in range(1, n_events + 1):
+        event, total, stage = _timed_event(source, detector, 0, i, config)
+        totals.append(total)
+        stages.append(stage)
+        particles.append(len(event.particles))
+        hits.append(len(event.hits))
+    stage_means = {k: float(np.mean([s[k] for s in stages])) for k in stages[0]}
+    return {
+        "seconds_per_event": float(np.mean(totals)),
+        "seconds_per_event_each": [float(t) for t in totals],
+        "pythia_generation_seconds_per_event": stage_means["generation"],
+        "simulation_after_generation_seconds_per_event": float(np.mean(totals)) - stage_means["generation"],
+        "stage_seconds_per_event": stage_means,
+        "particles_per_event": float(np.mean(particles)),
+        "hits_per_event": float(np.mean(hits)),
+        "particles_per_second_end_to_end": float(np.sum(particles) / np.sum(totals)),
+    }
+
+
+def _gun_figures(index, field, settings):
+    gun = GunSource(n_particles=10_000, pt_gev=(0.15, 5.0), eta=(-4, 4)).generate(np.random.default_rng(0), 0)
+    args = (index, gun[["vx", "vy", "vz"]].to_numpy(float), gun[["px", "py", "pz"]].to_numpy(float),
+            gun["q"].to_numpy(float), mass_of(gun.particle_type), field)  # fmt: skip
+    propagate(*args, np.random.default_rng(0), settings)  # warm-up (numba's compiled-code cache)
+    t0 = _clock()
+    result = propagate(*args, np.random.default_rng(0), settings)
+    seconds = _clock() - t0
+    return {"gun_10k_propagation_seconds": seconds, "particles_propagated_per_second": 10_000 / seconds,
+            "gun_10k_crossings": int(len(result.particle))}
+
+
 def main(n_events: int = 3) -> int:
     import torch
 
@@ -88,54 +133,42 @@ def main(n_events: int = 3) -> int:
     index = cached_index(detector)
     index_seconds = _clock() - start
     source = PythiaSource(pileup=200)
-    simulate_event(source, detector, seed=0, event_index=0)  # warm-up: Pythia init
-    totals, stages, particles, hits = [], [], [], []
-    for i in range(1, n_events + 1):
-        event, total, stage = _timed_event(source, detector, 0, i)
-        totals.append(total)
-        stages.append(stage)
-        particles.append(len(event.particles))
-        hits.append(len(event.hits))
-    stage_means = {k: float(np.mean([s[k] for s in stages])) for k in stages[0]}
-    gun = GunSource(n_particles=10_000, pt_gev=(0.15, 5.0), eta=(-4, 4)).generate(np.random.default_rng(0), 0)
-    t0 = _clock()
-    result = propagate(index, gun[["vx", "vy", "vz"]].to_numpy(float), gun[["px", "py", "pz"]].to_numpy(float),
-                       gun["q"].to_numpy(float), mass_of(gun.particle_type), 2.0, np.random.default_rng(0),
-                       SimulationConfig().propagation_settings(index))
-    propagation_seconds = _clock() - t0
-    figures = {
-        "events": n_events,
-        "seconds_per_event": float(np.mean(totals)),
-        "pythia_generation_seconds_per_event": stage_means["generation"],
-        "simulation_after_generation_seconds_per_event": float(np.mean(totals)) - stage_means["generation"],
-        "stage_seconds_per_event": stage_means,
-        "particles_per_event": float(np.mean(particles)),
-        "hits_per_event": float(np.mean(hits)),
-        "particles_per_second_end_to_end": float(np.sum(particles) / np.sum(totals)),
-        "gun_10k_propagation_seconds": propagation_seconds,
-        "particles_propagated_per_second": 10_000 / propagation_seconds,
-        "gun_10k_crossings": int(len(result.particle)),
-        "geometry_index_build_seconds": index_seconds,
-        "target_seconds_per_event": 2.0,
-        "clock": "time.process_time (CPU seconds of this process, one thread)",
-    }
+    simulate_event(source, detector, seed=0, event_index=0)  # warm-up: Pythia init, numba's cache
+    simulate_event(source, detector, seed=0, event_index=0, config=SimulationConfig(**UNIFORM_BEFORE))
+    default = SimulationConfig()
+    figures = {"events": n_events, "field": default.resolved_field(source), "loop_fraction": default.loop_fraction}
+    figures.update(_pythia_figures(source, detector, n_events, default))
+    figures.update(_gun_figures(index, TRACKML_SOLENOID, default.propagation_settings(index)))
+    figures["geometry_index_build_seconds"] = index_seconds
+    figures["target_seconds_per_event"] = 3.0
+    figures["clock"] = "time.process_time (CPU seconds of this process, one thread)"
     if REPLAY.exists():
         replay = ReplaySource(REPLAY)
-        simulate_event(replay, detector, seed=0)
         event, total, stage = _timed_event(replay, detector, 0, 0)
         figures["replay_event1000_seconds"] = total
         figures["replay_event1000_stage_seconds"] = stage
         figures["replay_event1000_hits"] = len(event.hits)
+    everything = SimulationConfig(**ALL_ON)
+    figures["all_options_on_same_run"] = {"settings": ALL_ON, **_pythia_figures(source, detector, n_events, everything)}
+    before = SimulationConfig(**UNIFORM_BEFORE)
+    figures["uniform_no_loop_limit_same_run"] = {
+        **_pythia_figures(source, detector, n_events, before),
+        **_gun_figures(index, detector.field_tesla, before.propagation_settings(index)),
+    }
     figures["before_cpu_commit_c818de9"] = BEFORE_CPU
     figures["before_wall_commit_8827e20"] = BEFORE
-    print(f"{'figure':<48}{'value':>14}")
+    print(f"{'figure':<56}{'value':>14}")
     for key, value in figures.items():
         if isinstance(value, dict):
             for sub, number in value.items():
-                text = f"{number:>14.4g}" if isinstance(number, float) else f"  {number}"
-                print(f"  {key}.{sub:<38}{text}")
+                if isinstance(number, dict):
+                    for name, x in number.items():
+                        print(f"  {key[:20]}.{sub[:14]}.{name:<16}{x:>14.4g}")
+                    continue
+                text = f"{number:>14.4g}" if isinstance(number, float) else f"  {number}"[:60]
+                print(f"  {key}.{sub:<38}"[:56].ljust(56) + text)
         else:
-            print(f"{key:<48}{value:>14.4g}" if isinstance(value, float) else f"{key:<48}{value:>14}")
+            print(f"{key:<56}{value:>14.4g}" if isinstance(value, float) else f"{key:<56}{str(value):>14}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(OUT, figures)
     return 0

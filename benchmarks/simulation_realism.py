@@ -1,23 +1,28 @@
-"""Realism checks of the TrackML simulation against the real TrackML data (../shared/data).
+"""Realism of the TrackML simulation against the real TrackML data (../shared/data/trackml).
 
-1. Replay of the real particles of events 1000-1019: simulated vs real nhits per particle, for the
-   default configuration and for a deterministic one (no scattering, full efficiency), plus the
-   agreement of two simulations of the same particles with different seeds (the ceiling that any
-   stochastic simulator reaches against one random draw of itself).
-2. The real sample event (with truth): from every real hit's true position and momentum, the exact
-   helix (no scattering) predicts the next module: how often it is the real next hit; inward-going
-   end-cap hits; barrel hits beyond |eta| = 3 seen from the vertex.
-3. Event 1001: hits per (volume_id, layer_id) vs the real hits, signal only and with noise; the
-   number of noise hits is the real file's hits minus the sum of its particles' nhits.
-4. The magnetic field of the challenge simulation, read off the sample event's true momenta.
-5. A mu = 200 Pythia event: particle and hit counts vs a real event.
+Prints one table, simulation against real (issue 12), and saves overlays:
 
-Writes PNG plots to benchmarks/results/simulation/ and the figures to
-benchmarks/results/simulation/realism.json. Run: python benchmarks/simulation_realism.py
+- mu = 200 Pythia events with the defaults (``default_config("pythia")``) against the 20 real
+  particles files (events 1000-1019): hits, noise share, particles with hits, hits per particle, the
+  share of particles with hits that start > 10 mm from the beam line, the share of particles with
+  hits that end at a daughter vertex on their helix, and the short-track tail (primaries with hits
+  at 2.3 < |eta| < 2.7 with <= 6 hits);
+- a replay of the real particles files with the replay defaults: the share of particles within +-1
+  of the real nhits and the mean difference;
+- a replay of the full event 1001 with the default noise against its real hits, per (volume, layer);
+- the path length to the last hit over one helix turn (2 pi p / (0.3 B)): the real sample event's
+  truth against the Pythia event's.
+
+PNG files and ``realism.json`` go to benchmarks/results/simulation/. Options: ``--files N`` replays
+only the first N particles files (default 20), ``--max-turns T`` sets the loop limit of every
+simulation (default 0.5, a stand-in for the path limit of the challenge simulation),
+``--pythia-events N`` averages N mu = 200 Pythia events (default 8; 0 skips them).
+Run: python benchmarks/simulation_realism.py [--files 5]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -30,253 +35,247 @@ import numpy as np
 import pandas as pd
 
 from gnn4hep.tracking.io import read_detector
-from gnn4hep.tracking.simulation import ReplaySource, SimulationConfig, simulate_event
-from gnn4hep.tracking.simulation.geometry_index import cached_index
-from gnn4hep.tracking.simulation.material import mass_of
-from gnn4hep.tracking.simulation.propagation import PropagationSettings, propagate
+from gnn4hep.tracking.particle_id import decode_particle_id
+from gnn4hep.tracking.simulation import ReplaySource, simulate_event
+from gnn4hep.tracking.simulation.batch import default_config
 from gnn4hep.utils.atomic import atomic_savefig, atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "trackml"
 OUT = ROOT / "benchmarks" / "results" / "simulation"
-DETERMINISTIC = {"multiple_scattering": False, "hit_efficiency": 1.0}
+B_TESLA = 2.0
+ETA_TAIL = (2.3, 2.7)
 
 
-def _replay_table(detector, n_events, config, seed_offset=0):
+def particle_figures(particles: pd.DataFrame) -> dict:
+    """Content figures of one particles table (with nhits): counts, secondaries, tail."""
+    with_hits = particles[particles.nhits > 0]
+    r = np.hypot(with_hits.vx, with_hits.vy)
+    pt = np.hypot(with_hits.px, with_hits.py)
+    eta = np.abs(np.arcsinh(with_hits.pz / pt))
+    tail = (r < 1) & (pt > 0.15) & (eta > ETA_TAIL[0]) & (eta < ETA_TAIL[1])
+    ended = ends_at_daughter(particles)[particles.nhits.to_numpy() > 0]
+    return {
+        "particles": len(particles),
+        "particles_with_hits": len(with_hits),
+        "signal_hits": int(with_hits.nhits.sum()),
+        "hits_per_particle": float(with_hits.nhits.mean()),
+        "share_pt_below_0.15GeV": float((np.hypot(particles.px, particles.py) < 0.15).mean()),
+        "share_with_hits_vertex_r_gt_10mm": float((r > 10).mean()),
+        "share_with_hits_ending_at_daughter_vertex": float(ended.mean()),
+        "short_tail_share_le6_hits_eta_2.3_2.7": float((with_hits.nhits[tail] <= 6).mean()),
+    }
+
+
+def ends_at_daughter(particles: pd.DataFrame, tolerance_mm: float = 3.0, return_vertex: bool = False):
+    """(n,) bool: a daughter vertex (same vertex_id and primary_id, generation + 1) lies on the
+    particle's helix from its vertex (uniform 2 T, within ``tolerance_mm`` in x-y at the daughter's z).
+    With ``return_vertex``, also the (n, 3) mm nearest such vertex (nan where none)."""
+    fields = decode_particle_id(particles.particle_id.to_numpy())
+    family = fields.vertex_id.to_numpy(np.int64) * (1 << 20) + fields.primary_id.to_numpy(np.int64)
+    table = pd.DataFrame({"row": np.arange(len(particles)), "family": family,
+                          "generation": fields.generation.to_numpy(np.int64)})
+    for c in ("vx", "vy", "vz", "px", "py", "pz", "q"):
+        table[c] = particles[c].to_numpy(float)
+    kids = table[table.generation > 0][["family", "generation", "vx", "vy", "vz"]].drop_duplicates()
+    pairs = table.merge(kids.assign(generation=kids.generation - 1), on=["family", "generation"], suffixes=("", "_d"))
+    pt = np.hypot(pairs.px, pairs.py)
+    radius = pt / (0.299792458e-3 * B_TESLA)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turn = (pairs.vz_d - pairs.vz) / pairs.pz * pt / radius
+    sense = -np.sign(pairs.q)
+    phi0 = np.arctan2(pairs.py, pairs.px)
+    x = pairs.vx + sense * radius * (np.sin(phi0 + sense * turn) - np.sin(phi0))
+    y = pairs.vy - sense * radius * (np.cos(phi0 + sense * turn) - np.cos(phi0))
+    distance = np.where(turn > 0, np.hypot(x - pairs.vx_d, y - pairs.vy_d), np.inf)
+    close = distance < tolerance_mm
+    out = np.zeros(len(particles), bool)
+    out[pairs.row.to_numpy()[close]] = True
+    if not return_vertex:
+        return out
+    vertex = np.full((len(particles), 3), np.nan)
+    best = pairs.assign(distance=distance)[close].sort_values("distance").drop_duplicates("row")
+    vertex[best.row.to_numpy()] = best[["vx_d", "vy_d", "vz_d"]].to_numpy()
+    return out, vertex
+
+
+def real_particles(n_files: int) -> list[pd.DataFrame]:
+    return [pd.read_csv(DATA / "particles" / f"event{1000 + k:09d}-particles.csv.gz") for k in range(n_files)]
+
+
+def replay_check(detector, n_files: int, max_turns: float) -> tuple[dict, pd.DataFrame]:
     rows = []
-    for k in range(n_events):
+    for k in range(n_files):
         path = DATA / "particles" / f"event{1000 + k:09d}-particles.csv.gz"
-        ev = simulate_event(ReplaySource(path), detector, seed=k + seed_offset, config=config)
-        real = pd.read_csv(path)[["particle_id", "nhits", "px", "py", "vx", "vy"]]
-        merged = real.merge(ev.particles[["particle_id", "nhits"]], on="particle_id", suffixes=("_real", "_sim"))
-        rows.append(merged.assign(event=1000 + k))
-    return pd.concat(rows, ignore_index=True)
-
-
-def _agreement(table) -> dict:
+        source = ReplaySource(path)
+        ev = simulate_event(source, detector, seed=k, config=default_config(source, max_turns=max_turns))
+        real = pd.read_csv(path)[["particle_id", "nhits", "px", "py", "pz"]]
+        rows.append(real.merge(ev.particles[["particle_id", "nhits"]], on="particle_id", suffixes=("_real", "_sim")))
+    table = pd.concat(rows, ignore_index=True)
     diff = table.nhits_sim - table.nhits_real
     pt = np.hypot(table.px, table.py)
     return {
+        "files": n_files,
+        "particles": len(table),
         "within_1": float((diff.abs() <= 1).mean()),
-        "exact": float((diff == 0).mean()),
-        "within_1_pt_gt_1GeV": float((diff[pt > 1].abs() <= 1).mean()),
-        "within_1_pt_0.15_0.3GeV": float((diff[(pt > 0.15) & (pt < 0.3)].abs() <= 1).mean()),
-        "within_1_vertex_r_gt_200mm": float((diff[np.hypot(table.vx, table.vy) > 200].abs() <= 1).mean()),
         "mean_difference": float(diff.mean()),
-        "total_hits_ratio_sim_over_real": float(table.nhits_sim.sum() / table.nhits_real.sum()),
-    }
+        "within_1_pt_gt_1GeV": float((diff[pt > 1].abs() <= 1).mean()),
+        "within_1_pt_below_0.3GeV": float((diff[pt < 0.3].abs() <= 1).mean()),
+    }, table
 
 
-def nhits_check(detector, n_events: int = 20, n_ceiling: int = 5) -> dict:
-    default = _replay_table(detector, n_events, SimulationConfig())
-    deterministic = _replay_table(detector, n_events, SimulationConfig(**DETERMINISTIC))
-    first = _replay_table(detector, n_ceiling, SimulationConfig(hit_efficiency=1.0))
-    second = _replay_table(detector, n_ceiling, SimulationConfig(hit_efficiency=1.0), seed_offset=100)
-    ceiling = first.assign(nhits_real=second.nhits_sim)
-    result = {
-        "events": n_events,
-        "particles": len(default),
-        "default_config": _agreement(default),
-        "deterministic_config": {"config": DETERMINISTIC, **_agreement(deterministic)},
-        "sim_vs_sim_two_seeds": {"events": n_ceiling, **_agreement(ceiling)},
-        "total_hits_real": int(default.nhits_real.sum()),
-    }
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    h = ax.hist2d(default.nhits_real, default.nhits_sim, bins=[np.arange(-0.5, 26), np.arange(-0.5, 26)], cmin=1,
-                  norm=matplotlib.colors.LogNorm())
-    fig.colorbar(h[3], ax=ax, label="particles")
-    ax.plot([0, 25], [0, 25], "w--", lw=0.8)
-    ax.set(xlabel="real nhits", ylabel="simulated nhits",
-           title=f"replay events 1000-{999 + n_events}: {100 * result['default_config']['within_1']:.1f}% within ±1")
-    fig.tight_layout()
-    atomic_savefig(fig, OUT / "nhits_replay.png", dpi=70)
-    plt.close(fig)
-    return result
-
-
-def sample_event_check(detector) -> dict:
-    """Propagation from the real truth states of the sample event (isolates geometry from material)."""
-    prefix = DATA / "sample_event" / "event000000001"
-    hits = pd.read_csv(f"{prefix}-hits.csv.gz").merge(pd.read_csv(f"{prefix}-truth.csv.gz"), on="hit_id")
-    particles = pd.read_csv(f"{prefix}-particles.csv.gz").set_index("particle_id")
-    real = hits[hits.particle_id != 0].copy()
-    vertex = particles.loc[real.particle_id, ["vx", "vy", "vz"]].to_numpy()
-    real["d"] = np.linalg.norm(real[["tx", "ty", "tz"]].to_numpy() - vertex, axis=1)
-    real = real.sort_values(["particle_id", "d"]).reset_index(drop=True)
-    index = cached_index(detector)
-    keys = index.module_ids[:, 0] * 10**8 + index.module_ids[:, 1] * 10**5 + index.module_ids[:, 2]
-    real["key"] = real.volume_id * 10**8 + real.layer_id * 10**5 + real.module_id
-    result = propagate(index, real[["tx", "ty", "tz"]].to_numpy(), real[["tpx", "tpy", "tpz"]].to_numpy(),
-                       particles.loc[real.particle_id, "q"].to_numpy(float),
-                       mass_of(particles.loc[real.particle_id, "particle_type"].to_numpy()), detector.field_tesla,
-                       np.random.default_rng(0), PropagationSettings(multiple_scattering=False))
-    order = np.lexsort((result.path, result.particle))
-    start, first = np.unique(result.particle[order], return_index=True)
-    predicted = np.full(len(real), -1, dtype=np.int64)
-    predicted[start] = keys[result.module[order][first]]
-    following = real.groupby("particle_id").key.shift(-1)
-    has_next = following.notna().to_numpy()
-    modules_of = real.groupby("particle_id").key.apply(set)
-    in_real = np.array([p in modules_of[pid] for p, pid in zip(predicted, real.particle_id)])
-    step = pd.DataFrame({"volume": real.volume_id, "next": has_next,
-                         "match": predicted == following.fillna(-2).to_numpy().astype(np.int64),
-                         "in_real_list": in_real, "none": predicted < 0})[has_next]  # fmt: skip
-    per_volume = step.groupby("volume").agg(steps=("match", "size"), next_hit_predicted=("match", "mean"),
-                                            predicted_module_among_real_hits=("in_real_list", "mean"),
-                                            no_prediction=("none", "mean")).round(4)  # fmt: skip
-    inward = (real.tx * real.tpx + real.ty * real.tpy) < 0
-    barrel = real.volume_id.isin([8, 13, 17])
-    rho = np.hypot(real.tx - vertex_of(real, particles, "vx"), real.ty - vertex_of(real, particles, "vy"))
-    eta = np.arcsinh((real.tz - vertex_of(real, particles, "vz")) / rho)
-    return {
-        "steps": int(len(step)),
-        "next_hit_predicted": float(step.match.mean()),
-        "predicted_module_among_real_hits": float(step.in_real_list.mean()),
-        "per_volume": {int(v): row.to_dict() for v, row in per_volume.iterrows()},
-        "real_inward_hit_fraction_per_volume": {int(v): round(float(f), 4) for v, f in inward.groupby(real.volume_id).mean().items()},
-        "real_max_abs_eta_from_vertex_of_barrel_hits": float(np.abs(eta[barrel]).max()),
-        "note": "real hits ordered by distance from the vertex; 'predicted_module_among_real_hits' counts "
-        "predictions of a real hit of the particle that this ordering puts elsewhere (overlaps)",
-    }
-
-
-def vertex_of(real, particles, column):
-    return particles.loc[real.particle_id, column].to_numpy()
-
-
-def layer_check(detector) -> dict:
+def layer_check(detector, max_turns: float) -> tuple[dict, pd.DataFrame]:
     prefix = DATA / "full_event" / "event000001001"
     real = pd.read_csv(f"{prefix}-hits.csv.gz")
-    n_noise = len(real) - int(pd.read_csv(f"{prefix}-particles.csv.gz").nhits.sum())
-    config = SimulationConfig(noise_hits=n_noise)
-    ev = simulate_event(ReplaySource(f"{prefix}-particles.csv.gz"), detector, seed=1001, config=config)
-    sim = ev.hits
-    signal = sim[(ev.truth.particle_id != 0).to_numpy()]
+    source = ReplaySource(f"{prefix}-particles.csv.gz")
+    ev = simulate_event(source, detector, seed=1001, config=default_config(source, max_turns=max_turns))
     key = ["volume_id", "layer_id"]
-    counts = pd.concat([real.groupby(key).size().rename("real"), sim.groupby(key).size().rename("sim"),
-                        signal.groupby(key).size().rename("signal")], axis=1).fillna(0)  # fmt: skip
+    counts = pd.concat([real.groupby(key).size().rename("real"), ev.hits.groupby(key).size().rename("sim")],
+                       axis=1).fillna(0)
     counts["ratio"] = counts.sim / counts.real
-    counts["signal_ratio"] = counts.signal / counts.real
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    labels = [f"{v}/{l}" for v, l in counts.index]
-    x = np.arange(len(counts))
-    axes[0].bar(x - 0.2, counts.real, 0.4, label="real event 1001")
-    axes[0].bar(x + 0.2, counts.sim, 0.4, label="simulated (replay + noise)")
-    axes[0].bar(x + 0.2, counts.signal, 0.4, label="of which signal", alpha=0.6)
-    axes[0].set_xticks(x, labels, rotation=90, fontsize=6)
-    axes[0].set(ylabel="hits", title="hits per volume/layer")
-    axes[0].legend(fontsize=7)
-    for table, name in ((real, "real"), (sim, "simulated")):
-        r = np.hypot(table.x, table.y)
-        axes[1].scatter(table.z[::7], r[::7], s=0.3, alpha=0.4, label=name)
-        axes[2].hist(np.arctan2(table.y, table.x), bins=90, histtype="step", label=name)
-    axes[1].set(xlabel="z [mm]", ylabel="r [mm]", title="r-z (every 7th hit)")
-    axes[1].legend(markerscale=20)
-    axes[2].set(xlabel="phi", ylabel="hits", title="phi")
-    axes[2].legend()
-    fig.tight_layout()
-    atomic_savefig(fig, OUT / "event1001_layers_rz_phi.png", dpi=60)
-    plt.close(fig)
-    phi_real, _ = np.histogram(np.arctan2(real.y, real.x), bins=36, range=(-np.pi, np.pi))
-    phi_sim, _ = np.histogram(np.arctan2(sim.y, sim.x), bins=36, range=(-np.pi, np.pi))
     off = (counts.ratio - 1).abs()
+    n_real_noise = len(real) - int(pd.read_csv(f"{prefix}-particles.csv.gz").nhits.sum())
     return {
         "hits_real": len(real),
-        "hits_sim": len(sim),
-        "noise_hits_real_file_minus_nhits": n_noise,
-        "signal_hits_sim": len(signal),
-        "signal_hits_real_sum_nhits": len(real) - n_noise,
+        "hits_sim": len(ev.hits),
+        "noise_share_real": n_real_noise / len(real),
+        "noise_share_sim": float((ev.truth.particle_id == 0).mean()),
         "layers": len(counts),
-        "layers_within_15pct_with_noise": int((off <= 0.15).sum()),
-        "layers_within_15pct_signal_only_vs_real_with_noise": int(((counts.signal_ratio - 1).abs() <= 0.15).sum()),
-        "worst_layers_with_noise": {f"{v}/{l}": round(float(counts.ratio[(v, l)]), 3) for (v, l) in off.sort_values().index[-8:][::-1]},
-        "ratio_per_layer_with_noise": {f"{v}/{l}": round(float(r), 3) for (v, l), r in counts.ratio.items()},
-        "ratio_per_layer_signal_only": {f"{v}/{l}": round(float(r), 3) for (v, l), r in counts.signal_ratio.items()},
-        "phi_chi2_per_bin": float(np.mean((phi_sim / phi_sim.sum() * phi_real.sum() - phi_real) ** 2 / phi_real)),
-        "note": "real hits include noise (no truth for event 1001). Simulated noise: the real count, spread over "
-        "volumes like the sample event's truth-labelled noise (particle_id 0) and uniformly over each volume's modules",
-    }
+        "layers_within_15pct": int((off <= 0.15).sum()),
+        "worst_layers": {f"{v}/{l}": round(float(counts.ratio[(v, l)]), 3) for (v, l) in off.sort_values().index[-6:][::-1]},
+    }, counts
 
 
-def field_check() -> dict:
-    """The field the challenge simulation used, read off the sample event's truth momenta.
-
-    For consecutive true hits of a particle (ordered by distance from its vertex), the turn of the
-    transverse momentum over the transverse chord gives the local B_z = pT / (c * R) with
-    R = chord / (2 sin(dphi / 2)); medians per |z| bin (pairs with a chord > 30 mm and a turn
-    > 0.02 rad). A uniform 2 T field gives 2.00 everywhere. Also the median ratio of pT / p at a hit
-    to pT / p at the vertex (1 in a uniform field without scattering).
-    """
-    prefix = DATA / "sample_event" / "event000000001"
-    particles = pd.read_csv(f"{prefix}-particles.csv.gz")[["particle_id", "vx", "vy", "vz", "px", "py", "pz"]]
-    hits = pd.read_csv(f"{prefix}-hits.csv.gz").merge(pd.read_csv(f"{prefix}-truth.csv.gz"), on="hit_id")
-    hits = hits[hits.particle_id != 0].merge(particles, on="particle_id")
-    hits["d"] = np.sqrt((hits.tx - hits.vx) ** 2 + (hits.ty - hits.vy) ** 2 + (hits.tz - hits.vz) ** 2)
-    hits = hits.sort_values(["particle_id", "d"]).reset_index(drop=True)
-    nxt = hits.shift(-1)
-    pair = (hits.particle_id == nxt.particle_id).to_numpy()
-    a, b = hits[pair], nxt[pair]
-    pt = 0.5 * (np.hypot(a.tpx, a.tpy).to_numpy() + np.hypot(b.tpx, b.tpy).to_numpy())
-    dphi = np.angle(np.exp(1j * (np.arctan2(b.tpy, b.tpx).to_numpy() - np.arctan2(a.tpy, a.tpx).to_numpy())))
-    chord = np.hypot(b.tx.to_numpy() - a.tx.to_numpy(), b.ty.to_numpy() - a.ty.to_numpy())
-    with np.errstate(divide="ignore"):
-        bz = pt * 2 * np.abs(np.sin(dphi / 2)) / (0.299792458e-3 * chord)
-    z = np.abs(0.5 * (a.tz.to_numpy() + b.tz.to_numpy()))
-    ok = (chord > 30) & (np.abs(dphi) > 0.02) & (pt > 0.1)
-    edges = [0, 300, 600, 900, 1200, 1500, 1800, 2200, 2600, 3000]
-    zbin = pd.cut(z[ok], edges)
-    per_z = pd.Series(bz[ok]).groupby(zbin, observed=True).agg(["size", "median"])
-    pt0 = np.hypot(hits.px, hits.py)
-    ratio = (np.hypot(hits.tpx, hits.tpy) / np.sqrt(hits.tpx**2 + hits.tpy**2 + hits.tpz**2)) / (
-        pt0 / np.sqrt(pt0**2 + hits.pz**2))
-    low = (pt0 > 0.15) & (pt0 < 0.3)
-    ratio_z = ratio[low].groupby(pd.cut(hits.tz.abs()[low], edges), observed=True).median()
-    return {
-        "bz_tesla_median_per_abs_z_mm": {f"{int(i.left)}-{int(i.right)}": round(float(r["median"]), 3)
-                                         for i, r in per_z.iterrows()},
-        "pairs_per_abs_z_mm": {f"{int(i.left)}-{int(i.right)}": int(r["size"]) for i, r in per_z.iterrows()},
-        "pt_over_p_ratio_hit_to_vertex_pt_0.15_0.3GeV": {f"{int(i.left)}-{int(i.right)}": round(float(v), 3)
-                                                          for i, v in ratio_z.items()},
-        "note": "the challenge field falls from 2.0 T at |z| < 300 mm to ~1.5 T at |z| = 1.65 m and ~0.7 T beyond "
-        "|z| = 2.2 m (a finite solenoid, with the radial component that turns pT into pz of loopers); the "
-        "simulator's field is a uniform 2 T (issue 3), so end-cap loopers curl more tightly than in the real data",
-    }
+def turn_fractions(hits: pd.DataFrame, truth: pd.DataFrame, particles: pd.DataFrame) -> np.ndarray:
+    """Path length to each particle's last hit over one full turn, 2 pi p / (0.3 B), from the
+    rotation of the true transverse momentum between the vertex and the hit (in [-0.1, 0.9) turns)."""
+    t = truth[truth.particle_id != 0].merge(particles[["particle_id", "px", "py", "q"]], on="particle_id")
+    rotation = (np.arctan2(t.tpy, t.tpx) - np.arctan2(t.py, t.px)) * -np.sign(t.q)
+    fraction = np.mod(rotation / (2 * np.pi) + 0.1, 1.0) - 0.1
+    return t.assign(fraction=fraction).groupby("particle_id").fraction.max().to_numpy()
 
 
-def pythia_check(detector) -> dict:
+def pythia_check(detector, max_turns: float, n_events: int):
+    """Mean figures of ``n_events`` mu = 200 Pythia events with the defaults, and the first event."""
     from gnn4hep.tracking.simulation.pythia_source import PythiaSource
 
-    start = time.perf_counter()
-    ev = simulate_event(PythiaSource(pileup=200), detector, seed=2024)
-    seconds = time.perf_counter() - start
-    real_particles = pd.read_csv(DATA / "particles" / "event000001000-particles.csv.gz")
-    real_hits = pd.read_csv(DATA / "full_event" / "event000001001-hits.csv.gz")
-    return {
-        "sim_particles": len(ev.particles),
-        "sim_particles_with_hits": int((ev.particles.nhits > 0).sum()),
-        "sim_hits": len(ev.hits),
-        "real_particles_event1000": len(real_particles),
-        "real_particles_with_hits_event1000": int((real_particles.nhits > 0).sum()),
-        "real_hits_event1001": len(real_hits),
-        "seconds_including_pythia_init": round(seconds, 2),
-    }
+    source = PythiaSource(pileup=200)
+    config = default_config(source, max_turns=max_turns)
+    simulate_event(source, detector, seed=1, config=config)  # Pythia initialisation
+    rows, first = [], None
+    for k in range(n_events):
+        start = time.process_time()
+        ev = simulate_event(source, detector, seed=2024, config=config, event_index=k)
+        cpu = time.process_time() - start
+        figures = particle_figures(ev.particles)
+        figures.update(hits=len(ev.hits), noise_share=float((ev.truth.particle_id == 0).mean()), cpu_seconds=cpu)
+        rows.append(figures)
+        first = first or ev
+    return pd.DataFrame(rows).mean().to_dict(), first
 
 
-def main() -> int:
+def _binned_mean(x, y, edges):
+    which = np.digitize(x, edges) - 1
+    ok = (which >= 0) & (which < len(edges) - 1)
+    total = np.bincount(which[ok], y[ok], minlength=len(edges) - 1)
+    count = np.bincount(which[ok], minlength=len(edges) - 1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def plots(reals: list[pd.DataFrame], pythia_event, counts: pd.DataFrame | None, sample_fractions, sim_fractions):
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
+    if counts is not None:
+        x = np.arange(len(counts))
+        axes[0].bar(x - 0.2, counts.real, 0.4, label="real event 1001")
+        axes[0].bar(x + 0.2, counts.sim, 0.4, label="replay + default noise")
+        axes[0].set_xticks(x, [f"{v}/{l}" for v, l in counts.index], rotation=90, fontsize=6)
+        axes[0].set(ylabel="hits", title="hits per volume/layer")
+        axes[0].legend(fontsize=7)
+    real = pd.concat(reals, ignore_index=True)
+    real = real[real.nhits > 0]
+    eta_edges, pt_edges = np.linspace(-4, 4, 33), np.geomspace(0.1, 20, 25)
+    for table, label in ((real, "real 1000-1019"), (None if pythia_event is None else pythia_event.particles, "Pythia mu=200")):
+        if table is None:
+            continue
+        table = table[table.nhits > 0]
+        pt = np.hypot(table.px, table.py).to_numpy()
+        eta = np.arcsinh(table.pz.to_numpy() / pt)
+        axes[1].plot(0.5 * (eta_edges[1:] + eta_edges[:-1]), _binned_mean(eta, table.nhits.to_numpy(float), eta_edges), label=label)
+        axes[2].plot(np.sqrt(pt_edges[1:] * pt_edges[:-1]), _binned_mean(pt, table.nhits.to_numpy(float), pt_edges), label=label)
+    axes[1].set(xlabel="eta", ylabel="mean hits per particle with hits", title="hits per particle vs eta")
+    axes[2].set(xlabel="pT [GeV]", xscale="log", ylabel="mean hits per particle with hits", title="hits per particle vs pT")
+    bins = np.linspace(-0.1, 0.9, 51)
+    for values, label in ((sample_fractions, "real sample event"), (sim_fractions, "Pythia mu=200")):
+        if values is not None:
+            axes[3].hist(values, bins=bins, histtype="step", density=True, label=label)
+    axes[3].set(xlabel="path to last hit / one turn", ylabel="particles (normalised)", yscale="log",
+                title="path length to the last hit")
+    for ax in axes[1:]:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_savefig(fig, OUT / "realism_overlays.png", dpi=60)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=20, help="real particles files to replay (1-20)")
+    parser.add_argument("--max-turns", type=float, default=0.5, help="loop limit (turns) of every simulation")
+    parser.add_argument("--pythia-events", type=int, default=8, help="mu = 200 Pythia events (0: none)")
+    args = parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"real TrackML data not found at {DATA}; nothing to check")
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     detector = read_detector()
-    results = {"nhits_replay": nhits_check(detector), "sample_event_from_truth_states": sample_event_check(detector),
-               "event1001_layers": layer_check(detector), "field_from_sample_truth": field_check(),
-               "pythia_mu200": pythia_check(detector)}
-    atomic_write_json(OUT / "realism.json", results)
-    for name, values in results.items():
-        print(f"== {name}")
-        for key, value in values.items():
-            if not key.startswith("ratio_per_layer") and key != "per_volume":
-                print(f"  {key}: {value}")
+    reals = real_particles(20)
+    real_figures = pd.DataFrame([particle_figures(p) for p in reals])
+    replay, _ = replay_check(detector, max(1, min(args.files, 20)), args.max_turns)
+    layers, counts = layer_check(detector, args.max_turns)
+    pythia, pythia_event = (None, None) if args.pythia_events < 1 else pythia_check(detector, args.max_turns, args.pythia_events)
+    prefix = DATA / "sample_event" / "event000000001"
+    sample = [pd.read_csv(f"{prefix}-{part}.csv.gz") for part in ("hits", "truth", "particles")]
+    sample_fractions = turn_fractions(*sample)
+    sim_fractions = None if pythia_event is None else turn_fractions(pythia_event.hits, pythia_event.truth, pythia_event.particles)
+    plots(reals, pythia_event, counts, sample_fractions, sim_fractions)
+    real_mean = real_figures.mean()
+    noise_real = layers["noise_share_real"]
+    rows = [
+        ("hits (mu=200 Pythia, defaults)", pythia and pythia["hits"], real_mean.signal_hits / (1 - noise_real)),
+        ("noise share of hits", pythia and pythia["noise_share"], noise_real),
+        ("particles", pythia and pythia["particles"], real_mean.particles),
+        ("particles with hits", pythia and pythia["particles_with_hits"], real_mean.particles_with_hits),
+        ("hits per particle with hits", pythia and pythia["hits_per_particle"], real_mean.hits_per_particle),
+        ("share of particles with pT < 0.15 GeV", pythia and pythia["share_pt_below_0.15GeV"], real_mean["share_pt_below_0.15GeV"]),
+        ("share with hits starting > 10 mm (secondaries)", pythia and pythia["share_with_hits_vertex_r_gt_10mm"],
+         real_mean.share_with_hits_vertex_r_gt_10mm),
+        ("share with hits ending at a daughter vertex", pythia and pythia["share_with_hits_ending_at_daughter_vertex"],
+         real_mean.share_with_hits_ending_at_daughter_vertex),
+        ("short tail: <= 6 hits at 2.3 < |eta| < 2.7", pythia and pythia["short_tail_share_le6_hits_eta_2.3_2.7"],
+         real_mean["short_tail_share_le6_hits_eta_2.3_2.7"]),
+        ("path to last hit / turn, 99th percentile", None if sim_fractions is None else float(np.quantile(sim_fractions, 0.99)),
+         float(np.quantile(sample_fractions, 0.99))),
+        (f"replay ({replay['files']} files): within +-1 of real nhits", replay["within_1"], ">= 0.90"),
+        ("replay: mean sim - real nhits", replay["mean_difference"], "within +-0.2"),
+        ("replay 1001 + noise: layers within 15% of real", f"{layers['layers_within_15pct']}/{layers['layers']}", ">= 46/48"),
+        ("replay 1001 + noise: hits", layers["hits_sim"], layers["hits_real"]),
+    ]
+    print(f"max_turns = {args.max_turns} (stand-in for the path limit); real: mean of events 1000-1019 "
+          f"(hits: sum of nhits / (1 - event 1001's noise share))")
+    print(f"{'quantity':<52} {'simulation':>12} {'real':>12}")
+    for name, sim, real in rows:
+        fmt = (lambda v: f"{v:12.4g}" if isinstance(v, (int, float, np.floating, np.integer)) else f"{str(v):>12}")
+        print(f"{name:<52} {fmt(sim if sim is not None else '-')} {fmt(real)}")
+    if pythia:
+        print(f"Pythia: mean of {args.pythia_events} events; {pythia['cpu_seconds']:.2f} s CPU per event "
+              "(Pythia generation included)")
+    atomic_write_json(OUT / "realism.json", {
+        "max_turns": args.max_turns, "pythia_mu200": pythia, "real_events_1000_1019_mean": real_mean.to_dict(),
+        "real_events_1000_1019_min": real_figures.min().to_dict(), "real_events_1000_1019_max": real_figures.max().to_dict(),
+        "replay": replay, "event1001_layers": layers,
+        "path_over_turn_quantiles": {"real_sample": np.quantile(sample_fractions, [0.5, 0.9, 0.99, 1]).tolist(),
+                                     "pythia": None if sim_fractions is None else np.quantile(sim_fractions, [0.5, 0.9, 0.99, 1]).tolist()},
+    })
     return 0
 
 

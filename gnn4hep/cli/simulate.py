@@ -25,9 +25,15 @@ def _check_source(value: str) -> str:
     raise typer.BadParameter(f"{value!r} is not one of {', '.join(SOURCE_KINDS)}")
 
 
-def _check_material(value: str) -> str:
-    if value not in ("silicon", "trackml"):
+def _check_material(value: str | None) -> str | None:
+    if value is not None and value not in ("silicon", "trackml"):
         raise typer.BadParameter(f"{value!r} is not one of silicon, trackml")
+    return value
+
+
+def _check_field(value: str | None) -> str | None:
+    if value is not None and value not in ("uniform", "solenoid"):
+        raise typer.BadParameter(f"{value!r} is not one of uniform, solenoid")
     return value
 
 
@@ -39,22 +45,35 @@ def simulate(
                                         help="pythia | gun | quick | replay:PATH")] = "quick",
     seed: Annotated[int, typer.Option("--seed", parser=params.seed, help="random seed; event i uses (seed, i)")] = 0,
     workers: Annotated[int, typer.Option("--workers", parser=params.workers, help="parallel processes")] = 1,
-    noise_hits: Annotated[int, typer.Option("--noise-hits", parser=params.integer(0, 10_000_000), help="noise hits per event")] = 0,
+    noise_hits: Annotated[int | None, typer.Option("--noise-hits", parser=params.integer(0, 10_000_000), help="noise hits per event "
+                                                   "[default: pythia, replay: the real rate; else 0]")] = None,
     efficiency: Annotated[float, typer.Option("--efficiency", parser=params.fraction, help="hit efficiency")] = 0.99,
-    min_pt: Annotated[float, typer.Option("--min-pt", parser=params.number(0.0, 10_000.0), help="pT cut in GeV")] = 0.15,
-    material: Annotated[str, typer.Option("--material", parser=_check_material,
-                                          help="silicon: bare sensors; trackml: measured layer material "
-                                          "(sensors + supports) with energy loss")] = "silicon",
+    min_pt: Annotated[float | None, typer.Option("--min-pt", parser=params.number(0.0, 10_000.0), help="pT cut in GeV [default: 0.15]")] = None,
+    material: Annotated[str | None, typer.Option("--material", parser=_check_material,
+                                                 help="silicon: bare sensors; trackml: measured layer material "
+                                                 "(sensors + supports) with energy loss [default: trackml for "
+                                                 "pythia and replay, silicon otherwise]")] = None,
+    field: Annotated[str | None, typer.Option("--field", parser=_check_field,
+                                              help="uniform: 2 T, exact helices; solenoid: the TrackML finite solenoid "
+                                              "[default: solenoid for pythia and replay, uniform for gun and quick]")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Simulate events in the TrackML challenge format on the TrackML detector; prints the event
     prefixes written, one per line."""
     from gnn4hep.cli.common import console
-    from gnn4hep.tracking.simulation import SimulationConfig, simulate_events
+    from gnn4hep.tracking.simulation import simulate_events
+    from gnn4hep.tracking.simulation.batch import default_config
 
-    trackml = material == "trackml"
-    config = SimulationConfig(noise_hits=noise_hits, hit_efficiency=efficiency, min_pt_gev=min_pt,
-                              trackml_material=trackml, energy_loss=trackml)
+    given = {"hit_efficiency": efficiency}
+    if noise_hits is not None:
+        given.update(noise_hits=noise_hits, noise_fraction=0.0)
+    if min_pt is not None:
+        given["min_pt_gev"] = min_pt
+    if material is not None:
+        given.update(trackml_material=material == "trackml", energy_loss=material == "trackml")
+    if field is not None:
+        given["field"] = field
+    config = default_config(source, **given)
     prefixes = simulate_events(
         out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
     )

@@ -26,7 +26,7 @@ scaled per variable by ``TOLERANCE_SCALE``: rad for dphi, eta units, 1000 mm per
 
 The map's efficiency grows with the number of training pairs (module pairs never seen are missing):
 fit it on many events; simulated particle-gun events are a cheap source of true pairs.
-Candidate generation is a pandas merge of hits on module keys (vectorised, no loop).
+Candidate generation is sort-based (:func:`module_map_candidates`): hits sorted by module once, pairs\nenumerated per map row from contiguous ranges, in chunks that bound the memory.
 """
 
 from __future__ import annotations
@@ -73,12 +73,51 @@ def merge_module_maps(maps: list[pd.DataFrame]) -> pd.DataFrame:
     return both.groupby(["module_a", "module_b"]).agg(**aggregations).reset_index()[list(MAP_COLUMNS)]
 
 
-def module_map_candidates(table: pd.DataFrame, module_map: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """All hit pairs (source, target rows) on mapped module pairs, and the map row of each."""
-    hits = pd.DataFrame({"row": np.arange(len(table)), "module": table["module_key"].to_numpy()})
-    candidates = module_map.merge(hits.rename(columns={"module": "module_a", "row": "source"}), on="module_a")
-    candidates = candidates.merge(hits.rename(columns={"module": "module_b", "row": "target"}), on="module_b")
-    return candidates["source"].to_numpy(np.int64), candidates["target"].to_numpy(np.int64), candidates
+def module_map_candidates(table: pd.DataFrame, module_map: pd.DataFrame,
+                          rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All hit pairs on mapped module pairs: (source, target) row positions of ``table`` and the map row of each.
+
+    Sort-based: the hits are sorted by module once; each map row's hits on ``module_a`` and ``module_b``
+    are then contiguous ranges found by binary search, and the pairs of row m are the
+    n_a(m) x n_b(m) products of the two ranges, enumerated with ``np.repeat`` (no join, no DataFrame).
+    Pairs come grouped by map row, then by source hit, then by target hit, in sorted-module order.
+
+    Args:
+        table: hit table with ``module_key``.
+        module_map: from :func:`fit_module_map`.
+        rows: only these map rows (default: all).
+    """
+    keys = table["module_key"].to_numpy(np.int64)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    if rows is None:
+        rows = np.arange(len(module_map))
+    module_a = module_map["module_a"].to_numpy(np.int64)[rows]
+    module_b = module_map["module_b"].to_numpy(np.int64)[rows]
+    a_start = np.searchsorted(sorted_keys, module_a, side="left")
+    n_a = np.searchsorted(sorted_keys, module_a, side="right") - a_start
+    b_start = np.searchsorted(sorted_keys, module_b, side="left")
+    n_b = np.searchsorted(sorted_keys, module_b, side="right") - b_start
+    n_pairs = n_a * n_b
+    used = np.flatnonzero(n_pairs)
+    counts = n_pairs[used]
+    pair_row = np.repeat(used, counts)
+    k = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    width = n_b[pair_row]
+    source = order[a_start[pair_row] + k // width]
+    target = order[b_start[pair_row] + k % width]
+    return source, target, rows[pair_row]
+
+
+def _row_chunks(module_map: pd.DataFrame, table: pd.DataFrame, max_pairs: int) -> list[np.ndarray]:
+    """Consecutive map rows grouped so that each group yields at most about ``max_pairs`` candidates."""
+    counts = table["module_key"].value_counts()
+    n_a = module_map["module_a"].map(counts).fillna(0).to_numpy(np.int64)
+    n_b = module_map["module_b"].map(counts).fillna(0).to_numpy(np.int64)
+    cumulative = np.cumsum(n_a * n_b)
+    group = cumulative // max(int(max_pairs), 1)
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    return np.split(np.arange(len(module_map)), bounds)
 
 
 def statistical_padding(module_map: pd.DataFrame, name: str) -> np.ndarray:
@@ -98,6 +137,7 @@ def build_module_map_edges(
     tolerance: float = 0.01,
     variables: tuple[str, ...] = VARIABLES,
     statistical: bool = True,
+    max_pairs: int = 4_000_000,
 ) -> np.ndarray:
     """Directed edges (2, E) (row positions of ``table``) of hit pairs on mapped module pairs.
 
@@ -108,25 +148,32 @@ def build_module_map_edges(
         tolerance: absolute widening of each range, times ``TOLERANCE_SCALE[variable]``.
         variables: the doublet variables cut on (columns missing from an older map are skipped).
         statistical: add the order-statistics padding W_layer_pair / (n_true + 1).
+        max_pairs: candidates are generated and cut in chunks of map rows of about this many pairs
+            (bounds the memory: about 100 bytes per candidate).
     """
-    module_map = module_map.copy()
-    for name in variables:
-        if f"{name}_min" in module_map:
-            module_map[f"{name}_pad"] = statistical_padding(module_map, name) if statistical else 0.0
-    source, target, candidates = module_map_candidates(table, module_map)
-    keep = source != target
-    same_module = candidates["module_a"].to_numpy() == candidates["module_b"].to_numpy()
+    cut_variables = [name for name in variables if f"{name}_min" in module_map]
+    low, high = {}, {}
+    for name in cut_variables:
+        lo = module_map[f"{name}_min"].to_numpy(np.float64)
+        hi = module_map[f"{name}_max"].to_numpy(np.float64)
+        pad = statistical_padding(module_map, name) if statistical else 0.0
+        width = margin * (hi - lo) + tolerance * TOLERANCE_SCALE[name] + pad
+        low[name], high[name] = lo - width, hi + width
+    module_a = module_map["module_a"].to_numpy(np.int64)
+    module_b = module_map["module_b"].to_numpy(np.int64)
     radius = np.hypot(table["r"].to_numpy(), table["z"].to_numpy())
-    keep &= ~same_module | (radius[source] < radius[target])
-    source, target, candidates = source[keep], target[keep], candidates[keep]
-    values = pair_variables(table, source, target)
-    keep = np.ones(len(source), dtype=bool)
-    for name in variables:
-        if f"{name}_min" not in candidates:
-            continue
-        low = candidates[f"{name}_min"].to_numpy()
-        high = candidates[f"{name}_max"].to_numpy()
-        width = margin * (high - low) + tolerance * TOLERANCE_SCALE[name] + candidates[f"{name}_pad"].to_numpy()
-        outside = (values[name] < low - width) | (values[name] > high + width)
-        keep &= ~outside  # NaN value or NaN range (tiny dr): not cut
-    return np.stack([source[keep], target[keep]]).astype(np.int64)
+    kept = []
+    for rows in _row_chunks(module_map, table, max_pairs):
+        source, target, row = module_map_candidates(table, module_map, rows)
+        same_module = module_a[row] == module_b[row]
+        keep = (source != target) & (~same_module | (radius[source] < radius[target]))
+        source, target, row = source[keep], target[keep], row[keep]
+        values = pair_variables(table, source, target)
+        keep = np.ones(len(source), dtype=bool)
+        for name in cut_variables:
+            outside = (values[name] < low[name][row]) | (values[name] > high[name][row])
+            keep &= ~outside  # NaN value or NaN range (tiny dr): not cut
+        kept.append(np.stack([source[keep], target[keep]]))
+    if not kept:
+        return np.empty((2, 0), dtype=np.int64)
+    return np.concatenate(kept, axis=1).astype(np.int64)

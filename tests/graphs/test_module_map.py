@@ -62,3 +62,43 @@ def test_range_cuts_remove_edges(tables):
 def test_empty_training_set_is_an_error():
     with pytest.raises(ValueError, match="at least one"):
         fit_module_map([])
+
+
+def _brute_force_edges(table, module_map, margin, tolerance):
+    """Every ordered hit pair tested against its module pair's row, one pair at a time (independent route)."""
+    from gnn4hep.graphs.geometric import pair_variables
+    from gnn4hep.graphs.module_map import TOLERANCE_SCALE, VARIABLES, statistical_padding
+
+    rows = {(a, b): i for i, (a, b) in enumerate(zip(module_map["module_a"], module_map["module_b"]))}
+    pads = {name: statistical_padding(module_map, name) for name in VARIABLES}
+    keys = table["module_key"].to_numpy()
+    radius = np.hypot(table["r"].to_numpy(), table["z"].to_numpy())
+    source, target = np.meshgrid(np.arange(len(table)), np.arange(len(table)), indexing="ij")
+    source, target = source.ravel(), target.ravel()
+    values = pair_variables(table, source, target)
+    low = {name: module_map[f"{name}_min"].to_numpy() for name in VARIABLES}
+    high = {name: module_map[f"{name}_max"].to_numpy() for name in VARIABLES}
+    edges = set()
+    for k, (i, j) in enumerate(zip(source.tolist(), target.tolist())):
+        row = rows.get((keys[i], keys[j]))
+        if i == j or row is None or (keys[i] == keys[j] and not radius[i] < radius[j]):
+            continue
+        accepted = True
+        for name in VARIABLES:
+            width = margin * (high[name][row] - low[name][row]) + tolerance * TOLERANCE_SCALE[name] + pads[name][row]
+            if values[name][k] < low[name][row] - width or values[name][k] > high[name][row] + width:
+                accepted = False
+        if accepted:
+            edges.add((i, j))
+    return edges
+
+
+@pytest.mark.parametrize("max_pairs", [1, 50, 10**9])
+def test_sort_based_edges_equal_brute_force_pairs(tables, max_pairs):
+    module_map = fit_module_map(tables[:20])
+    table = tables[20].iloc[:400].reset_index(drop=True)
+    edges = build_module_map_edges(table, module_map, margin=0.1, tolerance=0.01, max_pairs=max_pairs)
+    got = list(map(tuple, edges.T.tolist()))
+    assert len(got) == len(set(got))  # each pair once, whatever the chunking
+    assert set(got) == _brute_force_edges(table, module_map, 0.1, 0.01)
+    assert len(got) > 0

@@ -21,6 +21,7 @@ import gzip
 import io
 import os
 import shutil
+import types
 import typing
 import warnings
 from dataclasses import dataclass, field
@@ -116,7 +117,8 @@ def _base_annotation(annotation):
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if typing.get_origin(annotation) is typing.Union and len(args) == 1 else annotation
+    is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)  # Optional[int] and int | None
+    return args[0] if is_union and len(args) == 1 else annotation
 
 
 def _hints(command) -> dict[str, object]:

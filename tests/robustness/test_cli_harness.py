@@ -60,7 +60,7 @@ TEMPLATES: dict[str, Template] = {
     "simulate": Template(["simulate", "--out", Out("dir", "sim"), "--no-progress"],
                          bad_values=[(["--source", "bogus[/x]"], "--source"), (["--source", "replay:"], "--source"),
                                      (["--source", "replay:/no/such [/x]"], "/no/such [/x]"),
-                                     (["--material", "lead"], "--material"), (["--efficiency", "1.5"], "--efficiency"),
+                                     (["--material", "lead"], "--material"), (["--field", "dipole[/x]"], "--field"), (["--efficiency", "1.5"], "--efficiency"),
                                      (["--events", "0"], "--events"), (["--workers", "0"], "--workers")]),
     "fit": Template(["fit", EVENT, SUBMISSION, "--out", Out("file", "params.csv")],
                     optional={"--cleaned": Out("file", "cleaned.csv"), "--detector": In("detector", "detectors.csv")},

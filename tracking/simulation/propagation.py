@@ -1,6 +1,12 @@
 """Vectorised propagation of charged particles through the module planes of the detector.
 
-Each particle moves on an exact helix (:mod:`.helix`) in the uniform field between module crossings.
+:func:`propagate` takes the field: in the TrackML finite solenoid (or any :class:`~.stepper.FieldTable`)
+particles are stepped with Runge-Kutta-Nystroem by the compiled navigator of :mod:`.field_navigation`, which
+applies the same navigation rules and material effects as described here. In a uniform field (a number or a
+:class:`~gnn4hep.tracking.field.UniformField`) the helix navigator below is exact. Both apply the loop
+protection (``PropagationSettings.loop_fraction``, :func:`loop_path_mm`) as a per-particle path limit.
+
+In the uniform field each particle moves on an exact helix (:mod:`.helix`) between module crossings.
 All active particles advance together, one *layer crossing* per step (numpy over particles, never a
 Python loop over particles or modules):
 
@@ -36,7 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gnn4hep.tracking.field import UniformField
 from gnn4hep.tracking.simulation import helix
+from gnn4hep.tracking.simulation.field_navigation import propagate_in_field
+from gnn4hep.tracking.simulation.stepper import FieldTable, field_at
 from gnn4hep.tracking.simulation.geometry_index import GeometryIndex
 from gnn4hep.tracking.simulation.material import highland_theta0, lose_energy, scatter, unrecorded_end_probability
 
@@ -60,6 +69,9 @@ class PropagationSettings:
     ``inward_start_volume`` (with ``barrel_outward_only``): a particle produced moving inward inside
     a barrel volume crosses the barrel layers of that volume inward only (see
     :func:`_inward_start_volume`).
+    ``loop_fraction``: the loop protection of the challenge simulation (ACTS): a particle stops after this
+    fraction of one full turn of path, 2 pi p / (K |q| |B|) with p and |B| at the production vertex
+    (:func:`loop_path_mm`; None: no limit).
     """
 
     multiple_scattering: bool = True
@@ -77,6 +89,7 @@ class PropagationSettings:
     barrel_eta_max: float | None = None
     skip_start_layer: bool = False
     inward_start_volume: bool = False
+    loop_fraction: float | None = None
 
 
 @dataclass
@@ -255,13 +268,18 @@ def propagate(
     momentum: np.ndarray,
     charge: np.ndarray,
     mass: np.ndarray,
-    b_tesla: float,
+    field,
     rng: np.random.Generator,
     settings: PropagationSettings | None = None,
     max_path: np.ndarray | None = None,
     may_end: np.ndarray | None = None,
 ) -> PropagationResult:
     """Propagate particles (vertex (n, 3) mm, momentum (n, 3) GeV, charge (n,) e, mass (n,) GeV).
+
+    ``field``: B_z in tesla or a :class:`~gnn4hep.tracking.field.UniformField` (exact helices, below), or a
+    :class:`~gnn4hep.tracking.field.SolenoidField` or a :class:`~.stepper.FieldTable` (Runge-Kutta-Nystroem
+    steps, :mod:`.field_navigation`, same navigation rules and material). Hits come grouped by step in the uniform field and by particle
+    in the solenoid.
 
     ``max_path`` (n,) mm optionally ends each particle earlier than ``settings.max_path_mm`` (where
     it decays or interacts). ``may_end`` (n,) bool marks the particles that may end at random when
@@ -287,6 +305,13 @@ def propagate(
     start_layer = _start_layer(index, origin) if settings.skip_start_layer else np.full(len(pos), -1)
     use_own = settings.inward_start_volume and settings.barrel_outward_only
     own_volume = _inward_start_volume(index, origin, mom) if use_own else np.full(len(pos), -1)
+    if settings.loop_fraction is not None:
+        path_limit = np.minimum(path_limit, loop_path_mm(origin, mom, charge, field, settings.loop_fraction))
+    b_tesla = _uniform_b(field)
+    if b_tesla is None:
+        columns = propagate_in_field(index, pos, mom, charge, mass, field, rng, settings, path_limit, may_end,
+                                     start_layer, own_volume, active)
+        return PropagationResult(**columns)
     out: dict[str, list] = {k: [] for k in PropagationResult.__dataclass_fields__}
     for _ in range(settings.max_steps):
         if len(active) == 0:
@@ -380,6 +405,39 @@ def propagate(
         alive = (travelled[active] < path_limit[active]) & (pt_now >= settings.min_pt_gev) & ~ended
         active = active[alive & (turned[active] < max_turning)]
     return _collect(out)
+
+
+def _uniform_b(field) -> float | None:
+    """B_z (T) of a uniform field given as a number or UniformField; None for other fields."""
+    if isinstance(field, FieldTable):
+        return None
+    if isinstance(field, UniformField):
+        return float(field.b_tesla)
+    if isinstance(field, (int, float, np.floating)):
+        return float(field)
+    return None
+
+
+def loop_path_mm(vertex, momentum, charge, field, fraction: float) -> np.ndarray:
+    """Loop-protection path limit (mm) of each particle: ``fraction`` * 2 pi p / (K |q| |B(vertex)|).
+
+    One full turn of a helix in the field |B| has the 3-D path length 2 pi p / (K |q| |B|) (p in GeV,
+    K = 0.299792458e-3 GeV / (T mm)); ACTS's propagator stops a particle after ``loopFraction`` of it, with p
+    and B taken where the propagation starts. Neutral particles get inf.
+    """
+    vertex = np.asarray(vertex, dtype=np.float64).reshape(-1, 3)
+    p = np.linalg.norm(np.asarray(momentum, dtype=np.float64).reshape(-1, 3), axis=1)
+    b_value = _uniform_b(field)
+    if b_value is not None:
+        b = np.full(len(p), abs(b_value))
+    elif isinstance(field, FieldTable):
+        b = np.array([np.linalg.norm(field_at(*v, field.b_rho, field.b_z, field.step_mm, field.z0_mm)) for v in vertex])
+    else:
+        b = np.linalg.norm(field(vertex), axis=1)
+    q = np.abs(np.asarray(charge, dtype=np.float64))
+    with np.errstate(divide="ignore"):
+        turn = 2.0 * np.pi * p / (helix.C_GEV_PER_T_MM * q * b)
+    return np.where(q * b > 0, fraction * turn, np.inf)
 
 
 def _material(index, settings, module, layer, first_in_layer, momentum, mass, charge, rng):

@@ -1,0 +1,85 @@
+"""The field models against independent routes: quadrature, Biot-Savart, Maxwell's equations."""
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+from gnn4hep.tracking.field import (TRACKML_SOLENOID, SolenoidField, UniformField, bulirsch_cel,
+                                    field_from_metadata, field_from_name)
+
+
+def test_bulirsch_cel_matches_direct_quadrature():
+    rng = np.random.default_rng(1)
+    for kc, p, c, s in zip(rng.uniform(0.05, 1, 6), rng.uniform(0.01, 2, 6), rng.normal(size=6), rng.normal(size=6)):
+        integrand = lambda t: (c * np.cos(t) ** 2 + s * np.sin(t) ** 2) / (  # noqa: E731
+            (np.cos(t) ** 2 + p * np.sin(t) ** 2) * np.sqrt(np.cos(t) ** 2 + kc**2 * np.sin(t) ** 2))
+        reference = integrate.quad(integrand, 0, np.pi / 2, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
+        assert bulirsch_cel(kc, p, c, s) == pytest.approx(reference, rel=1e-10, abs=1e-12)
+
+
+def test_solenoid_on_axis_equals_textbook_formula():
+    field = SolenoidField(radius_mm=1000.0, half_length_mm=2000.0, b_center_tesla=2.0)
+    z = np.linspace(-4000, 4000, 41)
+    a, b = 1000.0, 2000.0
+    mu0_n_i = 2.0 * np.hypot(a, b) / b
+    expected = mu0_n_i / 2 * ((z + b) / np.hypot(z + b, a) - (z - b) / np.hypot(z - b, a))
+    points = np.c_[np.zeros_like(z), np.zeros_like(z), z]
+    np.testing.assert_allclose(field.exact(points)[:, 2], expected, rtol=1e-12)
+    np.testing.assert_allclose(field.exact(points)[:, :2], 0.0, atol=1e-12)
+    assert field.exact(np.zeros((1, 3)))[0, 2] == pytest.approx(2.0, rel=1e-12)
+
+
+def _biot_savart(point, radius, half_length, mu0_n_i, n_loops=1500, n_phi=720):
+    """mu0 n I times the field of a stack of current loops (midpoint rule in z and phi), brute force."""
+    zc = -half_length + (np.arange(n_loops) + 0.5) * (2 * half_length / n_loops)
+    phi = (np.arange(n_phi) + 0.5) * (2 * np.pi / n_phi)
+    src = np.stack(np.broadcast_arrays(radius * np.cos(phi)[None], radius * np.sin(phi)[None], zc[:, None]), -1)
+    dl = np.stack([-np.sin(phi), np.cos(phi), np.zeros_like(phi)], -1) * radius * (2 * np.pi / n_phi)
+    r = point - src
+    cross = np.cross(np.broadcast_to(dl, r.shape), r) / np.linalg.norm(r, axis=-1, keepdims=True) ** 3
+    return mu0_n_i * cross.sum(axis=(0, 1)) * (2 * half_length / n_loops) / (4 * np.pi)
+
+
+@pytest.mark.parametrize("point", [(500.0, 0.0, 1000.0), (0.0, 800.0, 2900.0), (-300.0, -200.0, -1800.0),
+                                   (700.0, 700.0, 2500.0)])
+def test_solenoid_equals_biot_savart_of_current_loops(point):
+    field = TRACKML_SOLENOID
+    a, b = field.radius_mm, field.half_length_mm
+    mu0_n_i = field.b_center_tesla * np.hypot(a, b) / b
+    expected = _biot_savart(np.asarray(point), a, b, mu0_n_i)
+    np.testing.assert_allclose(field.exact(np.asarray([point]))[0], expected, atol=2e-4)
+
+
+def test_interpolated_field_within_1e4_tesla_of_closed_form():
+    rng = np.random.default_rng(2)
+    points = np.c_[rng.uniform(-1100, 1100, (5000, 2)), rng.uniform(-3500, 3500, 5000)]
+    points = points[np.hypot(points[:, 0], points[:, 1]) < 1100]
+    np.testing.assert_allclose(TRACKML_SOLENOID(points), TRACKML_SOLENOID.exact(points), atol=1e-4)
+    outside = np.array([[0.0, 0.0, 5000.0], [2000.0, 0.0, 0.0]])
+    np.testing.assert_allclose(TRACKML_SOLENOID(outside), TRACKML_SOLENOID.exact(outside), rtol=1e-12)
+
+
+def test_solenoid_field_is_divergence_and_curl_free_in_the_tracker():
+    rng = np.random.default_rng(3)
+    points = np.c_[rng.uniform(100, 700, (20, 2)), rng.uniform(-3000, 3000, 20)]
+    h = 0.01
+    jac = np.empty((len(points), 3, 3))
+    for j in range(3):
+        step = np.zeros(3)
+        step[j] = h
+        jac[:, :, j] = (TRACKML_SOLENOID.exact(points + step) - TRACKML_SOLENOID.exact(points - step)) / (2 * h)
+    divergence = np.trace(jac, axis1=1, axis2=2)
+    curl = np.stack([jac[:, 2, 1] - jac[:, 1, 2], jac[:, 0, 2] - jac[:, 2, 0], jac[:, 1, 0] - jac[:, 0, 1]], 1)
+    scale = np.abs(jac).max()
+    assert np.abs(divergence).max() < 1e-6 * scale * 1e3
+    assert np.abs(curl).max() < 1e-6 * scale * 1e3
+
+
+def test_names_and_metadata_round_trip():
+    assert field_from_name("uniform")(np.zeros((2, 3)))[:, 2].tolist() == [2.0, 2.0]
+    for field in (UniformField(1.5), TRACKML_SOLENOID):
+        again = field_from_metadata(field.metadata())
+        points = np.array([[100.0, 200.0, 2000.0]])
+        np.testing.assert_array_equal(again(points), field(points))
+    with pytest.raises(ValueError, match="unknown field 'dipole'"):
+        field_from_name("dipole")

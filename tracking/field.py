@@ -1,0 +1,232 @@
+"""The magnetic field: B (tesla) at arrays of points (mm). One model is shared by the simulator and the fitter.
+
+Two models, behind one narrow interface (:class:`MagneticField`: ``field(points) -> (n, 3)`` tesla):
+
+- :class:`UniformField`: B = (0, 0, B_z) everywhere (the light ``quick`` source and analytic tests).
+- :class:`SolenoidField`: an ideal thin finite solenoid (a uniform azimuthal current sheet of radius ``a``
+  and half-length ``b``), the model behind ACTS's ``SolenoidBField``, which made the TrackML challenge data.
+  Its field in closed form (Derby & Olbert, "Cylindrical magnets and ideal solenoids", Am. J. Phys. 78
+  (2010) 229, eqs. 5 and 7), with B0 = mu0 n I / pi, xi_pm = z -/+ ... (below) and Bulirsch's generalised
+  complete elliptic integral ``C(kc, p, c, s)`` (:func:`bulirsch_cel`)::
+
+      B_rho = B0 [alpha_+ C(k_+, 1, 1, -1) - alpha_- C(k_-, 1, 1, -1)]
+      B_z   = B0 a / (a + rho) [beta_+ C(k_+, g^2, 1, g) - beta_- C(k_-, g^2, 1, g)]
+
+      xi_+ = z + b,  xi_- = z - b,  alpha = a / sqrt(xi^2 + (rho + a)^2),  beta = xi / sqrt(xi^2 + (rho + a)^2),
+      g = (a - rho) / (a + rho),  k = sqrt((xi^2 + (a - rho)^2) / (xi^2 + (a + rho)^2)).
+
+  On the axis this is B_z(0, z) = (mu0 n I / 2) [beta_+ - beta_-], the textbook result, and B(0) =
+  mu0 n I b / sqrt(a^2 + b^2) fixes the current from the field at the centre.
+
+  Evaluation is by bilinear interpolation in a (rho, z) table of the closed form (5 mm cells, built once
+  per parameter set, cached); :meth:`SolenoidField.exact` evaluates the closed form itself.
+
+The default parameters (:data:`TRACKML_SOLENOID`) were fitted to the real TrackML sample event's truth
+(momentum changes between consecutive true hits, dp = 0.2998 q dx x B) by ``benchmarks/field_fit.py``.
+Units: positions in mm, field in tesla.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, Protocol
+
+import numpy as np
+
+FieldName = Literal["uniform", "solenoid"]
+FIELD_NAMES: tuple[str, ...] = ("uniform", "solenoid")
+DEFAULT_FIELD: FieldName = "solenoid"
+
+#: Extent of the interpolation table (mm): beyond it the closed form is evaluated directly.
+TABLE_RHO_MAX_MM = 1_300.0
+TABLE_Z_MAX_MM = 3_600.0
+TABLE_STEP_MM = 5.0
+
+
+class MagneticField(Protocol):
+    """B in tesla at an (n, 3) array of points in mm; returns (n, 3) = (B_x, B_y, B_z)."""
+
+    name: str
+
+    def __call__(self, points: np.ndarray) -> np.ndarray: ...
+
+    def metadata(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class UniformField:
+    """B = (0, 0, b_tesla) everywhere."""
+
+    b_tesla: float = 2.0
+    name: str = "uniform"
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        points = np.asarray(points, dtype=float)
+        out = np.zeros(points.shape, dtype=float)
+        out[..., 2] = self.b_tesla
+        return out
+
+    def metadata(self) -> dict:
+        return {"field": "uniform", "b_tesla": self.b_tesla}
+
+
+def bulirsch_cel(kc, p, c, s, tolerance: float = 1e-12, max_iterations: int = 60) -> np.ndarray:
+    """Bulirsch's generalised complete elliptic integral, for p > 0 (vectorised).
+
+    C(kc, p, c, s) = int_0^{pi/2} (c cos^2 t + s sin^2 t) / ((cos^2 t + p sin^2 t) sqrt(cos^2 t + kc^2 sin^2 t)) dt,
+    by Bulirsch's quadratically converging iteration (R. Bulirsch, Numer. Math. 13 (1969) 305), in the form
+    given by Derby & Olbert (2010). Arrays broadcast; kc != 0 and p > 0 are required.
+    """
+    kc, p, c, s = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (kc, p, c, s)))
+    if np.any(p <= 0) or np.any(kc == 0):
+        raise ValueError("bulirsch_cel needs p > 0 and kc != 0")
+    k = np.abs(kc)
+    pp = np.sqrt(p)
+    ss = s / pp
+    cc = c.copy()
+    em = np.ones_like(k)
+    f = cc
+    cc = cc + ss / pp
+    g = k / pp
+    ss = 2.0 * (ss + f * g)
+    pp = g + pp
+    g = em
+    em = k + em
+    kk = k
+    for _ in range(max_iterations):
+        if np.all(np.abs(g - k) <= g * tolerance):
+            break
+        k = 2.0 * np.sqrt(kk)
+        kk = k * em
+        f = cc
+        cc = cc + ss / pp
+        g = kk / pp
+        ss = 2.0 * (ss + f * g)
+        pp = g + pp
+        g = em
+        em = k + em
+    return (np.pi / 2.0) * (ss + cc * em) / (em * (em + pp))
+
+
+def solenoid_rho_z(rho: np.ndarray, z: np.ndarray, radius_mm: float, half_length_mm: float,
+                   b_center_tesla: float) -> tuple[np.ndarray, np.ndarray]:
+    """Closed-form (B_rho, B_z) in tesla of the ideal thin finite solenoid at (rho, z) in mm (rho >= 0).
+
+    On the sheet's cylinder (rho = radius_mm) it is evaluated a hair inside (the field jumps across the sheet).
+    """
+    rho, z = np.broadcast_arrays(np.asarray(rho, dtype=float), np.asarray(z, dtype=float))
+    a, b = float(radius_mm), float(half_length_mm)
+    rho = np.where(rho == a, a * (1 - 1e-9), rho)  # on the sheet's cylinder the formula divides by zero
+    mu0_n_i = b_center_tesla * np.hypot(a, b) / b  # from B_z(0, 0) = mu0 n I b / sqrt(a^2 + b^2)
+    b0 = mu0_n_i / np.pi
+    gamma = (a - rho) / (a + rho)
+    out_rho = np.zeros(rho.shape)
+    out_z = np.zeros(rho.shape)
+    for sign in (1.0, -1.0):
+        xi = z + sign * b
+        root = np.sqrt(xi**2 + (rho + a) ** 2)
+        alpha = a / root
+        beta = xi / root
+        k = np.sqrt(xi**2 + (a - rho) ** 2) / root
+        out_rho += sign * alpha * bulirsch_cel(k, 1.0, 1.0, -1.0)
+        out_z += sign * beta * bulirsch_cel(k, gamma**2, 1.0, gamma)
+    return b0 * out_rho, b0 * a / (a + rho) * out_z
+
+
+@lru_cache(maxsize=8)
+def _table(radius_mm: float, half_length_mm: float, b_center_tesla: float):
+    rho = np.arange(0.0, TABLE_RHO_MAX_MM + TABLE_STEP_MM / 2, TABLE_STEP_MM)
+    z = np.arange(-TABLE_Z_MAX_MM, TABLE_Z_MAX_MM + TABLE_STEP_MM / 2, TABLE_STEP_MM)
+    grid_rho, grid_z = np.meshgrid(rho, z, indexing="ij")
+    b_rho, b_z = solenoid_rho_z(grid_rho, grid_z, radius_mm, half_length_mm, b_center_tesla)
+    b_rho.setflags(write=False)
+    b_z.setflags(write=False)
+    return b_rho, b_z
+
+
+def interpolate_table(table: np.ndarray, rho: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a (rho, z) table laid out as in :func:`_table` (points inside it)."""
+    fr = rho / TABLE_STEP_MM
+    fz = (z + TABLE_Z_MAX_MM) / TABLE_STEP_MM
+    i = np.minimum(fr.astype(np.int64), table.shape[0] - 2)
+    j = np.minimum(fz.astype(np.int64), table.shape[1] - 2)
+    tr = fr - i
+    tz = fz - j
+    return ((1 - tr) * (1 - tz) * table[i, j] + tr * (1 - tz) * table[i + 1, j]
+            + (1 - tr) * tz * table[i, j + 1] + tr * tz * table[i + 1, j + 1])
+
+
+@dataclass(frozen=True)
+class SolenoidField:
+    """Ideal thin finite solenoid along z, centred at the origin (mm, T); see the module docstring."""
+
+    radius_mm: float = 1190.0
+    half_length_mm: float = 2580.0
+    b_center_tesla: float = 1.99
+    name: str = "solenoid"
+
+    def _to_cartesian(self, points, b_rho, b_z):
+        rho = np.hypot(points[..., 0], points[..., 1])
+        safe = np.where(rho > 0, rho, 1.0)
+        out = np.empty(points.shape, dtype=float)
+        out[..., 0] = b_rho * points[..., 0] / safe
+        out[..., 1] = b_rho * points[..., 1] / safe
+        out[..., 2] = b_z
+        return out
+
+    def exact(self, points: np.ndarray) -> np.ndarray:
+        """The closed form at (n, 3) points (mm) -> (n, 3) tesla."""
+        points = np.asarray(points, dtype=float)
+        rho = np.hypot(points[..., 0], points[..., 1])
+        b_rho, b_z = solenoid_rho_z(rho, points[..., 2], self.radius_mm, self.half_length_mm, self.b_center_tesla)
+        return self._to_cartesian(points, b_rho, b_z)
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The read-only (B_rho, B_z) tables on the (rho, z) grid of TABLE_STEP_MM cells (for compiled kernels)."""
+        return _table(self.radius_mm, self.half_length_mm, self.b_center_tesla)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        points = np.asarray(points, dtype=float)
+        rho = np.hypot(points[..., 0], points[..., 1])
+        z = points[..., 2]
+        inside = (rho < TABLE_RHO_MAX_MM) & (np.abs(z) < TABLE_Z_MAX_MM)
+        table_rho, table_z = self.tables()
+        if np.all(inside):
+            b_rho = interpolate_table(table_rho, rho, z)
+            b_z = interpolate_table(table_z, rho, z)
+        else:
+            b_rho = np.empty(rho.shape)
+            b_z = np.empty(rho.shape)
+            b_rho[inside] = interpolate_table(table_rho, rho[inside], z[inside])
+            b_z[inside] = interpolate_table(table_z, rho[inside], z[inside])
+            b_rho[~inside], b_z[~inside] = solenoid_rho_z(rho[~inside], z[~inside], self.radius_mm,
+                                                          self.half_length_mm, self.b_center_tesla)
+        return self._to_cartesian(points, b_rho, b_z)
+
+    def metadata(self) -> dict:
+        return {"field": "solenoid", "radius_mm": self.radius_mm, "half_length_mm": self.half_length_mm,
+                "b_center_tesla": self.b_center_tesla}
+
+
+#: The finite solenoid fitted to the real TrackML data (benchmarks/field_fit.py).
+TRACKML_SOLENOID = SolenoidField()
+
+
+def field_from_name(name: str, b_tesla: float = 2.0) -> MagneticField:
+    """``"uniform"`` (B_z = b_tesla) or ``"solenoid"`` (:data:`TRACKML_SOLENOID`); ValueError otherwise."""
+    if name == "uniform":
+        return UniformField(b_tesla)
+    if name == "solenoid":
+        return TRACKML_SOLENOID
+    raise ValueError(f"unknown field {name!r}: expected one of {', '.join(FIELD_NAMES)}")
+
+
+def field_from_metadata(meta: dict) -> MagneticField:
+    """The field recorded by :meth:`MagneticField.metadata` (event metadata, run folders)."""
+    kind = meta.get("field")
+    if kind == "uniform":
+        return UniformField(float(meta.get("b_tesla", 2.0)))
+    if kind == "solenoid":
+        return SolenoidField(float(meta["radius_mm"]), float(meta["half_length_mm"]), float(meta["b_center_tesla"]))
+    raise ValueError(f"unknown field in metadata: {kind!r}")
