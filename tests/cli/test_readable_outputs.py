@@ -52,7 +52,7 @@ def test_simulate_prints_the_prefixes_it_wrote(tmp_path):
     result = run_cli(["simulate", "--out", out, "--events", "2", "--no-progress", "--seed", "2"])
     assert result.code == 0, result.err
     printed = [Path(line) for line in result.out.splitlines()[1:] if line.strip()]
-    on_disk = sorted({p.name.split("-")[0] for p in out.iterdir()})
+    on_disk = sorted({p.name.split("-")[0] for p in out.glob("event*-*.csv.gz")})
     assert sorted(p.name for p in printed) == on_disk and len(printed) == 2
     assert all(Path(f"{p}-hits.csv.gz").is_file() for p in printed)
 
