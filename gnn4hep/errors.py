@@ -36,3 +36,16 @@ class SubmissionError(Gnn4hepError, ValueError):
 
 class ConfigError(Gnn4hepError, ValueError):
     """An experiment config has an unknown key, a missing key or a value of the wrong type."""
+
+
+class OutputPathError(Gnn4hepError, ValueError):
+    """An output path cannot take what is to be written there: a folder where a file is expected, a
+    file in place of a parent folder, a folder that refuses new files. The message names the path."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.problem))

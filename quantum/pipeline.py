@@ -38,13 +38,21 @@ def read_doublet_source(path: str | Path) -> pd.DataFrame:
     if path.suffix in (".pt", ".pth"):
         from gnn4hep.graphs.io import load_graph
 
-        graph = load_graph(path)
+        try:
+            graph = load_graph(path)
+        except (OSError, RuntimeError, ValueError, EOFError) as exc:  # a damaged file; InputFileError passes
+            if isinstance(exc, InputFileError):
+                raise
+            raise InputFileError(path, f"not a readable graph file ({type(exc).__name__})") from None
         node_hit = graph.hit_id.numpy()
         edges = graph.edge_index.numpy()
         scores = graph.edge_scores.numpy() if getattr(graph, "edge_scores", None) is not None else np.ones(edges.shape[1])
         return pd.DataFrame({"hit_id_in": node_hit[edges[0]], "hit_id_out": node_hit[edges[1]], "score": scores})
     if path.suffix == ".parquet":
-        table = pd.read_parquet(path)
+        try:
+            table = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise InputFileError(path, f"not a readable parquet file ({' '.join(str(exc).split())[:160]})") from None
         missing = {"source_hit_id", "target_hit_id", "edge_score"} - set(table.columns)
         if missing:
             raise InputFileError(path, f"edge-score file lacks column(s) {', '.join(sorted(missing))}")

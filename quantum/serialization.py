@@ -112,14 +112,19 @@ def load_qubo(path: str | Path) -> tuple[QuboModel, dict[str, Any]]:
     for key in ("linear", "quadratic", "triplets", "num_variables"):
         if key not in doc:
             raise InputFileError(path, f"missing key '{key}'")
-    n = int(doc["num_variables"])
-    linear = np.asarray(doc["linear"], np.float64)
-    quad = doc["quadratic"]
-    triplets = np.asarray(doc["triplets"], np.int64).reshape(-1, 3)
+    try:  # wrong types, text for numbers, ints beyond int64: one error naming the file
+        n = int(doc["num_variables"])
+        linear = np.asarray(doc["linear"], np.float64)
+        quad = doc["quadratic"]
+        triplets = np.asarray(doc["triplets"], np.int64).reshape(-1, 3)
+        row, col = np.asarray(quad["row"], np.int64), np.asarray(quad["col"], np.int64)
+        value = np.asarray(quad["value"], np.float64)
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise InputFileError(path, f"malformed QUBO arrays ({type(exc).__name__}: {exc})") from None
+    if not (np.isfinite(linear).all() and np.isfinite(value).all()):
+        raise InputFileError(path, "'linear' or 'quadratic' holds NaN or infinite values")
     if len(linear) != n or len(triplets) != n:
         raise InputFileError(path, f"'linear' and 'triplets' must both have num_variables = {n} entries")
-    row, col = np.asarray(quad["row"], np.int64), np.asarray(quad["col"], np.int64)
-    value = np.asarray(quad["value"], np.float64)
     if not (len(row) == len(col) == len(value)):
         raise InputFileError(path, "'quadratic' row, col and value differ in length")
     if len(row) and (min(row.min(), col.min()) < 0 or max(row.max(), col.max()) >= n):

@@ -103,6 +103,16 @@ def validate_table(
             raise InputFileError(
                 display_name, f"non-finite value {raw[row].item()} in data row {row + 1}", column=column
             )
+        original = table[column].to_numpy()  # Python ints beyond (u)int64 lose digits in `raw`
+        outside = _outside_dtype(original if original.dtype.kind == "O" and kind in "iu" else raw, np.dtype(dtype))
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
+            raise InputFileError(
+                display_name,
+                f"value {table[column].iloc[row]} in data row {row + 1} does not fit the column's type {dtype} "
+                f"({_dtype_range(np.dtype(dtype))})",
+                column=column,
+            )
         out[column] = raw.astype(np.dtype(dtype))
     result = pd.DataFrame(out)
     if unique is not None:
@@ -118,6 +128,34 @@ def validate_table(
     return result
 
 
+def _dtype_range(dtype: np.dtype) -> str:
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    return f"{info.min:.7g} to {info.max:.7g}" if dtype.kind == "f" else f"{info.min} to {info.max}"
+
+
+def _outside_dtype(raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Mask of the values of ``raw`` (already checked numeric and finite) that ``dtype`` cannot hold:
+    an id beyond int64/uint64, or a coordinate beyond float32 (which would become inf). A plain cast
+    would wrap or overflow with only a RuntimeWarning."""
+    if dtype.kind == "f":
+        if raw.dtype.kind == "O":
+            raw = raw.astype(np.float64)
+        return np.abs(raw.astype(np.float64)) > np.finfo(dtype).max
+    if dtype.kind not in "iu":
+        return np.zeros(len(raw), dtype=bool)
+    info = np.iinfo(dtype)
+    if raw.dtype.kind == "O":  # integers beyond uint64, kept by pandas as Python ints
+        return np.array([not info.min <= int(float(v) if isinstance(v, float) else int(v)) <= info.max
+                         for v in raw], dtype=bool)
+    if raw.dtype.kind == "f":  # float(info.max) rounds up to a power of two: compare with max + 1
+        return (raw < float(info.min)) | (raw >= float(info.max) + 1.0)
+    if raw.dtype.kind == "u":
+        return raw > np.uint64(info.max)
+    if raw.dtype.kind == "i":
+        return (raw < info.min) | ((raw > 0) & (raw.astype(np.uint64) > np.uint64(info.max)))
+    return np.zeros(len(raw), dtype=bool)
+
+
 UNIQUE_KEYS = {"hits": "hit_id", "truth": "hit_id", "particles": "particle_id", "cells": None}
 
 
@@ -131,6 +169,7 @@ def available_parts(prefix: str | Path, parts: Iterable[str] = PARTS) -> tuple[s
 
 
 def _part_path(prefix: Path, part: str) -> Path:
+    """The existing file of ``part`` (.csv or .csv.gz); InputFileError when none or both exist."""
     candidates = _part_candidates(prefix, part)
     present = [p for p in candidates if p.exists()]
     if not present:
@@ -140,6 +179,9 @@ def _part_path(prefix: Path, part: str) -> Path:
     if len(present) > 1:
         raise InputFileError(present[0], f"both {present[0].name} and {present[1].name} exist")
     return present[0]
+
+
+part_path = _part_path
 
 
 def _event_id_from_prefix(prefix: str) -> int:
@@ -224,6 +266,26 @@ def check_event_consistency(event: Event, names: dict[str, str]) -> None:
                 "is this file truncated?",
                 column="particle_id",
             )
+
+
+def check_hits_on_detector(hits: pd.DataFrame, detector: Detector, hits_name: str) -> None:
+    """Every hit's (volume_id, layer_id, module_id) must be a module of ``detector``: an event from
+    another geometry (e.g. the analytic toy) is reported naming the hits file, not as a KeyError deep
+    inside a fit."""
+    keys = ["volume_id", "layer_id", "module_id"]
+    known = pd.MultiIndex.from_frame(detector.modules[keys])
+    ids = pd.MultiIndex.from_frame(hits[keys])
+    unknown = ~ids.isin(known)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        module = tuple(int(v) for v in hits[keys].iloc[row])
+        raise InputFileError(
+            hits_name,
+            f"{int(unknown.sum())} hit(s) on modules that {detector.source or 'the detector file'} lacks "
+            f"(e.g. data row {row + 1}: (volume_id, layer_id, module_id) = {module}); "
+            "is this event from another geometry?",
+            column="module_id",
+        )
 
 
 def read_event(prefix: str | Path, parts: Iterable[str] = PARTS) -> Event:

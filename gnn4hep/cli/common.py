@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -23,8 +26,8 @@ def print_json(obj: Any) -> None:
 
 
 def metrics_table(title: str, values: dict[str, Any]) -> Table:
-    """A two-column rich table of metric name -> value."""
-    table = Table(title=title)
+    """A two-column rich table of metric name -> value; the title, names and values are plain text."""
+    table = Table(title=escape(title))  # plain text: a path such as runs/[/x] is not markup
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in values.items():  # escaped: a value such as "[0.1, 0.2]" is text, not rich markup
@@ -39,3 +42,15 @@ def report(title: str, values: dict[str, Any], json_out: bool, hide: tuple[str, 
         print_json(values)
     else:
         console.print(metrics_table(title, {k: v for k, v in values.items() if k not in hide}))
+
+
+@contextmanager
+def naming(path: str | Path) -> Iterator[None]:
+    """Turn a SubmissionError (a table that does not fit its event: scoring code never sees file
+    names) raised inside the block into an InputFileError naming ``path``."""
+    from gnn4hep.errors import InputFileError, SubmissionError
+
+    try:
+        yield
+    except SubmissionError as exc:
+        raise InputFileError(path, str(exc)) from None

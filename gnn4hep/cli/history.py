@@ -109,14 +109,18 @@ def register(app: typer.Typer) -> None:
 
         from gnn4hep.runner.history import list_runs
 
-        records = list_runs(root)
+        if root.exists() and not root.is_dir():
+            raise typer.BadParameter(f"{root} is a file, not a folder of runs", param_hint="--root")
+        records = list_runs(root) if root.is_dir() else []
         if json_out:
-            print_json({"root": str(root), "runs": [r.to_dict() for r in records]})
+            print_json({"root": str(root), "exists": root.is_dir(), "runs": [r.to_dict() for r in records]})
             return
         if not records:
-            console.print(f"no runs in {root}")
+            why = "the folder holds no run folders" if root.is_dir() else "the folder does not exist yet"
+            console.print(f"no runs in {root} ({why}; `gnn4hep run CONFIG` makes one, --root picks another folder)",
+                          markup=False, highlight=False, soft_wrap=True)
             return
-        table = Table(title=f"runs in {root} (newest first; start in UTC; time: sum of stage times; "
+        table = Table(title=f"runs in {escape(str(root))} (newest first; start in UTC; time: sum of stage times; "
                             "commit*: uncommitted changes)", box=box.SIMPLE_HEAD)  # fmt: skip
         for column in ("run", "experiment", "status", "started", "time", "commit", "key metrics"):
             table.add_column(column, justify="right" if column == "time" else "left", no_wrap=column != "key metrics")
@@ -161,7 +165,7 @@ def register(app: typer.Typer) -> None:
             "overrides": " ".join(record.info.get("overrides") or []) or "-",
             "stages done": ", ".join(record.completed_stages) or "-",
         }
-        _print_wide(metrics_table(escape(f"run {record.name}"), {k: escape(str(v)) for k, v in facts.items()}))
+        _print_wide(metrics_table(f"run {record.name}", {k: str(v) for k, v in facts.items()}))
         for problem in record.problems:
             console.print(f"[red]problem:[/] {escape(problem)}", highlight=False, soft_wrap=True)
         if record.status != "finished":
@@ -172,7 +176,7 @@ def register(app: typer.Typer) -> None:
             installed = ", ".join(f"{k} {v}" for k, v in packages.items() if v)
             sections.append(("versions", [f"  python {machine.get('python', '?')} on {machine.get('platform', '?')}; {installed}"]))
         if record.metrics:
-            flat = {escape(k): v if isinstance(v, float) else escape(str(v)) for k, v in _flatten(record.metrics).items()}
+            flat = {k: v if isinstance(v, float) else str(v) for k, v in _flatten(record.metrics).items()}
             _print_wide(metrics_table("metrics", flat))
         sections += [(kind, [f"  {name}" for name in files[kind]]) for kind in ("plots", "checkpoints", "files", "folders")]
         for title, lines in sections:

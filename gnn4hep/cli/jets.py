@@ -7,9 +7,24 @@ from typing import Annotated
 
 import typer
 
+from gnn4hep.cli import params
 from gnn4hep.cli.common import report
 
 PROCESSES = ("top", "w", "qg")
+
+
+def _check_process(value: str) -> str:
+    if value not in PROCESSES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(PROCESSES)}")
+    return value
+
+
+def _jet_path(text: str) -> Path:
+    """An existing jet file or folder, or the prefix of ``<prefix>_pf_vectors.npy``."""
+    path = Path(text)
+    if not path.exists() and not path.parent.joinpath(f"{path.name}_pf_vectors.npy").is_file():
+        raise typer.BadParameter(f"{path}: no such jet file or folder")
+    return path
 
 
 def register(app: typer.Typer) -> None:
@@ -19,26 +34,18 @@ def register(app: typer.Typer) -> None:
 
     @jets_app.command()
     def generate(
-        process: Annotated[str, typer.Option(help="top (ttbar vs QCD), w (W+jet vs QCD) or qg (Z+q vs Z+g)")] = "top",
-        jets: Annotated[int, typer.Option("--jets", help="jets per class")] = 1000,
-        out: Annotated[Path, typer.Option("--out", help="output folder (jets.h5 and jets_*.npy)")] = Path("jets"),
-        workers: Annotated[int, typer.Option(help="parallel Pythia processes")] = 1,
-        seed: Annotated[int, typer.Option(help="random seed (same seed, same jets)")] = 0,
+        process: Annotated[str, typer.Option(parser=_check_process, help="top (ttbar vs QCD), w (W+jet vs QCD) or qg (Z+q vs Z+g)")] = "top",
+        jets: Annotated[int, typer.Option("--jets", parser=params.integer(1, 10_000_000), help="jets per class")] = 1000,
+        out: Annotated[Path, typer.Option("--out", parser=params.output_dir, help="output folder (jets.h5 and jets_*.npy)")] = Path("jets"),
+        workers: Annotated[int, typer.Option(parser=params.workers, help="parallel Pythia processes")] = 1,
+        seed: Annotated[int, typer.Option(parser=params.seed, help="random seed (same seed, same jets)")] = 0,
         smear: Annotated[bool, typer.Option("--smear/--no-smear", help="simple detector smearing")] = False,
-        max_constituents: Annotated[int, typer.Option(help="constituents kept per jet")] = 200,
+        max_constituents: Annotated[int, typer.Option(parser=params.integer(1, 10_000), help="constituents kept per jet")] = 200,
         json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
     ) -> None:
         """Generate signal and background jets; writes OUT/jets.h5 plus Particle-Transformer arrays."""
         from gnn4hep.jets.generation import GenerationConfig, generate_jets
 
-        if process not in PROCESSES:
-            raise typer.BadParameter(f"'{process}' is not one of {', '.join(PROCESSES)}", param_hint="--process")
-        if jets < 1:
-            raise typer.BadParameter("must be at least 1", param_hint="--jets")
-        if workers < 1:
-            raise typer.BadParameter("must be at least 1", param_hint="--workers")
-        if max_constituents < 1:
-            raise typer.BadParameter("must be at least 1", param_hint="--max-constituents")
         if json_out:  # FastJet prints a banner on stdout at its first clustering; keep stdout pure JSON
             import os
 
@@ -49,7 +56,7 @@ def register(app: typer.Typer) -> None:
 
     @jets_app.command()
     def info(
-        path: Annotated[Path, typer.Argument(help="jets: folder of *_pf_vectors.npy, .h5, .npz or .root")],
+        path: Annotated[Path, typer.Argument(parser=_jet_path, help="jets: folder of *_pf_vectors.npy, .h5, .npz or .root")],
         json_out: Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")] = False,
     ) -> None:
         """Counts, classes, multiplicities and jet pT/mass of a jet file."""

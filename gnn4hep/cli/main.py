@@ -13,7 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from gnn4hep.cli.common import console, err_console, report
+from gnn4hep.cli import params
+from gnn4hep.cli.common import console, naming, report
 from gnn4hep.errors import Gnn4hepError
 
 app = typer.Typer(
@@ -35,11 +36,34 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+EventPrefix = Annotated[Path, typer.Argument(
+    parser=params.event_prefix, metavar="EVENT",
+    help="event prefix, e.g. data/event000000001, or one of its files (data/event000000001-hits.csv.gz)")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("gnn4hep")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            number = "unknown (not installed)"
+        console.print(f"gnn4hep {number}", markup=False, highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                               help="print the version and exit")] = False,
+) -> None:
+    """Machine learning on collider events as graphs and point clouds."""
 
 
 @app.command()
 def info(
-    event: Annotated[Path, typer.Argument(help="event prefix, e.g. data/event000000001")],
+    event: EventPrefix,
     json_out: JsonFlag = False,
 ) -> None:
     """Summary of an event: hits, particles, noise, hits per detector volume."""
@@ -79,13 +103,14 @@ def info(
 
 @app.command()
 def score(
-    event: Annotated[Path, typer.Argument(help="event prefix with truth and particles files")],
-    submission: Annotated[Path, typer.Argument(help="CSV with hit_id,track_id for every hit")],
+    event: Annotated[Path, typer.Argument(parser=params.event_prefix, metavar="EVENT",
+                                          help="event prefix (or one of its files) with truth and particles files")],
+    submission: Annotated[Path, typer.Argument(parser=params.input_file, help="CSV with hit_id,track_id for every hit")],
     weights: Annotated[
         str, typer.Option(help="'file': the truth weight column; 'phase1': all particles; 'phase2': primaries only")
     ] = "file",
-    pt_min: Annotated[float, typer.Option(help="pT threshold (GeV) of the track metrics")] = 1.0,
-    min_hits: Annotated[int, typer.Option(help="minimum hits of particles and tracks in the metrics")] = 3,
+    pt_min: Annotated[float, typer.Option(parser=params.non_negative_float, help="pT threshold (GeV) of the track metrics")] = 1.0,
+    min_hits: Annotated[int, typer.Option(parser=params.non_negative_int, help="minimum hits of particles and tracks in the metrics")] = 3,
     json_out: JsonFlag = False,
 ) -> None:
     """TrackML score of a submission, plus efficiency, fake and duplicate rates."""
@@ -100,11 +125,12 @@ def score(
     truth = ev.truth
     if weights != "file":
         truth = truth.assign(weight=weight_hits(truth, ev.particles, primaries_only=weights == "phase2"))
-    result = {"trackml_score": score_event(truth, sub)}
-    for threshold in (pt_min, 0.0):
-        values = track_metrics(truth, ev.particles, sub, pt_min=threshold, min_hits=min_hits)
-        suffix = "" if threshold == pt_min else "_all"
-        result.update({f"{k}{suffix}": v for k, v in values.items()})
+    with naming(submission):
+        result = {"trackml_score": score_event(truth, sub)}
+        for threshold in (pt_min, 0.0):
+            values = track_metrics(truth, ev.particles, sub, pt_min=threshold, min_hits=min_hits)
+            suffix = "" if threshold == pt_min else "_all"
+            result.update({f"{k}{suffix}": v for k, v in values.items()})
     report(f"event {ev.event_id}: pT > {pt_min} GeV, >= {min_hits} hits (_all: any pT)", result, json_out)
 
 
@@ -113,12 +139,11 @@ for _module in COMMAND_MODULES:
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """Console-script entry point: run the app, turning input errors into one line and exit 2."""
-    try:
-        app(args=argv, standalone_mode=True)
-    except Gnn4hepError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    """Console-script entry point: run the app; bad input of any kind (an option, a file, a config) ends
+    as one line ``error: ...`` on stderr and exit code 2 (:func:`gnn4hep.cli.errors.report_error`)."""
+    from gnn4hep.cli.errors import run_app
+
+    sys.exit(run_app(app, argv))
 
 
 if __name__ == "__main__":

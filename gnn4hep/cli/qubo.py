@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from gnn4hep.cli.common import report
+from gnn4hep.cli import params
+from gnn4hep.cli.common import naming, report
 
 qubo_app = typer.Typer(
     help="Track finding as a QUBO (Bapst et al. 2019, qallse): build, solve with Ocean samplers, score.",
@@ -20,17 +21,17 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object on
 
 @qubo_app.command("build")
 def build(
-    event: Annotated[Path, typer.Argument(help="TrackML event prefix with hits, truth and particles")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="QUBO file to write (.json)")],
-    density: Annotated[float, typer.Option(help="fraction of particles kept, in (0, 1]")] = 0.1,
-    seed: Annotated[int, typer.Option(help="seed of the particle sampling")] = 0,
+    event: Annotated[Path, typer.Argument(parser=params.event_prefix, help="TrackML event prefix (or one of its files) with hits, truth and particles")],
+    out: Annotated[Path, typer.Option("-o", "--out", parser=params.output_file, help="QUBO file to write (.json)")],
+    density: Annotated[float, typer.Option(parser=params.number(0.0, 1.0, low_open=True), help="fraction of particles kept, in (0, 1]")] = 0.1,
+    seed: Annotated[int, typer.Option(parser=params.seed, help="seed of the particle sampling")] = 0,
     doublets: Annotated[
         Optional[Path],
-        typer.Option(help="doublets of any hit graph: CSV hit_id_in,hit_id_out[,score], graph .pt or trackml_infer edge-score .parquet; default: geometric seeding"),
+        typer.Option(parser=params.input_file, help="doublets of any hit graph: CSV hit_id_in,hit_id_out[,score], graph .pt or trackml_infer edge-score .parquet; default: geometric seeding"),
     ] = None,
-    min_score: Annotated[float, typer.Option(help="drop input doublets with a score below this")] = 0.0,
+    min_score: Annotated[float, typer.Option(parser=params.fraction, help="drop input doublets with a score below this")] = 0.0,
     all_volumes: Annotated[bool, typer.Option(help="keep every volume (default: barrel 8, 13, 17 only)")] = False,
-    bqm: Annotated[Optional[Path], typer.Option(help="also write dimod's native BQM file here")] = None,
+    bqm: Annotated[Optional[Path], typer.Option(parser=params.output_file, help="also write dimod's native BQM file here")] = None,
     preset: Annotated[str, typer.Option(help="QUBO settings: tuned (default: measured best) or qallse (Bapst et al.'s 1 GeV config; solve it with --min-hits 3)")] = "tuned",
     set_: Annotated[
         Optional[list[str]],
@@ -39,7 +40,7 @@ def build(
     json_out: JsonFlag = False,
 ) -> None:
     """Reduce EVENT (barrel, density, no double hits), write it next to the QUBO, build and save the QUBO."""
-    from gnn4hep.quantum.pipeline import build_qubo
+    from gnn4hep.quantum.pipeline import build_qubo, read_doublet_source
 
     if not 0 < density <= 1:
         raise typer.BadParameter(f"{density} is not in (0, 1]", param_hint="--density")
@@ -47,7 +48,8 @@ def build(
         raise typer.BadParameter(f"{out} must end with .json (use --bqm for dimod's format)", param_hint="--out")
     config = _qubo_config(preset, set_ or [])
     _, info = build_qubo(
-        event, out, density=density, seed=seed, config=config, doublets=doublets, min_score=min_score,
+        event, out, density=density, seed=seed, config=config, min_score=min_score,
+        doublets=None if doublets is None else read_doublet_source(doublets),  # read before anything is written
         volumes=None if all_volumes else (8, 13, 17), bqm_file=bqm,
     )  # fmt: skip
     summary = {
@@ -62,13 +64,13 @@ def build(
 
 @qubo_app.command("solve")
 def solve(
-    qubo: Annotated[Path, typer.Argument(help="QUBO file written by 'gnn4hep qubo build'")],
-    out: Annotated[Path, typer.Option("-o", "--out", help="TrackML submission CSV to write")],
+    qubo: Annotated[Path, typer.Argument(parser=params.input_file, help="QUBO file written by 'gnn4hep qubo build'")],
+    out: Annotated[Path, typer.Option("-o", "--out", parser=params.output_file, help="TrackML submission CSV to write")],
     sampler: Annotated[str, typer.Option(help="sa | tabu | steepest | exact | hybrid | qpu | leap-hybrid | mock-qpu (Advantage-like Pegasus P16 mock)")] = "sa",
-    reads: Annotated[int, typer.Option(help="number of reads (samplers that take it)")] = 10,
-    seed: Annotated[Optional[int], typer.Option(help="random seed (samplers that take it)")] = 0,
-    sweeps: Annotated[Optional[int], typer.Option(help="SA sweeps per read (sa only)")] = None,
-    min_hits: Annotated[int, typer.Option(help="shortest chain kept as a track (qallse: 3)")] = 5,
+    reads: Annotated[int, typer.Option(parser=params.integer(1, 1_000_000), help="number of reads (samplers that take it)")] = 10,
+    seed: Annotated[Optional[int], typer.Option(parser=params.seed, help="random seed (samplers that take it)")] = 0,
+    sweeps: Annotated[Optional[int], typer.Option(parser=params.integer(1, 100_000_000), help="SA sweeps per read (sa only)")] = None,
+    min_hits: Annotated[int, typer.Option(parser=params.integer(1, 1000), help="shortest chain kept as a track (qallse: 3)")] = 5,
     refit: Annotated[bool, typer.Option("--refit", help="Kalman-refit the tracks (outliers leave, orphan hits join the track that fits them)")] = False,
     refit_material: Annotated[str, typer.Option("--refit-material", help="fit material model: sensors (simulated events) or trackml (real TrackML events)")] = "sensors",
     sampler_option: Annotated[
@@ -105,14 +107,15 @@ def solve(
 
 @qubo_app.command("score")
 def score(
-    qubo: Annotated[Path, typer.Argument(help="QUBO file (records its reduced event)")],
-    submission: Annotated[Path, typer.Argument(help="submission CSV hit_id,track_id")],
+    qubo: Annotated[Path, typer.Argument(parser=params.input_file, help="QUBO file (records its reduced event)")],
+    submission: Annotated[Path, typer.Argument(parser=params.input_file, help="submission CSV hit_id,track_id")],
     json_out: JsonFlag = False,
 ) -> None:
     """Purity and efficiency (qallse, doublets of focus particles), TrackML score, track metrics."""
     from gnn4hep.quantum.pipeline import score_submission
 
-    result = score_submission(qubo, submission)
+    with naming(submission):
+        result = score_submission(qubo, submission)
     report(f"{submission} on the event of {qubo}", result, json_out)
 
 

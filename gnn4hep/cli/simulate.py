@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from gnn4hep.cli import params
+
 
 def _check_source(value: str) -> str:
     from gnn4hep.tracking.simulation.batch import SOURCE_KINDS
@@ -16,47 +18,48 @@ def _check_source(value: str) -> str:
     if value.startswith("replay:"):
         path = Path(value[len("replay:"):])
         if not value[len("replay:"):]:
-            raise typer.BadParameter("replay needs a path: replay:PATH", param_hint="--source")
+            raise typer.BadParameter("replay needs a path: replay:PATH")
         if not path.exists():
-            raise typer.BadParameter(f"replay path {str(path)!r} does not exist", param_hint="--source")
+            raise typer.BadParameter(f"replay path {str(path)!r} does not exist")
         return value
-    raise typer.BadParameter(f"{value!r} is not one of {', '.join(SOURCE_KINDS)}", param_hint="--source")
+    raise typer.BadParameter(f"{value!r} is not one of {', '.join(SOURCE_KINDS)}")
 
 
 def _check_material(value: str | None) -> str | None:
     if value is not None and value not in ("silicon", "trackml"):
-        raise typer.BadParameter(f"{value!r} is not one of silicon, trackml", param_hint="--material")
+        raise typer.BadParameter(f"{value!r} is not one of silicon, trackml")
     return value
 
 
 def _check_field(value: str | None) -> str | None:
     if value is not None and value not in ("uniform", "solenoid"):
-        raise typer.BadParameter(f"{value!r} is not one of uniform, solenoid", param_hint="--field")
+        raise typer.BadParameter(f"{value!r} is not one of uniform, solenoid")
     return value
 
 
 def simulate(
-    out: Annotated[Path, typer.Option("--out", help="output folder for eventNNNNNNNNN-*.csv.gz")],
-    events: Annotated[int, typer.Option("--events", min=1, help="number of events")] = 1,
-    pileup: Annotated[float, typer.Option("--pileup", min=0.0, help="mean pileup mu (pythia source)")] = 200.0,
-    source: Annotated[str, typer.Option("--source", callback=_check_source,
+    out: Annotated[Path, typer.Option("--out", parser=params.output_dir, help="output folder for eventNNNNNNNNN-*.csv.gz")],
+    events: Annotated[int, typer.Option("--events", parser=params.integer(1, 1_000_000), help="number of events")] = 1,
+    pileup: Annotated[float, typer.Option("--pileup", parser=params.number(0.0, 1000.0), help="mean pileup mu (pythia source)")] = 200.0,
+    source: Annotated[str, typer.Option("--source", parser=_check_source,
                                         help="pythia | gun | quick | replay:PATH")] = "quick",
-    seed: Annotated[int, typer.Option("--seed", min=0, help="random seed; event i uses (seed, i)")] = 0,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="parallel processes")] = 1,
-    noise_hits: Annotated[int | None, typer.Option("--noise-hits", min=0, help="noise hits per event "
+    seed: Annotated[int, typer.Option("--seed", parser=params.seed, help="random seed; event i uses (seed, i)")] = 0,
+    workers: Annotated[int, typer.Option("--workers", parser=params.workers, help="parallel processes")] = 1,
+    noise_hits: Annotated[int | None, typer.Option("--noise-hits", parser=params.integer(0, 10_000_000), help="noise hits per event "
                                                    "[default: pythia, replay: the real rate; else 0]")] = None,
-    efficiency: Annotated[float, typer.Option("--efficiency", min=0.0, max=1.0, help="hit efficiency")] = 0.99,
-    min_pt: Annotated[float | None, typer.Option("--min-pt", min=0.0, help="pT cut in GeV [default: 0.15]")] = None,
-    material: Annotated[str | None, typer.Option("--material", callback=_check_material,
+    efficiency: Annotated[float, typer.Option("--efficiency", parser=params.fraction, help="hit efficiency")] = 0.99,
+    min_pt: Annotated[float | None, typer.Option("--min-pt", parser=params.number(0.0, 10_000.0), help="pT cut in GeV [default: 0.15]")] = None,
+    material: Annotated[str | None, typer.Option("--material", parser=_check_material,
                                                  help="silicon: bare sensors; trackml: measured layer material "
                                                  "(sensors + supports) with energy loss [default: trackml for "
                                                  "pythia and replay, silicon otherwise]")] = None,
-    field: Annotated[str | None, typer.Option("--field", callback=_check_field,
+    field: Annotated[str | None, typer.Option("--field", parser=_check_field,
                                               help="uniform: 2 T, exact helices; solenoid: the TrackML finite solenoid "
                                               "[default: solenoid for pythia and replay, uniform for gun and quick]")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
-    """Simulate events in the TrackML challenge format on the TrackML detector."""
+    """Simulate events in the TrackML challenge format on the TrackML detector; prints the event
+    prefixes written, one per line."""
     from gnn4hep.cli.common import console
     from gnn4hep.tracking.simulation import simulate_events
     from gnn4hep.tracking.simulation.batch import default_config
@@ -74,7 +77,9 @@ def simulate(
     prefixes = simulate_events(
         out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
     )
-    console.print(f"wrote {len(prefixes)} event(s) to {out}")
+    console.print(f"wrote {len(prefixes)} event(s) to {out}:", markup=False, highlight=False, soft_wrap=True)
+    for prefix in prefixes:
+        console.print(str(prefix), markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

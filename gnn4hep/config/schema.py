@@ -22,10 +22,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from gnn4hep.errors import ConfigError
 
 
-class Section(BaseModel):
-    """Base class of config sections: unknown keys are errors, values are validated strictly."""
+INT64_MAX = 2**63 - 1
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+class Section(BaseModel):
+    """Base class of config sections: unknown keys are errors, values are validated strictly; no
+    float is nan or infinite, and no integer lies beyond int64 (numpy and torch would overflow)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    @pydantic.field_validator("*", mode="after")
+    @classmethod
+    def _fits_int64(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and not -INT64_MAX - 1 <= value <= INT64_MAX:
+            raise ValueError(f"{value} does not fit a 64-bit integer")
+        return value
 
 
 class ExperimentBase(Section):

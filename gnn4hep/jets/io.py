@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,14 @@ def particle_transformer_prefixes(directory: str | Path) -> list[Path]:
     return sorted(p.parent / p.name[: -len("_pf_vectors.npy")] for p in directory.glob("*_pf_vectors.npy"))
 
 
+def _load_npy(path: Path) -> np.ndarray:
+    """``np.load`` of one array (no pickles); a damaged or truncated file is an InputFileError naming it."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputFileError(path, f"damaged or truncated .npy array ({type(exc).__name__}: {exc})") from None
+
+
 def read_particle_transformer(path: str | Path, signal_class: int | None = None) -> Jets:
     """Read ParT-layout arrays; ``path`` is a prefix (``DIR/qg``) or a folder holding one or more sets.
 
@@ -197,9 +206,9 @@ def read_particle_transformer(path: str | Path, signal_class: int | None = None)
     for suffix, file in files.items():
         if not file.is_file():
             raise InputFileError(file, f"missing Particle Transformer array ({path.name}{suffix})")
-    vectors = np.load(files["_pf_vectors.npy"])
-    mask = np.load(files["_pf_mask.npy"])
-    labels = np.load(files["_labels.npy"])
+    vectors = _load_npy(files["_pf_vectors.npy"])
+    mask = _load_npy(files["_pf_mask.npy"])
+    labels = _load_npy(files["_labels.npy"])
     if vectors.ndim != 3 or vectors.shape[1] != 4:
         raise InputFileError(files["_pf_vectors.npy"], f"expected (N, 4, M) px,py,pz,E; got {vectors.shape}")
     n, _, m = vectors.shape
@@ -215,7 +224,7 @@ def read_particle_transformer(path: str | Path, signal_class: int | None = None)
     for name, suffix in (("pid", "_pf_pid.npy"), ("charge", "_pf_charge.npy")):  # written by gnn4hep, optional
         file = path.parent / f"{path.name}{suffix}"
         if file.is_file():
-            extras[name] = np.load(file)
+            extras[name] = _load_npy(file)
             if extras[name].shape != (n, m):
                 raise InputFileError(file, f"expected (N, M) = {(n, m)}; got {extras[name].shape}")
     return _sorted_jets(p4, mask, _labels_to_index(labels, files["_labels.npy"], signal_class), extras.get("pid"),
@@ -300,7 +309,22 @@ def read_jetclass_root(path: str | Path, tree: str = "tree", max_constituents: i
 
 
 def read_jets(path: str | Path, signal_class: int | None = None) -> Jets:
-    """Read jets from any supported layout, chosen by the path (folder/prefix, .h5, .npz, .root)."""
+    """Read jets from any supported layout, chosen by the path (folder/prefix, .h5, .npz, .root).
+
+    Raises:
+        InputFileError: naming the file for every problem, including a damaged or truncated file
+            that h5py, numpy or uproot cannot parse (their OSError/ValueError would not name it).
+    """
+    try:
+        return _read_jets(path, signal_class)
+    except InputFileError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise InputFileError(path, f"damaged or unreadable jet file ({type(exc).__name__}: {detail})") from None
+
+
+def _read_jets(path: str | Path, signal_class: int | None = None) -> Jets:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in (".h5", ".hdf5"):

@@ -54,6 +54,10 @@ def _score_tasks(ctx: RunContext, split: str, prefixes: list[Path], cfg: Trackin
     return [ScoreTask(Path(p), ctx.path(candidates, split, f"{Path(p).name}.csv"), cfg.pt_min, cfg.min_hits) for p in prefixes]
 
 
+#: Sample labels of the efficiency plot, by candidate folder.
+SAMPLE_LABELS = {"refitted": "after refit", "submissions": "track builder", "before": "before refit"}
+
+
 def evaluate_split(
     ctx: RunContext,
     split: str,
@@ -64,6 +68,7 @@ def evaluate_split(
     candidates: str = "submissions",
     edges: bool = True,
     scored: list[tuple[dict, pd.DataFrame]] | None = None,
+    compare_with: dict[str, tuple[pd.DataFrame, dict]] | None = None,
 ) -> dict:
     """Evaluate the track candidates of ``prefixes`` (files of the infer/build/refit stages); log and
     return the combined track summary (keys trackml_score, pt_high, all, and edges when ``edges``).
@@ -73,6 +78,8 @@ def evaluate_split(
             ``refitted`` (Kalman refit).
         edges: also compute the edge metrics (and, with ``plots``, the ROC) from ``edge_scores``.
         scored: :func:`score_event` of each prefix (computed here, in this process, when None).
+        compare_with: more samples for the efficiency plot, label -> (particle efficiency table, the
+            sample's pT > pt_min rates), e.g. the candidates before the refit.
     """
     import numpy as np
 
@@ -99,10 +106,14 @@ def evaluate_split(
         f"pT>{cfg.pt_min:g} efficiency {result['pt_high']['efficiency']:.4f}, fake {result['pt_high']['fake_rate']:.4f}, "
         f"duplicate {result['pt_high']['duplicate_rate']:.4f}" + (f"; edge AUC {result['edges']['edge_auc']:.4f}" if edges else "")
     )
+    result["particle_table"] = pd.concat(particle_tables, ignore_index=True)  # for a comparison plot; not a metric
     if plots:
         from gnn4hep.tracking.evaluation.plots import plot_efficiency, plot_event_display
 
-        ctx.save_figure(plot_efficiency(pd.concat(particle_tables, ignore_index=True), cfg.pt_min), f"{split}_efficiency")
+        samples = {SAMPLE_LABELS.get(candidates, candidates): (pd.concat(particle_tables, ignore_index=True), result["pt_high"])}
+        samples.update(compare_with or {})
+        ctx.save_figure(plot_efficiency({k: t for k, (t, _) in samples.items()}, cfg.pt_min,
+                                        rates={k: r for k, (_, r) in samples.items()}), f"{split}_efficiency")
         if edges:
             ctx.save_figure(plot_edge_roc(all_scores, all_truth, cut=cut, label="edge classifier"), f"{split}_edge_roc")
         from gnn4hep.tracking.io import read_event
@@ -130,15 +141,20 @@ def evaluate_tracks(ctx: RunContext, prefixes: dict[str, list[Path]], cfg: Track
             continue
         names = [Path(p).name for p in group]
         refitted = all(ctx.run_dir.joinpath("refitted", split, f"{n}.csv").exists() for n in names)
-        jobs.append((split, key, group, "refitted" if refitted else "submissions", ""))
-        if refitted:
+        if refitted:  # first, so that the plots of the refitted candidates can compare with it
             jobs.append((split, key, group, "submissions", "_before_refit"))
+        jobs.append((split, key, group, "refitted" if refitted else "submissions", ""))
     tasks = [_score_tasks(ctx, split, group, cfg, candidates) for split, _, group, candidates, _ in jobs]
     flat = executor(ctx).map(score_event, [task for job_tasks in tasks for task in job_tasks], description="scoring")
     start = 0
+    before: dict[str, dict] = {}  # key -> the before-refit sample of the efficiency plot
     for (split, key, group, candidates, suffix), job_tasks in zip(jobs, tasks):
         scored, start = flat[start:start + len(job_tasks)], start + len(job_tasks)
         result = evaluate_split(ctx, split, group, cfg, plots=split == "test" and not suffix, metrics_prefix=f"{key}{suffix}",
-                                candidates=candidates, edges=edges and not suffix, scored=scored)
+                                candidates=candidates, edges=edges and not suffix, scored=scored,
+                                compare_with=before.get(key) if not suffix else None)
+        table = result.pop("particle_table")
+        if suffix == "_before_refit":
+            before[key] = {SAMPLE_LABELS["before"]: (table, result["pt_high"])}
         if split == "test":
             ctx.log_metrics(headline_metrics(result, suffix=suffix))

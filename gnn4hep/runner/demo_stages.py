@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from pydantic import Field
+
 from gnn4hep.config.schema import Section
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
@@ -15,9 +17,9 @@ class ScoreDemoConfig(Section):
 
     event: Optional[Path] = None
     """TrackML event prefix to score; None uses a built-in analytic toy event."""
-    n_particles: int = 500
+    n_particles: int = Field(500, ge=1, le=1_000_000)
     """particles of the toy event."""
-    reassign_fraction: float = 0.1
+    reassign_fraction: float = Field(0.1, ge=0.0, le=1.0)
     """fraction of hits moved to random tracks in the 'reassigned' submission."""
 
 

@@ -215,8 +215,8 @@ def run_experiment(
             atomic_write_json(metrics_path, {})
         write_summary(ctx, run_info)
     except BaseException as exc:
-        # bad input (Gnn4hepError) reaches the console as the CLI's one-line message; its traceback only goes to log.txt
-        logger.error("run failed:\n" + traceback.format_exc(), extra={"file_only": isinstance(exc, Gnn4hepError)})
+        # bad input (Gnn4hepError) and Ctrl-C reach the console as the CLI's one-line message; their traceback only goes to log.txt
+        logger.error("run failed:\n" + traceback.format_exc(), extra={"file_only": isinstance(exc, (Gnn4hepError, KeyboardInterrupt))})
         logger.error(f"the unfinished run is in {staging}; continue it with --resume {staging}")
         _close_logger(logger)
         raise

@@ -74,7 +74,10 @@ def edge_metrics(scores, y, cut: float = 0.5) -> dict[str, float]:
 
 
 def plot_edge_roc(scores, y, cut: float | None = None, label: str = "model", ax=None):
-    """ROC curve (true-edge efficiency vs fake-edge rate) with the AUC in the legend and the cut marked.
+    """ROC curve: true-edge efficiency (linear) against the fake-edge rate on a log axis, where the
+    rates of 1e-4..1e-2 that matter for graph building are visible; the AUC in the legend, the cut marked.
+    Points with a fake rate of 0 cannot sit on the log axis: the axis starts at one fake edge
+    (1 / number of fake edges).
 
     Returns the matplotlib figure.
     """
@@ -83,15 +86,23 @@ def plot_edge_roc(scores, y, cut: float | None = None, label: str = "model", ax=
     scores, y = _as_numpy(scores), _as_numpy(y) > 0.5
     fig, ax = _figure_axes(ax)
     false_rate, true_rate, _ = roc_curve(y, scores)
-    ax.plot(false_rate, true_rate, label=f"{label} (AUC {roc_auc_score(y, scores):.4f})")
+    floor = 1.0 / max(int((~y).sum()), 1)
+    shown = false_rate > 0
+    ax.plot(false_rate[shown], true_rate[shown], label=f"{label} (AUC {roc_auc_score(y, scores):.4f})")
     if cut is not None:
         selected = scores > cut
-        ax.plot([np.mean(selected[~y])], [np.mean(selected[y])], "o", color="black", label=f"cut {cut:g}")
-    ax.plot([0, 1], [0, 1], ls=":", color="grey")
-    ax.set_xlabel("fake-edge rate (FP / negatives)")
+        fake = max(float(np.mean(selected[~y])), floor)
+        ax.plot([fake], [np.mean(selected[y])], "o", color="black", label=f"cut {cut:g}")
+    chance = np.logspace(np.log10(floor), 0, 50)
+    ax.plot(chance, chance, ls=":", color="grey", label="random")
+    ax.set_xscale("log")
+    ax.set_xlim(floor, 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("fake-edge rate (FP / negatives, log scale)")
     ax.set_ylabel("edge efficiency (TP / positives)")
     ax.set_title("edge ROC")
     ax.legend(loc="lower right")
+    fig.tight_layout()
     return fig
 
 

@@ -15,14 +15,20 @@ from typing import Any
 
 import yaml
 
+from gnn4hep.errors import OutputPathError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; parent folders are created."""
+    """Write ``data`` to ``path`` atomically; parent folders are created.
+
+    Raises:
+        OutputPathError: ``path`` is a folder, or a file stands where a parent folder must be.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output_file(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
@@ -34,6 +40,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def prepare_output_file(path: str | Path) -> Path:
+    """Create the parent folders of the output file ``path``; OutputPathError (naming the path) when
+    ``path`` is a folder or a file is in the way of a parent folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(path, "is a folder; a file was to be written here")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise OutputPathError(path, f"{blocker} is a file, not a folder") from None
     return path
 
 

@@ -50,8 +50,8 @@ def test_bad_inputs_give_one_line_errors(event_files, tmp_path):
     bad_sub.write_text("hit_id,track\n1,2\n")
     cases = [
         (("score", str(event_files / "event000000003"), str(bad_sub)), "missing column(s) ['track_id']"),
-        (("score", str(event_files / "event000000003"), str(tmp_path / "nope.csv")), "submission file not found"),
-        (("info", str(tmp_path / "event000000001")), "no hits file"),
+        (("score", str(event_files / "event000000003"), str(tmp_path / "nope.csv")), "nope.csv: file not found"),
+        (("info", str(tmp_path / "event000000001")), "event000000001: no event files"),
         (("score", str(event_files / "event000000003"), str(event_files / "sub.csv"), "--weights", "phase9"), "phase9"),
         (("run", str(tmp_path / "missing.yaml")), "config file not found"),
     ]

@@ -101,7 +101,7 @@ def test_bad_run_arguments(tmp_path, capsys):
         (("run", "--resume", tmp_path / "absent"), "no unfinished run to resume there"),
         (("run", "--resume", tmp_path / "taken"), "no unfinished run to resume there"),
         (("runs", "show", "absent", "--root", tmp_path), "absent: no run folder of that name or path"),
-        (("runs", "list", "--root", tmp_path / "absent"), "no such runs folder"),
+        (("runs", "list", "--root", config), "is a file, not a folder of runs"),
         (("no-such-command",), "No such command 'no-such-command'"),
     ]
     for args, message in cases:
@@ -113,15 +113,15 @@ def test_bad_numbers_and_paths_in_other_commands(tmp_path, capsys):
     cases = [
         (("score", tmp_path / "ev", tmp_path / "sub.csv", "--pt-min", "abc"), "Invalid value for '--pt-min'"),
         (("score", tmp_path / "ev", tmp_path / "sub.csv", "--min-hits", "2.5"), "Invalid value for '--min-hits'"),
-        (("score", tmp_path / "ev", tmp_path / "sub.csv"), f"{tmp_path / 'ev'}-truth.csv: no truth file"),
+        (("score", tmp_path / "ev", tmp_path / "sub.csv"), f"{tmp_path / 'ev'}: an event prefix ends with 'eventNNNNNNNNN'"),
         (("simulate", "--out", tmp_path / "s", "--events", "-3"), "Invalid value for '--events'"),
         (("simulate", "--out", tmp_path / "s", "--efficiency", "1.5"), "Invalid value for '--efficiency'"),
         (("simulate", "--out", tmp_path / "s", "--source", "replay:/no/such/folder"), "replay path '/no/such/folder' does not exist"),
         (("simulate", "--out", tmp_path / "s", "--source", "bogus"), "'bogus' is not one of"),
-        (("fit", tmp_path / "ev", tmp_path / "c.csv", "--out", tmp_path / "p.csv"), "hits file not found"),
-        (("qubo", "build", tmp_path / "ev", "-o", tmp_path / "q.json"), f"{tmp_path / 'ev'}-hits.csv: no hits file"),
-        (("qubo", "solve", tmp_path / "q.json", "-o", tmp_path / "s.csv"), "QUBO file not found"),
-        (("jets", "generate", "--jets", "0", "--out", tmp_path / "j"), "Invalid value for --jets"),
+        (("fit", tmp_path / "ev", tmp_path / "c.csv", "--out", tmp_path / "p.csv"), f"{tmp_path / 'ev'}: an event prefix ends with"),
+        (("qubo", "build", tmp_path / "event000000001", "-o", tmp_path / "q.json"), f"{tmp_path / 'event000000001'}: no event files"),
+        (("qubo", "solve", tmp_path / "q.json", "-o", tmp_path / "s.csv"), "q.json: file not found"),
+        (("jets", "generate", "--jets", "0", "--out", tmp_path / "j"), "Invalid value for '--jets'"),
         (("jets", "generate", "--process", "zz", "--out", tmp_path / "j"), "'zz' is not one of top, w, qg"),
     ]
     for args, message in cases:

@@ -21,29 +21,48 @@ def _binned_efficiency(values: np.ndarray, matched: np.ndarray, edges: np.ndarra
     return eff, err, total
 
 
-def plot_efficiency(particles: pd.DataFrame, pt_min_eta: float = 1.0):
+def plot_efficiency(particles: pd.DataFrame | dict[str, pd.DataFrame], pt_min_eta: float = 1.0,
+                    rates: dict[str, dict] | None = None):
     """Figure with efficiency vs pT (log bins) and vs eta (pT > ``pt_min_eta``), binomial errors.
 
-    ``particles``: columns pt, eta, matched (e.g. from
-    :func:`gnn4hep.tracking.evaluation.aggregate.particle_efficiency_table`).
+    Args:
+        particles: one table, or several by sample label (e.g. ``{"after refit": ..., "before refit":
+            ...}``) drawn side by side with a legend; columns pt, eta, matched (e.g. from
+            :func:`gnn4hep.tracking.evaluation.aggregate.particle_efficiency_table`).
+        rates: by sample label, the sample's ``efficiency``, ``fake_rate`` and ``duplicate_rate`` (e.g.
+            ``combine_track_summaries(...)["pt_high"]``); they go in the legend, so the plot carries the
+            fake and duplicate rates next to the efficiency curves.
     """
-    fig, (ax_pt, ax_eta) = plt.subplots(1, 2, figsize=(10, 3.8))
-    pt_edges = np.logspace(np.log10(0.1), np.log10(max(20.0, particles["pt"].max() if len(particles) else 20.0)), 16)
-    eff, err, _ = _binned_efficiency(particles["pt"].to_numpy(), particles["matched"].to_numpy(), pt_edges)
-    centres = np.sqrt(pt_edges[1:] * pt_edges[:-1])
-    ax_pt.errorbar(centres, eff, yerr=err, fmt="o", ms=4)
+    samples = particles if isinstance(particles, dict) else {"tracks": particles}
+    rates = rates or {}
+    fig, (ax_pt, ax_eta) = plt.subplots(1, 2, figsize=(11, 4.2))
+    largest = max([20.0] + [float(t["pt"].max()) for t in samples.values() if len(t)])
+    pt_edges = np.logspace(np.log10(0.1), np.log10(largest), 16)
+    eta_edges = np.linspace(-4, 4, 17)
+    offsets = np.linspace(-0.15, 0.15, len(samples)) if len(samples) > 1 else [0.0]
+    for (label, table), offset, marker in zip(samples.items(), offsets, "osD^v"):
+        legend = label
+        if label in rates:
+            r = rates[label]
+            legend += (f": eff {r.get('efficiency', float('nan')):.3f}, fake {r.get('fake_rate', float('nan')):.3f}, "
+                       f"dup {r.get('duplicate_rate', float('nan')):.3f} (pT > {pt_min_eta:g} GeV)")
+        eff, err, _ = _binned_efficiency(table["pt"].to_numpy(), table["matched"].to_numpy(), pt_edges)
+        centres = np.sqrt(pt_edges[1:] * pt_edges[:-1]) * 10 ** (offset * np.log10(pt_edges[1] / pt_edges[0]))
+        ax_pt.errorbar(centres, eff, yerr=err, fmt=marker, ms=4, label=legend)
+        high = table[table["pt"] > pt_min_eta]
+        eff, err, _ = _binned_efficiency(high["eta"].to_numpy(), high["matched"].to_numpy(), eta_edges)
+        ax_eta.errorbar(0.5 * (eta_edges[1:] + eta_edges[:-1]) + offset * (eta_edges[1] - eta_edges[0]), eff, yerr=err,
+                        fmt=marker, ms=4, label=label)
     ax_pt.set_xscale("log")
     ax_pt.set_xlabel("particle pT [GeV]")
     ax_pt.set_ylabel("double-majority efficiency")
-    ax_pt.set_ylim(0, 1.05)
-    high = particles[particles["pt"] > pt_min_eta]
-    eta_edges = np.linspace(-4, 4, 17)
-    eff, err, _ = _binned_efficiency(high["eta"].to_numpy(), high["matched"].to_numpy(), eta_edges)
-    ax_eta.errorbar(0.5 * (eta_edges[1:] + eta_edges[:-1]), eff, yerr=err, fmt="o", ms=4)
     ax_eta.set_xlabel(f"particle eta (pT > {pt_min_eta:g} GeV)")
-    ax_eta.set_ylim(0, 1.05)
     for ax in (ax_pt, ax_eta):
+        ax.set_ylim(0, 1.05)
         ax.grid(alpha=0.3)
+    ax_pt.legend(loc="lower right", fontsize=7)
+    if len(samples) > 1:
+        ax_eta.legend(loc="lower center", fontsize=7)
     return fig
 
 
