@@ -12,9 +12,10 @@ import typer
 from gnn4hep.cli import params
 from gnn4hep.errors import InputFileError
 
-MATERIALS = ("trackml", "simulator", "sensors")
-FIELDS = ("solenoid", "uniform")
-HIT_ERRORS = ("trackml", "pitch")
+MATERIALS = ("auto", "trackml", "simulator", "sensors")
+FIELDS = ("auto", "solenoid", "uniform")
+HIT_ERRORS = ("auto", "trackml", "pitch")
+AUTO = ("auto: as the events were simulated (their folder's simulation.json), else real TrackML data: ")
 
 
 def _choice(choices: tuple[str, ...]):
@@ -38,9 +39,9 @@ def fit(
     iterations: Annotated[int, typer.Option("--iterations", parser=params.integer(1, 100), help="Kalman passes per fit")] = 1,
     mass: Annotated[float, typer.Option("--mass", parser=params.number(0.0, 1000.0), help="scattering mass hypothesis, GeV")] = 0.1056584,
     error_scale: Annotated[float, typer.Option("--error-scale", parser=params.positive_float, help="factor on the hit errors (> 0)")] = 1.0,
-    material: Annotated[str, typer.Option("--material", parser=_choice(MATERIALS), help="trackml (real data: scattering and energy loss measured on the real truth), simulator (the simulator's measured layer material) or sensors (bare silicon)")] = "trackml",
-    field: Annotated[str, typer.Option("--field", parser=_choice(FIELDS), help="solenoid (the TrackML field fitted to the real data; Runge-Kutta propagation) or uniform (B_z = 2 T helices)")] = "solenoid",
-    hit_errors: Annotated[str, typer.Option("--hit-errors", parser=_choice(HIT_ERRORS), help="trackml (errors measured on real TrackML clusters) or pitch (pitch/sqrt(12))")] = "trackml",
+    material: Annotated[str, typer.Option("--material", parser=_choice(MATERIALS), help=AUTO + "trackml; trackml (scattering and energy loss measured on the real truth), simulator (the simulator's measured layer material) or sensors (bare silicon)")] = "auto",
+    field: Annotated[str, typer.Option("--field", parser=_choice(FIELDS), help=AUTO + "solenoid; solenoid (the TrackML field fitted to the real data; Runge-Kutta propagation) or uniform (B_z = 2 T helices)")] = "auto",
+    hit_errors: Annotated[str, typer.Option("--hit-errors", parser=_choice(HIT_ERRORS), help=AUTO + "trackml; trackml (errors measured on real TrackML clusters) or pitch (pitch/sqrt(12))")] = "auto",
     split: Annotated[bool, typer.Option("--split/--no-split", help="split candidates no helix fits")] = True,
     attach: Annotated[bool, typer.Option("--attach/--no-attach", help="give orphan hits to the fitted track whose chi2 accepts them")] = True,
     detector: Annotated[Optional[Path], typer.Option("--detector", parser=params.input_file, help="detectors.csv[.gz] (default: packaged TrackML)")] = None,
@@ -49,6 +50,8 @@ def fit(
     """Refit track candidates with a Kalman filter + smoother; reject outliers; write perigee parameters."""
     from gnn4hep.cli.common import report
     from gnn4hep.tracking.fitting import FitConfig, refit
+    from gnn4hep.tracking.fitting.refit import simulated_physics
+    from gnn4hep.tracking.simulation.batch import read_settings
     from gnn4hep.tracking.io import available_parts, check_hits_on_detector, part_path, read_detector, read_event, read_submission
     from gnn4hep.utils.atomic import atomic_write_text
 
@@ -60,16 +63,19 @@ def fit(
         raise InputFileError(candidates, "no track candidates (the file has a header only)")
     geometry = read_detector(detector) if detector is not None else read_detector()
     check_hits_on_detector(ev.hits, geometry, str(part_path(Path(event), "hits")))
+    physics = simulated_physics(read_settings(Path(event).parent))
+    chosen = {"field": field, "material_model": material, "hit_errors": hit_errors}
+    physics.update({key: value for key, value in chosen.items() if value != "auto"})
     config = FitConfig(chi2_cut=chi2_cut, max_outliers=max_outliers, iterations=iterations, mass_gev=mass,
-                       error_scale=error_scale, split_bad=split, material_model=material, attach_orphans=attach,
-                       field=field, hit_errors=hit_errors)
+                       error_scale=error_scale, split_bad=split, attach_orphans=attach, **physics)
     start = time.perf_counter()
     cleaned_table, params_table = refit(ev, table, geometry, config, name=str(candidates))
     seconds = time.perf_counter() - start
     atomic_write_text(out, params_table.to_csv(index=False))
     if cleaned is not None:
         atomic_write_text(cleaned, cleaned_table.to_csv(index=False))
-    report(f"Kalman refit of {candidates.name}", {**fit_summary(params_table), "seconds": seconds, "out": str(out)}, json_out)
+    report(f"Kalman refit of {candidates.name}", {**fit_summary(params_table), **physics, "seconds": seconds,
+                                                   "out": str(out)}, json_out)
 
 
 def fit_summary(table) -> dict:

@@ -126,17 +126,14 @@ class RefitConfig(Section):
         events with the ``auto`` choices resolved from ``simulation``, the test folder's ``simulation.json``
         (:func:`gnn4hep.tracking.simulation.batch.read_settings`; None: real data)."""
         from gnn4hep.tracking.fitting import FitConfig
+        from gnn4hep.tracking.fitting.refit import simulated_physics
 
         settings = self.model_dump(exclude={"enabled", "eval_material_model", "eval_hit_errors"})
         if eval_events:
             settings.update(field="solenoid", material_model=self.eval_material_model, hit_errors=self.eval_hit_errors)
             return FitConfig(**settings)
-        simulated = simulation is not None
-        if settings["field"] == "auto":
-            settings["field"] = simulation["field"]["field"] if simulated else "solenoid"
-        if settings["material_model"] == "auto":
-            layer_material = simulated and simulation["config"].get("trackml_material", False)
-            settings["material_model"] = ("simulator" if layer_material else "sensors") if simulated else "trackml"
-        if settings["hit_errors"] == "auto":
-            settings["hit_errors"] = "pitch" if simulated else "trackml"
+        matching = simulated_physics(simulation)
+        for key in ("field", "material_model", "hit_errors"):
+            if settings[key] == "auto":
+                settings[key] = matching[key]
         return FitConfig(**settings)

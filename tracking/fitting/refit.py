@@ -127,6 +127,22 @@ class FitConfig:
             raise ValueError(f"FitConfig.outlier_ids: {self.outlier_ids!r} is not 'singletons' or 'split'")
 
 
+def simulated_physics(simulation: dict | None) -> dict[str, str]:
+    """The fit settings that match how events were made: ``field``, ``material_model`` and ``hit_errors``.
+
+    ``simulation`` is the events' ``simulation.json`` record
+    (:func:`gnn4hep.tracking.simulation.batch.read_settings`): the field they were simulated in, the
+    simulator's layer material when they had it (else bare sensors), and pitch/sqrt(12) errors (the
+    simulator's digitisation). None means real TrackML data: the solenoid, and the material and hit errors
+    measured on the real truth.
+    """
+    if simulation is None:
+        return {"field": "solenoid", "material_model": "trackml", "hit_errors": "trackml"}
+    layer_material = bool(simulation.get("config", {}).get("trackml_material", False))
+    return {"field": simulation["field"]["field"], "material_model": "simulator" if layer_material else "sensors",
+            "hit_errors": "pitch"}
+
+
 def fit_field(config: FitConfig, detector: Detector):
     """The fitter's field: B_z (T) of the detector for ``field="uniform"``, else the field object."""
     return detector.field_tesla if config.field == "uniform" else field_from_name(config.field)

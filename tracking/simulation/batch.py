@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gnn4hep.errors import InputFileError
 from gnn4hep.tracking.field import field_from_metadata
 from gnn4hep.tracking.io import read_detector, write_event
 from gnn4hep.tracking.simulation import digitisation
@@ -108,7 +109,12 @@ def read_settings(folder: str | Path) -> dict | None:
     path = Path(folder) / SETTINGS_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    try:
+        settings = json.loads(path.read_text())
+        field_from_metadata(settings["field"])  # the part readers rely on
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputFileError(path, f"not a simulation record ({type(exc).__name__}: {exc})") from None
+    return settings
 
 
 def read_field(folder: str | Path):

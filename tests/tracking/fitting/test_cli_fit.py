@@ -48,3 +48,33 @@ def test_cli_fit_writes_parameters_and_names_bad_files(tmp_path):
     for option in ("--field", "--hit-errors"):
         result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), option, "lead"])
         assert result.exit_code == 2 and option in result.output
+
+
+def test_fit_defaults_follow_the_events_simulation_record(tmp_path, capsys):
+    """Events with a simulation.json are fitted with the physics they were simulated with; a damaged record
+    is one error naming it; events without one are treated as real TrackML data."""
+    import json
+
+    from gnn4hep.tracking.simulation import simulate_events
+
+    prefix = simulate_events(tmp_path / "ev", 1, source="gun", seed=3, progress=False)[0]
+    candidates = tmp_path / "truth.csv"
+    truth = pd.read_csv(f"{prefix}-truth.csv.gz")
+    pd.DataFrame({"hit_id": truth["hit_id"], "track_id": truth["particle_id"].astype(np.int64)}).to_csv(candidates, index=False)
+    out = tmp_path / "p.csv"
+    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    assert (figures["field"], figures["material_model"], figures["hit_errors"]) == ("uniform", "sensors", "pitch")
+    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--json", "--field", "solenoid"])
+    assert json.loads(result.stdout)["field"] == "solenoid"
+    (tmp_path / "ev" / "simulation.json").write_text("{not json")
+    from gnn4hep.cli.errors import run_app
+
+    assert run_app(app, ["fit", str(prefix), str(candidates), "--out", str(tmp_path / "q.csv")]) == 2
+    assert "simulation.json: not a simulation record" in capsys.readouterr().err
+    assert not (tmp_path / "q.csv").exists()
+    (tmp_path / "ev" / "simulation.json").unlink()
+    result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--json"])
+    figures = json.loads(result.stdout)
+    assert (figures["field"], figures["material_model"], figures["hit_errors"]) == ("solenoid", "trackml", "trackml")
