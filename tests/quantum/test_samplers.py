@@ -83,7 +83,7 @@ def test_missing_token_fails_fast_without_network(name, monkeypatch):
 
 
 def test_dwave_sampler_itself_fails_without_token_and_network(monkeypatch):
-    """What DESIGN.md relies on: DWaveSampler() without a token opens no socket."""
+    """What docs/architecture.md relies on: DWaveSampler() without a token opens no socket."""
     from dwave.system import DWaveSampler
 
     def no_socket(*args, **kwargs):
