@@ -2,7 +2,7 @@
 
 ``make_inputs`` computes, once per jet set, the tensors the chosen models read:
 ``features`` (N, M, F) standardised with the training set's statistics, ``points`` (N, M, 2)
-(Δη, Δφ), ``weights`` (N, M) momentum fractions z_i, ``mask`` (N, M), ``images``
+(Δη, Δφ), ``vectors`` (N, M, 4) four-momenta (px, py, pz, E) in GeV, ``weights`` (N, M) momentum fractions z_i, ``mask`` (N, M), ``images``
 (N, 1, S, S) (pT-normalised, then divided by the training set's pixel standard deviation) and ``labels`` (N,). Constituents are pT-ordered, so the collate function cuts each
 batch at its largest multiplicity: a jet set padded to 128 costs what its real multiplicities cost.
 """
@@ -19,7 +19,7 @@ from torch import Tensor
 from gnn4hep.jets import features as F
 from gnn4hep.jets.constituents import Jets
 
-PER_CONSTITUENT = ("features", "points", "weights", "mask")
+PER_CONSTITUENT = ("features", "points", "vectors", "weights", "mask")
 
 
 @dataclass
@@ -43,6 +43,8 @@ def make_inputs(jets: Jets, names: set[str], settings: InputSettings) -> dict[st
         out["features"] = torch.from_numpy(scaled)
     if "points" in names:
         out["points"] = torch.from_numpy(F.point_coordinates(jets))
+    if "vectors" in names:
+        out["vectors"] = torch.from_numpy(np.where(jets.mask[..., None], jets.p4, 0.0).astype(np.float32))
     if "weights" in names:
         out["weights"] = torch.from_numpy(F.momentum_fractions(jets))
     if "images" in names:

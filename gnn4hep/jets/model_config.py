@@ -11,6 +11,13 @@ class JetModelConfig(Section):
 
     pfn_phi_sizes: tuple[int, ...] = (100, 100, 256)
     pfn_f_sizes: tuple[int, ...] = (100, 100, 100)
+    part_embed_dims: tuple[int, ...] = (128, 512, 128)
+    part_pair_embed_dims: tuple[int, ...] = (64, 64, 64)
+    part_num_heads: int = 8
+    part_num_layers: int = 8
+    part_num_cls_layers: int = 2
+    """Particle Transformer sizes (arXiv:2202.03772): particle embedding, pair embedding, heads, particle
+    and class attention blocks."""
     mpnn_hidden: int = 64
     mpnn_iterations: int = 3
     mpnn_edge_hidden: int = 16

@@ -1,6 +1,7 @@
 """Train and evaluate jet taggers by name on train / validation / test jet sets.
 
-Models: ``particlenet``, ``particlenet_lite``, ``pfn``, ``efn``, ``mpnn``, ``cnn`` (trained with
+Models: ``particlenet``, ``particlenet_lite``, ``part`` (Particle Transformer), ``pfn``, ``efn``, ``mpnn``,
+``cnn`` (trained with
 Lightning through :func:`gnn4hep.training.trainer.make_trainer`) and ``bdt`` (scikit-learn).
 Every model is scored on the same test set; timings are recorded for the benchmark table.
 """
@@ -20,7 +21,7 @@ from gnn4hep.jets.inputs import InputSettings, loader, make_inputs
 from gnn4hep.jets.metrics import tagging_metrics
 from gnn4hep.jets.model_config import JetModelConfig
 
-NEURAL_MODELS = ("particlenet", "particlenet_lite", "pfn", "efn", "mpnn", "cnn")
+NEURAL_MODELS = ("particlenet", "particlenet_lite", "part", "pfn", "efn", "mpnn", "cnn")
 MODEL_NAMES = NEURAL_MODELS + ("bdt",)
 
 
@@ -29,6 +30,7 @@ def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float
     from gnn4hep.models.efn import EnergyFlowNetwork
     from gnn4hep.models.jet_cnn import JetImageCNN
     from gnn4hep.models.mpnn_jet import JetMPNN
+    from gnn4hep.models.particle_transformer import ParticleTransformer
     from gnn4hep.models.particlenet import ParticleNet
     from gnn4hep.models.pfn import ParticleFlowNetwork
 
@@ -36,6 +38,10 @@ def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float
         return ParticleNet(input_dim=input_dim)
     if name == "particlenet_lite":
         return ParticleNet.lite(input_dim=input_dim)
+    if name == "part":
+        return ParticleTransformer(input_dim=input_dim, embed_dims=config.part_embed_dims,
+                                   pair_embed_dims=config.part_pair_embed_dims, num_heads=config.part_num_heads,
+                                   num_layers=config.part_num_layers, num_cls_layers=config.part_num_cls_layers)
     if name == "pfn":
         return ParticleFlowNetwork(input_dim=input_dim, phi_sizes=config.pfn_phi_sizes, f_sizes=config.pfn_f_sizes)
     if name == "efn":
