@@ -166,8 +166,9 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
         results[name] = result
         if logger is not None:
             m = result.metrics
-            logger.info(f"  {name:16s} AUC {m['auc']:.4f}  acc {m['accuracy']:.4f}  1/eB@0.3 {m['rej30']:.1f}  "
-                        f"1/eB@0.5 {m['rej50']:.1f}  params {n_params}  train {seconds:.1f}s")
+            logger.info(f"  {name:16s} AUC {m['auc']:.4f}  acc {m['accuracy']:.4f}  1/eB@0.3 {m['rej30']:.1f} ± "
+                        f"{m['rej30_err']:.1f}  1/eB@0.5 {m['rej50']:.1f} ± {m['rej50_err']:.1f}  params {n_params}  "
+                        f"train {seconds:.1f}s")
     return results
 
 
@@ -177,6 +178,7 @@ def results_table(results: dict[str, ModelResult], title: str) -> str:
              "train s | inference jets/s (CPU) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in sorted(results.items(), key=lambda item: -item[1].metrics["auc"]):
         m = r.metrics
-        lines.append(f"| {name} | {m['auc']:.4f} | {m['accuracy']:.4f} | {m['rej30']:.1f} | {m['rej50']:.1f} | "
+        lines.append(f"| {name} | {m['auc']:.4f} | {m['accuracy']:.4f} | {m['rej30']:.1f} ± {m['rej30_err']:.1f} | "
+                     f"{m['rej50']:.1f} ± {m['rej50_err']:.1f} | "
                      f"{r.n_params} | {r.train_seconds:.1f} | {r.inference_jets_per_s.get('cpu', float('nan')):.0f} |")
     return "\n".join(lines)
