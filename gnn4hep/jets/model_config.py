@@ -3,6 +3,8 @@ stages does not import torch."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from gnn4hep.config.schema import Section
 
 
@@ -25,6 +27,10 @@ class JetModelConfig(Section):
     image_extent: float = 0.0
     """half-width of jet images in Δη, Δφ; 0 means the jet radius."""
     use_pid: bool = True
+    feature_scaling: Literal["fixed", "fitted"] = "fixed"
+    """constituent features: weaver's fixed shift/scale clipped to ±5 ("fixed") or the training set's z-score."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """Adam's learning rate: constant (the reference recipe) or cosine-annealed to 0 over the epochs."""
     bdt_max_iter: int = 200
     weight_decay: float = 0.0
     epochs: dict[str, int] = {}

@@ -108,7 +108,8 @@ def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_conf
     L.seed_everything(seed, workers=True, verbose=False)
     trainer_config = trainer_config.model_copy(update={"max_epochs": config.epochs.get(name, trainer_config.max_epochs)})
     model = build_model(name, input_dim, config, radius)
-    module = JetTaggerModule(model, trainer_config.learning_rate, config.weight_decay, trainer_config.max_epochs)
+    module = JetTaggerModule(model, trainer_config.learning_rate, config.weight_decay,
+                             trainer_config.max_epochs if config.lr_schedule == "cosine" else None)
     trainer, checkpoint = make_trainer(trainer_config, run_dir, name)
     start = time.perf_counter()
     trainer.fit(module, loader(train, trainer_config.batch_size, shuffle=True, seed=seed),
@@ -129,7 +130,8 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
         from gnn4hep.errors import ConfigError
 
         raise ConfigError(f"unknown model(s) {unknown} in 'models'; known: {', '.join(MODEL_NAMES)}")
-    settings = InputSettings(config.use_pid, config.image_size, config.image_extent or radius)
+    settings = InputSettings(config.use_pid, config.image_size, config.image_extent or radius,
+                             scaling=config.feature_scaling)
     needed: set[str] = set()
     for name in names:
         if name != "bdt":
