@@ -5,7 +5,7 @@
 The real quark/gluon jets are shuffled and split into 5 stratified folds exactly as ``jets_cv`` does
 (seed 0); only the jets outside test fold 0 are used. They are split again into ``--inner-folds``
 stratified folds; each inner fold in turn is the held-out set that is scored, and the rest is split
-into training and early-stopping validation jets (``data.val_fraction``) as the experiments do. Every
+into training and early-stopping validation jets (the variant's validation fraction) as the experiments do. Every
 variant trains through the shared code (:func:`gnn4hep.jets.training.evaluate_models`) from the same
 seed. Prints mean ± std of the held-out AUC over the inner folds and writes
 benchmarks/results/jets_qg_recipe.json.
@@ -24,21 +24,23 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = REPO / ".." / "shared" / "data" / "jets" / "quark_gluon_2k.tar.gz"
-# name -> (jet_models overrides, trainer overrides)
+REFERENCE_TRAINER = {"max_epochs": 30, "early_stopping_patience": 5}
+# name -> (jet_models overrides, trainer overrides, validation fraction)
 VARIANTS = {
     # the run behind the figures: z-scored features, cosine schedule over 8 epochs, patience 3
     "old_benchmark": ({"feature_scaling": "fitted", "lr_schedule": "cosine"},
-                      {"max_epochs": 8, "early_stopping_patience": 3}),
+                      {"max_epochs": 8, "early_stopping_patience": 3}, 0.1),
     # experiments/jets_qg.yaml as it was: cosine over 20 epochs, no early stopping (best epoch restored)
     "old_defaults": ({"feature_scaling": "fitted", "lr_schedule": "cosine"},
-                     {"max_epochs": 20, "early_stopping_patience": None}),
+                     {"max_epochs": 20, "early_stopping_patience": None}, 0.1),
     "fixed_scaling_only": ({"feature_scaling": "fixed", "lr_schedule": "cosine"},
-                           {"max_epochs": 8, "early_stopping_patience": 3}),
-    "schedule_only": ({"feature_scaling": "fitted", "lr_schedule": "constant"},
-                      {"max_epochs": 30, "early_stopping_patience": 5}),
+                           {"max_epochs": 8, "early_stopping_patience": 3}, 0.1),
+    "schedule_only": ({"feature_scaling": "fitted", "lr_schedule": "constant"}, REFERENCE_TRAINER, 0.1),
     # the reference recipe: fixed scaling, Adam at a constant 1e-3, <= 30 epochs, patience 5, best restored
-    "reference": ({"feature_scaling": "fixed", "lr_schedule": "constant"},
-                  {"max_epochs": 30, "early_stopping_patience": 5}),
+    "reference": ({"feature_scaling": "fixed", "lr_schedule": "constant"}, REFERENCE_TRAINER, 0.1),
+    "reference_patience10": ({"feature_scaling": "fixed", "lr_schedule": "constant"},
+                             {"max_epochs": 30, "early_stopping_patience": 10}, 0.1),
+    "reference_val20": ({"feature_scaling": "fixed", "lr_schedule": "constant"}, REFERENCE_TRAINER, 0.2),
 }
 
 
@@ -66,7 +68,6 @@ def main() -> None:
     parser.add_argument("--models", default="pfn")
     parser.add_argument("--inner-folds", type=int, default=4)
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -86,7 +87,7 @@ def main() -> None:
             members = rng.permutation(np.flatnonzero(dev.labels == value))
             inner[members] = np.arange(len(members)) % args.inner_folds
         for variant in args.variants.split(","):
-            model_overrides, trainer_overrides = VARIANTS[variant]
+            model_overrides, trainer_overrides, val_fraction = VARIANTS[variant]
             config = JetModelConfig(**model_overrides)
             trainer = TrainerConfig(batch_size=128, learning_rate=1e-3, progress_bar=False, num_threads=1,
                                     **trainer_overrides)
@@ -94,7 +95,7 @@ def main() -> None:
             start = time.process_time()
             for fold in range(args.inner_folds):
                 rest = np.flatnonzero(inner != fold)
-                val_pos, train_pos = stratified_split(dev.labels[rest], (args.val_fraction,), args.seed + fold)
+                val_pos, train_pos = stratified_split(dev.labels[rest], (val_fraction,), args.seed + fold)
                 results = evaluate_models(models, dev.subset(rest[train_pos]), dev.subset(rest[val_pos]),
                                           dev.subset(np.flatnonzero(inner == fold)), trainer, config, 0.4,
                                           Path(scratch) / variant / f"fold{fold}", args.seed + fold,
@@ -112,8 +113,9 @@ def main() -> None:
         print(f"| {variant} | " + " | ".join(f"{row[m]['auc']:.4f} ± {row[m]['auc_std']:.4f}" for m in models) + " |")
     atomic_write_json(REPO / "benchmarks" / "results" / "jets_qg_recipe.json", {
         "command": f"python benchmarks/jets_qg_recipe.py --models {args.models} --inner-folds {args.inner_folds} "
-                   f"--variants {args.variants} --val-fraction {args.val_fraction} --seed {args.seed}",
-        "variants": {k: {"jet_models": VARIANTS[k][0], "trainer": VARIANTS[k][1]} for k in rows},
+                   f"--variants {args.variants} --seed {args.seed}",
+        "variants": {k: {"jet_models": VARIANTS[k][0], "trainer": VARIANTS[k][1], "val_fraction": VARIANTS[k][2]}
+                     for k in rows},
         "results": rows})
 
 
