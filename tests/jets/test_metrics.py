@@ -80,6 +80,23 @@ def test_perfect_separation_has_infinite_rejection_and_error():
     assert value == np.inf and error == np.inf
 
 
+def test_a_few_infinite_resamples_leave_the_error_finite():
+    # 400 jets where about 1 background jet in 100 passes the ε_S = 0.3 cut: some resamples have none
+    labels, scores = gaussian_scores(200, seed=11)
+    scores = np.where(labels == 1, scores + 0.5, scores)  # 6 of 200 resamples pass no background
+    value, error = rejection_with_errors(labels, scores, (0.3,), n_bootstrap=200)[0.3]
+    rng = np.random.default_rng(0)
+    signal, background = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    resampled = []
+    for _ in range(200):  # brute force: the same resampling, by hand
+        index = np.concatenate([rng.choice(signal, signal.size), rng.choice(background, background.size)])
+        fpr = brute_force_background_efficiency(labels[index], scores[index], 0.3)
+        resampled.append(np.inf if fpr == 0 else 1 / fpr)
+    resampled = np.sort(resampled)
+    assert np.isinf(resampled).any() and np.isfinite(error)
+    assert error == pytest.approx((resampled[int(np.ceil(0.84 * 199))] - resampled[int(np.floor(0.16 * 199))]) / 2)
+
+
 def test_roc_figure_marks_the_working_points():
     labels, scores = gaussian_scores(400, seed=5)
     fig = plot_roc_curves({"particlenet": (labels, scores)}, "test")
