@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--jets", type=int, default=512)
     parser.add_argument("--generate", type=int, default=20, help="jets per class per process (0: skip)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--models", default="particlenet,particlenet_lite,pfn,efn,mpnn,cnn,bdt")
+    parser.add_argument("--models", default="particlenet,particlenet_lite,part,pfn,efn,mpnn,cnn,bdt")
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import torch
@@ -66,7 +66,7 @@ def main() -> None:
 
     jets, source = load_jets(args.jets)
     settings = InputSettings(image_extent=0.4)
-    tensors = make_inputs(jets, {"features", "points", "weights", "images"}, settings)
+    tensors = make_inputs(jets, {"features", "points", "vectors", "weights", "images"}, settings)
     config = JetModelConfig()
     for name in args.models.split(","):
         if name == "bdt":

@@ -8,6 +8,11 @@ constituent i of a jet J, zero where padded:
     [charge_i], [PID one-hot: charged hadron, neutral hadron, photon, electron, muon]
 
 (the bracketed ones only when the jets carry PDG ids / charges). The jet axis is the E-scheme sum.
+
+Scaling (:func:`scale_features`): "fixed" (the default) is weaver-core's recipe for these features in
+the Particle Transformer data configs (quark/gluon, top, JetClass): (x − shift) × scale with fixed
+constants, clipped to ±5, and Δη, Δφ, charge and PID flags as they are; "fitted" is the z-score with
+the training set's mean and standard deviation (:func:`standardise`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from gnn4hep.jets.constituents import Jets, jet_p4, pt_eta_phi, relative_coordin
 KINEMATIC_FEATURES = ("deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r")
 PID_CLASSES = ("is_charged_hadron", "is_neutral_hadron", "is_photon", "is_electron", "is_muon")
 _EPS = 1e-8
+#: feature -> (shift, scale) of the fixed scaling; features not listed are not scaled.
+FIXED_SCALING = {"log_pt": (1.7, 0.7), "log_e": (2.0, 0.7), "log_pt_rel": (-4.7, 0.7), "log_e_rel": (-4.7, 0.7),
+                 "delta_r": (0.2, 4.0)}
+FIXED_CLIP = 5.0
+SCALINGS = ("fixed", "fitted")
 
 
 def feature_names(jets: Jets, use_pid: bool = True) -> list[str]:
@@ -86,6 +96,29 @@ def standardise(features: np.ndarray, mask: np.ndarray, stats: tuple[np.ndarray,
         stats = (mean.astype(np.float32), std.astype(np.float32))
     scaled = (features - stats[0]) / stats[1]
     return np.where(mask[..., None], scaled, 0.0).astype(np.float32), stats
+
+
+def scale_fixed(features: np.ndarray, names: list[str], mask: np.ndarray) -> np.ndarray:
+    """(N, M, F) features with :data:`FIXED_SCALING` applied to the named columns and clipped to
+    ±:data:`FIXED_CLIP`; the other columns unchanged; padding stays 0."""
+    if len(names) != features.shape[-1]:
+        raise ValueError(f"{len(names)} feature names for {features.shape[-1]} feature columns")
+    shift = np.array([FIXED_SCALING.get(name, (0.0, 1.0))[0] for name in names], dtype=np.float32)
+    scale = np.array([FIXED_SCALING.get(name, (0.0, 1.0))[1] for name in names], dtype=np.float32)
+    scaled = (features - shift) * scale
+    clipped = np.array([name in FIXED_SCALING for name in names])
+    scaled = np.where(clipped, np.clip(scaled, -FIXED_CLIP, FIXED_CLIP), scaled)
+    return np.where(mask[..., None], scaled, 0.0).astype(np.float32)
+
+
+def scale_features(features: np.ndarray, names: list[str], mask: np.ndarray, scaling: str = "fixed",
+                   stats: tuple[np.ndarray, np.ndarray] | None = None):
+    """Scaled (N, M, F) features and the fitted stats (None for "fixed"); see the module docstring."""
+    if scaling == "fixed":
+        return scale_fixed(features, names, mask), None
+    if scaling == "fitted":
+        return standardise(features, mask, stats)
+    raise ValueError(f"feature scaling must be one of {SCALINGS}, got {scaling!r}")
 
 
 def jet_graphs(jets: Jets, k: int = 16, space: str = "etaphi", use_pid: bool = True):

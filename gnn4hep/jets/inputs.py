@@ -1,8 +1,9 @@
 """Model inputs from jets: tensors, a dataset of dicts and a collate that trims padding.
 
 ``make_inputs`` computes, once per jet set, the tensors the chosen models read:
-``features`` (N, M, F) standardised with the training set's statistics, ``points`` (N, M, 2)
-(Δη, Δφ), ``weights`` (N, M) momentum fractions z_i, ``mask`` (N, M), ``images``
+``features`` (N, M, F) scaled as ``InputSettings.scaling`` says (weaver's fixed constants, or the
+training set's statistics), ``points`` (N, M, 2)
+(Δη, Δφ), ``vectors`` (N, M, 4) four-momenta (px, py, pz, E) in GeV, ``weights`` (N, M) momentum fractions z_i, ``mask`` (N, M), ``images``
 (N, 1, S, S) (pT-normalised, then divided by the training set's pixel standard deviation) and ``labels`` (N,). Constituents are pT-ordered, so the collate function cuts each
 batch at its largest multiplicity: a jet set padded to 128 costs what its real multiplicities cost.
 """
@@ -19,17 +20,19 @@ from torch import Tensor
 from gnn4hep.jets import features as F
 from gnn4hep.jets.constituents import Jets
 
-PER_CONSTITUENT = ("features", "points", "weights", "mask")
+PER_CONSTITUENT = ("features", "points", "vectors", "weights", "mask")
 
 
 @dataclass
 class InputSettings:
-    """How inputs are built: PID features, image size and half-width, feature statistics."""
+    """How inputs are built: PID features, image size and half-width, feature scaling and statistics."""
 
     use_pid: bool = True
     image_size: int = 40
     image_extent: float = 1.0
     stats: Optional[tuple[np.ndarray, np.ndarray]] = None
+    scaling: str = "fixed"
+    """"fixed" (weaver's constants, clipped to ±5) or "fitted" (z-score with ``stats``)."""
     image_scale: Optional[float] = None
     """images are divided by this (the training set's pixel standard deviation) so CNN inputs are O(1)."""
 
@@ -39,10 +42,13 @@ def make_inputs(jets: Jets, names: set[str], settings: InputSettings) -> dict[st
     out: dict[str, Tensor] = {"labels": torch.from_numpy(jets.labels), "mask": torch.from_numpy(jets.mask)}
     if "features" in names:
         raw = F.constituent_features(jets, settings.use_pid)
-        scaled, settings.stats = F.standardise(raw, jets.mask, settings.stats)
+        scaled, settings.stats = F.scale_features(raw, F.feature_names(jets, settings.use_pid), jets.mask,
+                                                  settings.scaling, settings.stats)
         out["features"] = torch.from_numpy(scaled)
     if "points" in names:
         out["points"] = torch.from_numpy(F.point_coordinates(jets))
+    if "vectors" in names:
+        out["vectors"] = torch.from_numpy(np.where(jets.mask[..., None], jets.p4, 0.0).astype(np.float32))
     if "weights" in names:
         out["weights"] = torch.from_numpy(F.momentum_fractions(jets))
     if "images" in names:

@@ -3,6 +3,8 @@ stages does not import torch."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from gnn4hep.config.schema import Section
 
 
@@ -11,6 +13,13 @@ class JetModelConfig(Section):
 
     pfn_phi_sizes: tuple[int, ...] = (100, 100, 256)
     pfn_f_sizes: tuple[int, ...] = (100, 100, 100)
+    part_embed_dims: tuple[int, ...] = (128, 512, 128)
+    part_pair_embed_dims: tuple[int, ...] = (64, 64, 64)
+    part_num_heads: int = 8
+    part_num_layers: int = 8
+    part_num_cls_layers: int = 2
+    """Particle Transformer sizes (arXiv:2202.03772): particle embedding, pair embedding, heads, particle
+    and class attention blocks."""
     mpnn_hidden: int = 64
     mpnn_iterations: int = 3
     mpnn_edge_hidden: int = 16
@@ -18,6 +27,10 @@ class JetModelConfig(Section):
     image_extent: float = 0.0
     """half-width of jet images in Δη, Δφ; 0 means the jet radius."""
     use_pid: bool = True
+    feature_scaling: Literal["fixed", "fitted"] = "fixed"
+    """constituent features: weaver's fixed shift/scale clipped to ±5 ("fixed") or the training set's z-score."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """Adam's learning rate: constant (the reference recipe) or cosine-annealed to 0 over the epochs."""
     bdt_max_iter: int = 200
     weight_decay: float = 0.0
     epochs: dict[str, int] = {}

@@ -1,6 +1,7 @@
 """Train and evaluate jet taggers by name on train / validation / test jet sets.
 
-Models: ``particlenet``, ``particlenet_lite``, ``pfn``, ``efn``, ``mpnn``, ``cnn`` (trained with
+Models: ``particlenet``, ``particlenet_lite``, ``part`` (Particle Transformer), ``pfn``, ``efn``, ``mpnn``,
+``cnn`` (trained with
 Lightning through :func:`gnn4hep.training.trainer.make_trainer`) and ``bdt`` (scikit-learn).
 Every model is scored on the same test set; timings are recorded for the benchmark table.
 """
@@ -20,7 +21,7 @@ from gnn4hep.jets.inputs import InputSettings, loader, make_inputs
 from gnn4hep.jets.metrics import tagging_metrics
 from gnn4hep.jets.model_config import JetModelConfig
 
-NEURAL_MODELS = ("particlenet", "particlenet_lite", "pfn", "efn", "mpnn", "cnn")
+NEURAL_MODELS = ("particlenet", "particlenet_lite", "part", "pfn", "efn", "mpnn", "cnn")
 MODEL_NAMES = NEURAL_MODELS + ("bdt",)
 
 
@@ -29,6 +30,7 @@ def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float
     from gnn4hep.models.efn import EnergyFlowNetwork
     from gnn4hep.models.jet_cnn import JetImageCNN
     from gnn4hep.models.mpnn_jet import JetMPNN
+    from gnn4hep.models.particle_transformer import ParticleTransformer
     from gnn4hep.models.particlenet import ParticleNet
     from gnn4hep.models.pfn import ParticleFlowNetwork
 
@@ -36,6 +38,10 @@ def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float
         return ParticleNet(input_dim=input_dim)
     if name == "particlenet_lite":
         return ParticleNet.lite(input_dim=input_dim)
+    if name == "part":
+        return ParticleTransformer(input_dim=input_dim, embed_dims=config.part_embed_dims,
+                                   pair_embed_dims=config.part_pair_embed_dims, num_heads=config.part_num_heads,
+                                   num_layers=config.part_num_layers, num_cls_layers=config.part_num_cls_layers)
     if name == "pfn":
         return ParticleFlowNetwork(input_dim=input_dim, phi_sizes=config.pfn_phi_sizes, f_sizes=config.pfn_f_sizes)
     if name == "efn":
@@ -102,7 +108,8 @@ def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_conf
     L.seed_everything(seed, workers=True, verbose=False)
     trainer_config = trainer_config.model_copy(update={"max_epochs": config.epochs.get(name, trainer_config.max_epochs)})
     model = build_model(name, input_dim, config, radius)
-    module = JetTaggerModule(model, trainer_config.learning_rate, config.weight_decay, trainer_config.max_epochs)
+    module = JetTaggerModule(model, trainer_config.learning_rate, config.weight_decay,
+                             trainer_config.max_epochs if config.lr_schedule == "cosine" else None)
     trainer, checkpoint = make_trainer(trainer_config, run_dir, name)
     start = time.perf_counter()
     trainer.fit(module, loader(train, trainer_config.batch_size, shuffle=True, seed=seed),
@@ -123,7 +130,8 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
         from gnn4hep.errors import ConfigError
 
         raise ConfigError(f"unknown model(s) {unknown} in 'models'; known: {', '.join(MODEL_NAMES)}")
-    settings = InputSettings(config.use_pid, config.image_size, config.image_extent or radius)
+    settings = InputSettings(config.use_pid, config.image_size, config.image_extent or radius,
+                             scaling=config.feature_scaling)
     needed: set[str] = set()
     for name in names:
         if name != "bdt":
@@ -160,8 +168,9 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
         results[name] = result
         if logger is not None:
             m = result.metrics
-            logger.info(f"  {name:16s} AUC {m['auc']:.4f}  acc {m['accuracy']:.4f}  1/eB@0.3 {m['rej30']:.1f}  "
-                        f"1/eB@0.5 {m['rej50']:.1f}  params {n_params}  train {seconds:.1f}s")
+            logger.info(f"  {name:16s} AUC {m['auc']:.4f}  acc {m['accuracy']:.4f}  1/eB@0.3 {m['rej30']:.1f} ± "
+                        f"{m['rej30_err']:.1f}  1/eB@0.5 {m['rej50']:.1f} ± {m['rej50_err']:.1f}  params {n_params}  "
+                        f"train {seconds:.1f}s")
     return results
 
 
@@ -171,6 +180,7 @@ def results_table(results: dict[str, ModelResult], title: str) -> str:
              "train s | inference jets/s (CPU) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in sorted(results.items(), key=lambda item: -item[1].metrics["auc"]):
         m = r.metrics
-        lines.append(f"| {name} | {m['auc']:.4f} | {m['accuracy']:.4f} | {m['rej30']:.1f} | {m['rej50']:.1f} | "
+        lines.append(f"| {name} | {m['auc']:.4f} | {m['accuracy']:.4f} | {m['rej30']:.1f} ± {m['rej30_err']:.1f} | "
+                     f"{m['rej50']:.1f} ± {m['rej50_err']:.1f} | "
                      f"{r.n_params} | {r.train_seconds:.1f} | {r.inference_jets_per_s.get('cpu', float('nan')):.0f} |")
     return "\n".join(lines)

@@ -30,6 +30,7 @@ class ParticleNet(nn.Module):
         fc_size: width of the fully connected layer.
         dropout: dropout after it (paper: 0.1).
         num_classes: output logits.
+        packed: EdgeConv on real constituents only (see :class:`EdgeConvBlock`; same values, faster).
 
     Shapes: ``points`` (B, M, 2) (Δη, Δφ), ``features`` (B, M, F), ``mask`` (B, M) -> (B, classes).
     """
@@ -37,22 +38,22 @@ class ParticleNet(nn.Module):
     input_names = ("points", "features", "mask")
 
     def __init__(self, *, input_dim: int, blocks: tuple = PARTICLENET["blocks"], fc_size: int = 256,
-                 dropout: float = 0.1, num_classes: int = 2):
+                 dropout: float = 0.1, num_classes: int = 2, packed: bool = True):
         super().__init__()
         self.input_norm = nn.BatchNorm1d(input_dim)
         convs = []
         previous = input_dim
         for k, channels in blocks:
-            convs.append(EdgeConvBlock(in_channels=previous, channels=tuple(channels), k=k))
+            convs.append(EdgeConvBlock(in_channels=previous, channels=tuple(channels), k=k, packed=packed))
             previous = channels[-1]
         self.blocks = nn.ModuleList(convs)
         self.head = nn.Sequential(nn.Linear(previous, fc_size), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(fc_size, num_classes))
 
     @classmethod
-    def lite(cls, *, input_dim: int, num_classes: int = 2, dropout: float = 0.1) -> "ParticleNet":
+    def lite(cls, *, input_dim: int, num_classes: int = 2, dropout: float = 0.1, packed: bool = True) -> "ParticleNet":
         """ParticleNet-Lite (two blocks, k = 7)."""
-        return cls(input_dim=input_dim, num_classes=num_classes, dropout=dropout, **PARTICLENET_LITE)
+        return cls(input_dim=input_dim, num_classes=num_classes, dropout=dropout, packed=packed, **PARTICLENET_LITE)
 
     def forward(self, points: Tensor, features: Tensor, mask: Tensor) -> Tensor:
         m = mask[..., None].to(features.dtype)

@@ -17,7 +17,9 @@ from .conftest import make_jets
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["trainer.max_epochs=1", "trainer.batch_size=16", "trainer.progress_bar=false",
         "jet_models.pfn_phi_sizes=[16,16]", "jet_models.pfn_f_sizes=[16]", "jet_models.mpnn_hidden=8",
-        "jet_models.mpnn_iterations=1", "jet_models.image_size=8", "jet_models.bdt_max_iter=10"]
+        "jet_models.mpnn_iterations=1", "jet_models.image_size=8", "jet_models.bdt_max_iter=10",
+        "jet_models.part_embed_dims=[16,16]", "jet_models.part_pair_embed_dims=[8]", "jet_models.part_num_heads=2",
+        "jet_models.part_num_layers=1", "jet_models.part_num_cls_layers=1"]
 
 
 @pytest.fixture
@@ -56,6 +58,17 @@ def _pairwise_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     signal, background = scores[labels == 1], scores[labels == 0]
     wins = (signal[:, None] > background[None, :]).sum() + 0.5 * (signal[:, None] == background[None, :]).sum()
     return float(wins / (len(signal) * len(background)))
+
+
+def test_particle_transformer_is_selectable(tmp_path, part_dirs):
+    train_dir, _ = part_dirs
+    run = run_experiment(REPO / "experiments" / "jets_qg.yaml",
+                         [f"data.path={train_dir}", "models=[part]", "trainer.limit_train_batches=1", *TINY],
+                         out=tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"part"} and 0 <= metrics["part"]["auc"] <= 1
+    assert 0 < metrics["part"]["n_params"] < 20_000  # the tiny sizes of TINY, not the paper's 2.1M
+    assert np.isfinite(np.load(run / "test_scores.npz")["part"]).all()
 
 
 def test_jets_qg_test_path(tmp_path, part_dirs):

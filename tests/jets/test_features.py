@@ -80,3 +80,46 @@ def test_jet_graphs_match_brute_force(space):
         torch.testing.assert_close(data.pos, torch.from_numpy(F.point_coordinates(jets)[g, :n]))
     with pytest.raises(ValueError, match="space"):
         F.jet_graphs(jets, space="xyz")
+
+
+def test_fixed_scaling_is_weavers_recipe_on_a_hand_computed_constituent():
+    # one constituent of pT 20 GeV, E 30 GeV in a jet of pT 500 GeV, E 600 GeV at ΔR 0.1 (Δη 0.06, Δφ 0.08)
+    names = list(F.KINEMATIC_FEATURES)
+    raw = np.array([[[0.06, 0.08, np.log(20), np.log(30), np.log(20 / 500), np.log(30 / 600), 0.1]]], np.float32)
+    scaled = F.scale_fixed(raw, names, np.array([[True]]))[0, 0]
+    expected = [0.06, 0.08, (np.log(20) - 1.7) * 0.7, (np.log(30) - 2.0) * 0.7, (np.log(0.04) + 4.7) * 0.7,
+                (np.log(0.05) + 4.7) * 0.7, (0.1 - 0.2) * 4.0]
+    np.testing.assert_allclose(scaled, expected, rtol=1e-6)
+
+
+def test_fixed_scaling_clips_scaled_columns_only_and_keeps_padding_zero(jets):
+    names = F.feature_names(jets)
+    raw = F.constituent_features(jets)
+    raw[0, 0, names.index("log_pt")] = 100.0  # (100 - 1.7) * 0.7 = 68.8 -> clipped to 5
+    raw[0, 1, names.index("log_pt_rel")] = -40.0  # -> -5
+    raw[0, 2, names.index("deta")] = 9.0  # Δη is not scaled, so not clipped either
+    scaled, stats = F.scale_features(raw, names, jets.mask, "fixed")
+    assert stats is None
+    assert scaled[0, 0, names.index("log_pt")] == 5.0 and scaled[0, 1, names.index("log_pt_rel")] == -5.0
+    assert scaled[0, 2, names.index("deta")] == 9.0
+    assert np.all(scaled[~jets.mask] == 0)
+    pid_columns = [names.index(n) for n in ("charge", *F.PID_CLASSES)]
+    np.testing.assert_array_equal(scaled[..., pid_columns], raw[..., pid_columns])
+    with pytest.raises(ValueError, match="scaling"):
+        F.scale_features(raw, names, jets.mask, "minmax")
+    with pytest.raises(ValueError, match="names"):
+        F.scale_fixed(raw, names[:-1], jets.mask)
+
+
+def test_make_inputs_scales_as_configured(jets):
+    from gnn4hep.jets.inputs import InputSettings, make_inputs
+
+    fixed = make_inputs(jets, {"features", "vectors"}, InputSettings())
+    fitted_settings = InputSettings(scaling="fitted")
+    fitted = make_inputs(jets, {"features"}, fitted_settings)
+    raw = F.constituent_features(jets)
+    names = F.feature_names(jets)
+    np.testing.assert_array_equal(fixed["features"].numpy(), F.scale_fixed(raw, names, jets.mask))
+    np.testing.assert_allclose(fitted["features"].numpy()[jets.mask].mean(0), 0, atol=1e-4)
+    assert fitted_settings.stats is not None
+    np.testing.assert_array_equal(fixed["vectors"].numpy(), np.where(jets.mask[..., None], jets.p4, 0))

@@ -63,3 +63,64 @@ def test_single_constituent_jet_is_finite():
     mask = torch.zeros_like(mask)
     mask[:, 0] = True
     assert torch.isfinite(model(points, features, mask)).all()
+
+
+def test_packed_edgeconv_equals_the_dense_route_in_training():
+    """Same outputs, parameter and input gradients and BatchNorm running statistics, padding and jets
+    with fewer than k constituents included (their self-filled neighbour slots enter the statistics)."""
+    import copy
+
+    torch.manual_seed(3)
+    dense = EdgeConvBlock(in_channels=5, channels=(8, 8, 6), k=4, packed=False).double().train()
+    packed = copy.deepcopy(dense)
+    packed.packed = True
+    points, features, mask = inputs(B=3, M=20, F=5, seed=4)  # multiplicities 20, 12, 4 (< k + 1)
+    points, features = points.double(), features.double()  # float64: the routes agree to rounding
+    features = features.requires_grad_()
+    out_dense = dense(points, features, mask)
+    (grad_dense,) = torch.autograd.grad((out_dense * torch.linspace(-1, 1, 6)).sum(), features, retain_graph=True)
+    out_dense.sum().backward()
+    features_packed = features.detach().clone().requires_grad_()
+    out_packed = packed(points, features_packed, mask)
+    (grad_packed,) = torch.autograd.grad((out_packed * torch.linspace(-1, 1, 6)).sum(), features_packed,
+                                         retain_graph=True)
+    out_packed.sum().backward()
+    torch.testing.assert_close(out_packed, out_dense, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(grad_packed, grad_dense, atol=1e-10, rtol=1e-10)
+    for (name, a), b in zip(dense.named_parameters(), packed.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-10, rtol=1e-10, msg=name)
+    for a, b in zip(dense.buffers(), packed.buffers()):
+        torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-12)
+    dense.eval(), packed.eval()
+    torch.testing.assert_close(packed(points, features, mask), dense(points, features, mask), atol=1e-10, rtol=1e-10)
+
+
+def test_packed_particlenet_step_equals_the_dense_one():
+    """A training step of ParticleNet: same loss, same gradients, same BatchNorm running statistics."""
+    import copy
+
+    torch.manual_seed(5)
+    dense = ParticleNet(input_dim=7, dropout=0.0, packed=False).double().train()
+    packed = copy.deepcopy(dense)
+    for block in packed.blocks:
+        block.packed = True
+    points, features, mask = (t.double() if t.is_floating_point() else t for t in _varied_batch())
+    labels = torch.tensor([0, 1, 1, 0])
+    losses = []
+    for model in (dense, packed):
+        loss = torch.nn.functional.cross_entropy(model(points, features, mask), labels)
+        loss.backward()
+        losses.append(loss.item())
+    assert abs(losses[0] - losses[1]) < 1e-12
+    for (name, a), b in zip(dense.named_parameters(), packed.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, atol=1e-10, rtol=1e-9, msg=name)
+    for (name, a), b in zip(dense.named_buffers(), packed.buffers()):
+        torch.testing.assert_close(b, a, atol=1e-12, rtol=1e-12, msg=name)
+
+
+def _varied_batch(M=30):
+    gen = torch.Generator().manual_seed(6)
+    mask = torch.arange(M)[None, :] < torch.tensor([30, 21, 9, 17])[:, None]
+    points = torch.randn(4, M, 2, generator=gen) * 0.3 * mask[..., None]
+    features = torch.randn(4, M, 7, generator=gen) * mask[..., None]
+    return points, features, mask
