@@ -103,22 +103,12 @@ def bulirsch_cel(kc, p, c, s, tolerance: float = 1e-12, max_iterations: int = 60
     kc, p, c, s = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (kc, p, c, s)))
     if np.any(p <= 0) or np.any(kc == 0):
         raise ValueError("bulirsch_cel needs p > 0 and kc != 0")
-    k = np.abs(kc)
     pp = np.sqrt(p)
     ss = s / pp
     cc = c.copy()
-    em = np.ones_like(k)
-    f = cc
-    cc = cc + ss / pp
-    g = k / pp
-    ss = 2.0 * (ss + f * g)
-    pp = g + pp
-    g = em
-    em = k + em
-    kk = k
+    em = np.ones_like(kc)
+    kk = kc * kc / 4.0  # so that the first pass starts from k = |kc| and kk = k em = k, as Bulirsch's set-up
     for _ in range(max_iterations):
-        if np.all(np.abs(g - k) <= g * tolerance):
-            break
         k = 2.0 * np.sqrt(kk)
         kk = k * em
         f = cc
@@ -128,6 +118,8 @@ def bulirsch_cel(kc, p, c, s, tolerance: float = 1e-12, max_iterations: int = 60
         pp = g + pp
         g = em
         em = k + em
+        if np.all(np.abs(g - k) <= g * tolerance):
+            break
     return (np.pi / 2.0) * (ss + cc * em) / (em * (em + pp))
 
 
