@@ -14,10 +14,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Literal, Optional
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
@@ -25,6 +25,7 @@ from gnn4hep.jets.model_config import JetModelConfig
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.training.trainer import TrainerConfig
+from gnn4hep.utils.cpus import CoreCount
 
 
 class JetDataConfig(Section):
@@ -43,17 +44,10 @@ class JetDataConfig(Section):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     signal_class: Optional[int] = None
     """with multi-class labels (JetClass): the class that is signal."""
-    workers: Union[Literal["auto"], int] = Field(1, description="generation processes ('auto': one per usable core; "
+    workers: CoreCount = Field(1, description="generation processes ('auto': one per usable core; "
                                                   "the jets do not depend on it)")
     smear: bool = False
     """apply the simple detector smearing during generation."""
-
-    @field_validator("workers")
-    @classmethod
-    def _positive_workers(cls, value):
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be 'auto' or a number >= 1")
-        return value
 
 
 class CVConfig(Section):

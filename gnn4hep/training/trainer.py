@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
+from gnn4hep.utils.cpus import CoreCount
 
 
 class TrainerConfig(Section):
@@ -36,16 +37,9 @@ class TrainerConfig(Section):
     gradient_clip: Optional[float] = Field(None, gt=0)
     limit_train_batches: Optional[float] = Field(None, gt=0, description="fraction or number of batches")
     progress_bar: bool = True
-    num_threads: Optional[Union[Literal["auto"], int]] = Field(
+    num_threads: Optional[CoreCount] = Field(
         None, description="torch CPU threads: a number >= 1; 'auto': every core this process may use "
         "(OMP_NUM_THREADS when set); null: torch's default")
-
-    @field_validator("num_threads")
-    @classmethod
-    def _positive_threads(cls, value):
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be 'auto', null or a number >= 1")
-        return value
 
 
 def cpu_threads(num_threads: int | str | None) -> int | None:

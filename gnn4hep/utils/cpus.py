@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated, Literal, Union
+
+from pydantic import AfterValidator
+
+
+def _at_least_one(value: int | str) -> int | str:
+    if isinstance(value, int) and value < 1:
+        raise ValueError("must be 'auto' or a number >= 1")
+    return value
+
+
+#: A config value for a number of cores or processes: ``'auto'`` (:func:`resolve_count`) or a number >= 1.
+CoreCount = Annotated[Union[Literal["auto"], int], AfterValidator(_at_least_one)]
 
 
 def usable_cpus() -> int:
