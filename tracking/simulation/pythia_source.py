@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gnn4hep.tracking.particle_id import encode_particle_id
+from gnn4hep.utils.seeds import PYTHIA_MAX_SEED
 
 TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 #: Pileup collisions: all soft QCD processes (non-diffractive, diffractive and elastic), as in the
@@ -29,7 +30,6 @@ TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 #: 8,628 +- 757 generator particles (charged, pT > 0.1 GeV, |eta| < 4; 12 events) against 8,811 per
 #: real event (generation 0 in events 1000-1019); non-diffractive collisions alone give 13,000.
 MINBIAS = ("SoftQCD:all = on",)
-MAX_PYTHIA_SEED = 900_000_000
 #: Final-state neutral hadrons that interact in the detector material (n, anti-n, K0_L).
 NEUTRAL_HADRONS = (2112, -2112, 130)
 
@@ -99,7 +99,7 @@ class PythiaSource:
         return collision[keep], pdg[keep], vertex[keep], momentum[keep], charge[keep]
 
     def generate(self, rng: np.random.Generator, event_index: int) -> pd.DataFrame:
-        seeds = rng.integers(1, MAX_PYTHIA_SEED, size=2)
+        seeds = rng.integers(1, PYTHIA_MAX_SEED, size=2)  # never 0 (the clock)
         n_pileup = int(rng.poisson(self.pileup)) if self.pileup > 0 else 0
         parts = []
         if self.hard_process:
