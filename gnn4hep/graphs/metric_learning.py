@@ -9,6 +9,10 @@ k-d tree; PyG's needs pyg-lib), each pair kept once and directed inner -> outer
 Embedding inputs (:func:`embedding_features`): r/1000, cos(phi), sin(phi), z/1000, eta (phi enters
 through cos/sin so the embedding has no seam at phi = +-pi).
 
+Training runs through Lightning (:func:`gnn4hep.training.contrastive.fit_embedding`) with the
+experiment's ``trainer:`` section (CPU/GPU, DDP, precision, threads) and ``graph.embedding_epochs``
+epochs; its checkpoints go to ``<out_dir>/checkpoints/embedding/`` (an interrupted fit continues).
+
 The fitted state is a plain dict (``state_dict`` + sizes) saved with ``torch.save`` and read back
 with ``weights_only=True``.
 """
@@ -26,7 +30,7 @@ from gnn4hep.errors import InputFileError
 from gnn4hep.graphs.truth import consecutive_pairs, hit_rank_along_particle, orient_pairs
 from gnn4hep.models.embedding_mlp import EmbeddingMLP
 from gnn4hep.neighbors import radius_graph
-from gnn4hep.training.contrastive import EmbeddingEvent, train_embedding
+from gnn4hep.training.contrastive import EmbeddingEvent, fit_embedding
 from gnn4hep.utils.atomic import atomic_write_bytes
 from gnn4hep.utils.torch_files import load_torch_file
 
@@ -55,12 +59,30 @@ def make_embedding_model(cfg) -> EmbeddingMLP:
     return EmbeddingMLP(in_features=N_FEATURES, hidden=cfg.embedding_hidden, embedding_dim=cfg.embedding_dim, n_layers=N_LAYERS)
 
 
-def fit_metric_learning(tables: list[pd.DataFrame], cfg, out_dir: str | Path | None = None, seed: int = 0, logger=None) -> dict[str, Any]:
-    """Train the embedding on training hit tables; returns (and saves as ``embedding.pt``) the state."""
+def fit_metric_learning(tables: list[pd.DataFrame], cfg, out_dir: str | Path | None = None, seed: int = 0, logger=None,
+                        trainer=None) -> dict[str, Any]:
+    """Train the embedding on training hit tables; returns (and saves as ``embedding.pt``) the state.
+
+    Args:
+        cfg: the ``graph:`` section (:class:`~gnn4hep.pipelines.trackml_config.GraphConfig`).
+        out_dir: where ``embedding.pt`` and the Lightning checkpoints/logs go (None: a temporary
+            folder, removed afterwards).
+        seed: initial weights, event order and pair draws.
+        trainer: the ``trainer:`` section (:class:`~gnn4hep.training.trainer.TrainerConfig`); None:
+            the defaults (``accelerator: auto``, one device, float32, no progress bar).
+    """
+    import tempfile
+
+    from gnn4hep.training.trainer import TrainerConfig
+
+    trainer = trainer if trainer is not None else TrainerConfig(progress_bar=False)
     torch.manual_seed(seed)
     model = make_embedding_model(cfg)
     events = [embedding_event(t, cfg.pt_min) for t in tables]
-    history = train_embedding(model, events, epochs=cfg.embedding_epochs, margin=cfg.margin_hinge, seed=seed, logger=logger)
+    with tempfile.TemporaryDirectory(prefix="embedding-") as scratch:
+        run_dir = Path(out_dir) if out_dir is not None else Path(scratch)
+        history = fit_embedding(model, events, trainer, run_dir, name="embedding", seed=seed, epochs=cfg.embedding_epochs,
+                                margin=cfg.margin_hinge, logger=logger)
     state = {
         "state_dict": model.state_dict(),
         "embedding_dim": cfg.embedding_dim,

@@ -28,8 +28,12 @@ from gnn4hep.utils.atomic import atomic_write_text
 BUILDER_FILES = {"geometric": "layer_pair_cuts.csv", "module_map": "module_map.csv", "metric_learning": "embedding.pt"}
 
 
-def fit_graph_builder(tables: list[pd.DataFrame], cfg: GraphConfig, out_dir: str | Path | None = None, seed: int = 0) -> Any:
-    """Fit the builder of ``cfg.method`` on training hit tables; saved under ``out_dir`` when given."""
+def fit_graph_builder(tables: list[pd.DataFrame], cfg: GraphConfig, out_dir: str | Path | None = None, seed: int = 0,
+                      trainer=None) -> Any:
+    """Fit the builder of ``cfg.method`` on training hit tables; saved under ``out_dir`` when given.
+
+    ``trainer``: the ``trainer:`` section used by ``metric_learning`` training (None: its defaults).
+    """
     out_dir = Path(out_dir) if out_dir is not None else None
     if cfg.method == "heptrkx":
         return None
@@ -45,7 +49,7 @@ def fit_graph_builder(tables: list[pd.DataFrame], cfg: GraphConfig, out_dir: str
         return state
     from gnn4hep.graphs.metric_learning import fit_metric_learning
 
-    return fit_metric_learning(tables, cfg, out_dir=out_dir, seed=seed)
+    return fit_metric_learning(tables, cfg, out_dir=out_dir, seed=seed, trainer=trainer)
 
 
 def load_graph_builder(cfg: GraphConfig, out_dir: str | Path) -> Any:

@@ -6,7 +6,10 @@
 trackml_simulate               (shared with trackml_gnn) events into ``data/``
 trackml_build_graphs           (shared) hit graphs, e.g. module map -> ``graphs/{split}/``
 trackml_condensation_train     train :class:`~gnn4hep.models.condensation_net.CondensationNet`
-                               with the condensation loss -> ``condensation_net.pt``, loss plot
+                               with the condensation loss through Lightning (``trainer:``
+                               section; checkpoints in ``checkpoints/condensation_net/``, an
+                               interrupted run resumes mid-training) -> ``condensation_net.pt``,
+                               loss plot
 trackml_hdbscan_tracks         cluster coordinates + beta of every test/eval graph, HDBSCAN ->
                                ``submissions/{test,eval}/eventN.csv``
 trackml_hdbscan_evaluate       track metrics, TrackML score, efficiency and event-display plots
@@ -30,6 +33,7 @@ from gnn4hep.pipelines.trackml_config import GraphConfig, TrackingEvaluationConf
 from gnn4hep.pipelines.trackml_gnn import SPLITS, _find, _log_time, _split_prefixes, executor
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
+from gnn4hep.training.trainer import TrainerConfig
 from gnn4hep.utils.atomic import atomic_write_bytes, atomic_write_text
 
 
@@ -39,8 +43,8 @@ class CondensationConfig(Section):
     hidden: int = Field(64, ge=4)
     cluster_dim: int = Field(8, ge=2, description="dimension of the clustering space")
     n_layers: int = Field(3, ge=0, description="message-passing layers over the hit graph (0: MLP)")
-    epochs: int = Field(20, ge=1)
-    learning_rate: float = Field(1e-3, gt=0)
+    epochs: Optional[int] = Field(None, ge=1, description="training epochs (null: trainer.max_epochs)")
+    learning_rate: Optional[float] = Field(None, gt=0, description="Adam learning rate (null: trainer.learning_rate)")
     q_min: float = Field(0.01, gt=0)
     noise_weight: float = Field(1.0, ge=0, description="s_B, weight of the noise-beta term")
     repulsion_weight: float = Field(1.0, ge=0)
@@ -62,6 +66,7 @@ SECTIONS = {
     "data": TrackmlDataConfig,
     "graph": GraphConfig,
     "condensation": CondensationConfig,
+    "trainer": TrainerConfig,
     "hdbscan": HdbscanConfig,
     "evaluation": TrackingEvaluationConfig,
     "executor": ExecutorConfig,
@@ -90,11 +95,11 @@ def load_condensation_model(path: Path):
 
 @stage("trackml_condensation_train", sections=SECTIONS)
 def trackml_condensation_train(ctx: RunContext) -> None:
-    """Train the condensation network on the training graphs."""
+    """Train the condensation network on the training graphs (Lightning, the ``trainer:`` section)."""
     import torch
 
     from gnn4hep.graphs.io import graph_files, load_graph
-    from gnn4hep.training.condensation import train_condensation
+    from gnn4hep.training.condensation import fit_condensation
 
     cfg: CondensationConfig = ctx.config.condensation
     graphs = [load_graph(path) for path in graph_files(_find(ctx, "graphs", "train"))]
@@ -104,9 +109,10 @@ def trackml_condensation_train(ctx: RunContext) -> None:
     in_features = int(graphs[0].x.shape[1])
     model = _make_model(cfg, in_features)
     start = time.perf_counter()
-    history = train_condensation(
-        model, graphs, epochs=cfg.epochs, learning_rate=cfg.learning_rate, pt_min=cfg.pt_min, min_hits=cfg.min_hits,
-        q_min=cfg.q_min, noise_weight=cfg.noise_weight, repulsion_weight=cfg.repulsion_weight, seed=ctx.seed, logger=ctx.logger,
+    history = fit_condensation(
+        model, graphs, ctx.config.trainer, ctx.run_dir, name="condensation_net", seed=ctx.seed, epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate, pt_min=cfg.pt_min, min_hits=cfg.min_hits, q_min=cfg.q_min,
+        noise_weight=cfg.noise_weight, repulsion_weight=cfg.repulsion_weight, logger=ctx.logger,
     )  # fmt: skip
     ctx.log_metrics({"seconds": time.perf_counter() - start, "n_train": len(graphs), "final_loss": history[-1]}, prefix="condensation_training")
     buffer = io.BytesIO()

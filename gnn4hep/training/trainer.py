@@ -4,6 +4,10 @@ CPU by default; a GPU when one is present and ``accelerator: auto``; DDP across 
 ``num_nodes`` (gloo on CPU, nccl on GPU; processes spawned on one machine, or started by
 torchrun/srun across machines). Checkpoints (best and last) and a CSV log of the losses
 go into the run folder; early stopping is optional.
+
+:func:`fit_resumable` is the fit of trainings that must survive an interruption (object
+condensation, metric learning): full checkpoints (weights, optimizer, scheduler, loop state) in
+``<run_dir>/checkpoints/<name>/``, and a later call in the same folder continues from ``last.ckpt``.
 """
 
 from __future__ import annotations
@@ -50,8 +54,16 @@ def cpu_threads(num_threads: int | str | None) -> int | None:
     return resolve_count(num_threads)
 
 
-def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"):
+def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model", resumable: bool = False, callbacks: list | None = None):
     """Build a ``lightning.Trainer`` writing checkpoints and CSV logs under ``run_dir``.
+
+    Args:
+        resumable: full checkpoints (optimizer, scheduler and loop state too) that ``trainer.fit(...,
+            ckpt_path=...)`` can continue from; else weights only.
+        callbacks: more Lightning callbacks.
+
+    On a machine without CUDA, ``accelerator: gpu`` runs on the CPU and ``precision: 16-mixed``
+    (no fp16 autocast on CPUs) in float32.
 
     Returns:
         (trainer, checkpoint_callback)
@@ -71,9 +83,9 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
         monitor=config.monitor,
         mode="min",
         save_last=True,
-        save_weights_only=True,
+        save_weights_only=not resumable,
     )
-    callbacks = [checkpoint]
+    callbacks = [checkpoint] + list(callbacks or [])
     if config.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor=config.monitor, patience=config.early_stopping_patience, mode="min"))
     accelerator = config.accelerator
@@ -81,6 +93,9 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
         accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     elif accelerator == "gpu" and not torch.cuda.is_available():
         accelerator = "cpu"
+    precision = config.precision
+    if accelerator == "cpu" and precision == "16-mixed":
+        precision = "32"
     strategy = _strategy(config, accelerator)
     trainer = L.Trainer(
         max_epochs=config.max_epochs,
@@ -88,7 +103,7 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
         devices=config.devices,
         num_nodes=config.num_nodes,
         strategy=strategy,
-        precision=config.precision,
+        precision=precision,
         callbacks=callbacks,
         logger=CSVLogger(run_dir / "logs", name=name, version=""),
         default_root_dir=run_dir,
@@ -100,6 +115,57 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
         deterministic="warn",  # same seed, same weights on CPU; GPU ops without a deterministic kernel only warn
     )
     return trainer, checkpoint
+
+
+def last_checkpoint(run_dir: str | Path, name: str) -> Path | None:
+    """``<run_dir>/checkpoints/<name>/last.ckpt`` when an earlier (interrupted) fit left it, else None."""
+    path = Path(run_dir) / "checkpoints" / name / "last.ckpt"
+    return path if path.is_file() else None
+
+
+def fit_resumable(module, train_loader, config: TrainerConfig, run_dir: str | Path, name: str, callbacks: list | None = None):
+    """``trainer.fit`` with full checkpoints, continuing from :func:`last_checkpoint` when there is one.
+
+    The checkpoint is saved at the end of every epoch, so an interrupted training loses at most the
+    epoch it was in. Continuing gives the uninterrupted run's weights when every random draw of a
+    step is a function of (seed, epoch, event) (:mod:`gnn4hep.training.sampling`). A checkpoint of a
+    finished training leaves the weights as they are. Returns the checkpoint callback.
+    """
+    trainer, checkpoint = make_trainer(config, run_dir, name, resumable=True, callbacks=callbacks)
+    trainer.fit(module, train_loader, ckpt_path=last_checkpoint(run_dir, name))
+    return checkpoint
+
+
+def checkpoint_loss_history(run_dir: str | Path, name: str) -> list[float]:
+    """``loss_history`` saved by a :class:`LossHistory` module in ``last.ckpt`` (complete also when
+    DDP trained in spawned processes and after a resume); [] when there is none."""
+    import torch
+
+    path = last_checkpoint(run_dir, name)
+    if path is None:
+        return []
+    return [float(v) for v in torch.load(path, map_location="cpu", weights_only=True).get("loss_history", [])]
+
+
+class LossHistory:
+    """Mixin for a ``LightningModule`` that logs ``train_loss`` per epoch: keeps ``loss_history``
+    (the epoch means, in order), saves it in checkpoints, restores it on resume, and writes each
+    epoch's mean to ``self._python_logger`` (a ``logging.Logger`` or None) as
+    ``"  <label> epoch e/E: loss x"``."""
+
+    history_label = "training"
+
+    def on_train_epoch_end(self) -> None:
+        value = float(self.trainer.callback_metrics["train_loss"])
+        self.loss_history.append(value)
+        if getattr(self, "_python_logger", None) is not None:
+            self._python_logger.info(f"  {self.history_label} epoch {self.current_epoch + 1}/{self.trainer.max_epochs}: loss {value:.4f}")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["loss_history"] = list(self.loss_history)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.loss_history = list(checkpoint.get("loss_history", []))
 
 
 def _launched_externally() -> bool:

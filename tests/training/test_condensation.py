@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gnn4hep.models.condensation_net import CondensationNet
-from gnn4hep.training.condensation import condensation_loss, condensation_targets, train_condensation
+from gnn4hep.training.condensation import condensation_loss, condensation_targets
 
 
 def test_targets_drop_noise_low_pt_and_short_particles():
@@ -46,19 +46,15 @@ def test_only_noise_gives_beta_term_and_gradients_flow():
     assert x.grad is not None and torch.isfinite(x.grad).all() and beta.grad.abs().sum() > 0
 
 
-def test_network_shapes_and_training_lowers_loss():
+def test_network_shapes():
+    """(Training through Lightning: tests/training/test_lightning_event_training.py.)"""
     torch.manual_seed(0)
-    from torch_geometric.data import Data
-
     n = 60
     pid = torch.repeat_interleave(torch.arange(1, 7), 10)
     x = torch.randn(n, 4) + pid[:, None].float()
     edges = torch.stack([torch.arange(n - 1), torch.arange(1, n)])
-    graph = Data(x=x, edge_index=edges, particle_id=pid, pt=torch.full((n,), 2.0))
     model = CondensationNet(in_features=4, hidden=16, cluster_dim=3, n_layers=2)
     coordinates, beta = model(x, edges)
     assert coordinates.shape == (n, 3) and beta.shape == (n,) and bool(((beta > 0) & (beta < 1)).all())
-    history = train_condensation(model, [graph], epochs=30, learning_rate=3e-3)
-    assert history[-1] < history[0]
     with pytest.raises(ValueError, match="edge_index"):
         model(x)
