@@ -4,6 +4,10 @@
 final candidates of every test/eval event (``refitted/`` when the Kalman refit ran, else
 ``submissions/``) and, after a refit, the track builder's candidates too (``*_before_refit`` keys).
 The per-event scoring (:func:`score_event`) of all of them is one map through the run's executor.
+
+Each extra evaluation event (``data.eval_events``, e.g. the real sample event) is scored on its own
+under ``eval_<event>`` in ``metrics.json``, shown in the headline (:func:`gnn4hep.runner.report.eval_event_rows`)
+and plotted as ``plots/eval_<event>_{efficiency,event_display[,edge_roc]}.png``.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ def evaluate_split(
     edges: bool = True,
     scored: list[tuple[dict, pd.DataFrame]] | None = None,
     compare_with: dict[str, tuple[pd.DataFrame, dict]] | None = None,
+    plot_prefix: str | None = None,
 ) -> dict:
     """Evaluate the track candidates of ``prefixes`` (files of the infer/build/refit stages); log and
     return the combined track summary (keys trackml_score, pt_high, all, and edges when ``edges``).
@@ -80,6 +85,7 @@ def evaluate_split(
         scored: :func:`score_event` of each prefix (computed here, in this process, when None).
         compare_with: more samples for the efficiency plot, label -> (particle efficiency table, the
             sample's pT > pt_min rates), e.g. the candidates before the refit.
+        plot_prefix: plot names ``<plot_prefix>_efficiency`` etc. (None: ``split``).
     """
     import numpy as np
 
@@ -113,15 +119,15 @@ def evaluate_split(
         samples = {SAMPLE_LABELS.get(candidates, candidates): (pd.concat(particle_tables, ignore_index=True), result["pt_high"])}
         samples.update(compare_with or {})
         ctx.save_figure(plot_efficiency({k: t for k, (t, _) in samples.items()}, cfg.pt_min,
-                                        rates={k: r for k, (_, r) in samples.items()}), f"{split}_efficiency")
+                                        rates={k: r for k, (_, r) in samples.items()}), f"{plot_prefix or split}_efficiency")
         if edges:
-            ctx.save_figure(plot_edge_roc(all_scores, all_truth, cut=cut, label="edge classifier"), f"{split}_edge_roc")
+            ctx.save_figure(plot_edge_roc(all_scores, all_truth, cut=cut, label="edge classifier"), f"{plot_prefix or split}_edge_roc")
         from gnn4hep.tracking.io import read_event
 
         prefix = Path(prefixes[min(cfg.display_event, len(prefixes) - 1)])
         event = read_event(prefix, parts=("hits", "particles", "truth"))
         submission = pd.read_csv(ctx.path(candidates, split, f"{prefix.name}.csv"))
-        ctx.save_figure(plot_event_display(event.hits, event.truth, submission, event.particles, cfg.pt_min), f"{split}_event_display")
+        ctx.save_figure(plot_event_display(event.hits, event.truth, submission, event.particles, cfg.pt_min), f"{plot_prefix or split}_event_display")
     return result
 
 
@@ -150,9 +156,9 @@ def evaluate_tracks(ctx: RunContext, prefixes: dict[str, list[Path]], cfg: Track
     before: dict[str, dict] = {}  # key -> the before-refit sample of the efficiency plot
     for (split, key, group, candidates, suffix), job_tasks in zip(jobs, tasks):
         scored, start = flat[start:start + len(job_tasks)], start + len(job_tasks)
-        result = evaluate_split(ctx, split, group, cfg, plots=split == "test" and not suffix, metrics_prefix=f"{key}{suffix}",
+        result = evaluate_split(ctx, split, group, cfg, plots=not suffix, metrics_prefix=f"{key}{suffix}",
                                 candidates=candidates, edges=edges and not suffix, scored=scored,
-                                compare_with=before.get(key) if not suffix else None)
+                                compare_with=before.get(key) if not suffix else None, plot_prefix=key)
         table = result.pop("particle_table")
         if suffix == "_before_refit":
             before[key] = {SAMPLE_LABELS["before"]: (table, result["pt_high"])}

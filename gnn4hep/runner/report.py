@@ -14,6 +14,10 @@ from typing import Any
 #: Suffix of the metrics of the track builder's candidates when a Kalman refit ran after it.
 BEFORE_REFIT = "_before_refit"
 
+#: Prefix of the metrics sections of the extra evaluation events (``data.eval_events``):
+#: ``eval_<event name>`` (e.g. ``eval_event000000001``), each scored on its own.
+EVAL_PREFIX = "eval_"
+
 
 @dataclass(frozen=True)
 class HeadlineRow:
@@ -54,9 +58,10 @@ def headline_rows(metrics: dict[str, Any], config: dict[str, Any] | None = None)
 
     Tracking runs: TrackML score, efficiency / fake / duplicate rates at the evaluation pT threshold
     (with their ``*_before_refit`` values beside them), the edge classifier's AUC, efficiency and
-    purity, and the Kalman refit's figures. Every other top-level number of ``metrics.json`` follows
-    under its own name; jet runs (one section per model) give each model's AUC and background
-    rejection at 50% signal efficiency.
+    purity, and the Kalman refit's figures; then the same track figures (and edge AUC) of each extra
+    evaluation event (``data.eval_events``, sections ``eval_<event>``), labelled with the event's
+    name. Every other top-level number of ``metrics.json`` follows under its own name; jet runs (one
+    section per model) give each model's AUC and background rejection at 50% signal efficiency.
     """
     config = config or {}
     pt_min = _get(config, "evaluation", "pt_min")
@@ -89,6 +94,7 @@ def headline_rows(metrics: dict[str, Any], config: dict[str, Any] | None = None)
     ):
         if _number(refit.get(key)):
             rows.append(HeadlineRow(label, refit[key]))
+    rows += eval_event_rows(metrics, above)
     for key, value in metrics.items():
         if key not in shown and _number(value):
             rows.append(HeadlineRow(key, value))
@@ -98,6 +104,32 @@ def headline_rows(metrics: dict[str, Any], config: dict[str, Any] | None = None)
             rows.append(HeadlineRow(f"{section}: AUC", values["auc"]))
             if _number(rejection):
                 rows.append(HeadlineRow(f"{section}: background rejection at 50% signal efficiency", rejection))
+    return rows
+
+
+def eval_event_rows(metrics: dict[str, Any], above: str = "") -> list[HeadlineRow]:
+    """Rows of each ``eval_<event>`` section holding a track summary (``trackml_score``, ``pt_high``):
+    TrackML score, efficiency, fake and duplicate rates (before-refit values from
+    ``eval_<event>_before_refit``) and, when present, the edge AUC. ``above``: the pT threshold text."""
+    rows: list[HeadlineRow] = []
+    for key, section in metrics.items():
+        if not (key.startswith(EVAL_PREFIX) and not key.endswith(BEFORE_REFIT) and isinstance(section, dict)):
+            continue
+        if not _number(section.get("trackml_score")):
+            continue
+        name = key[len(EVAL_PREFIX):]
+        before = metrics.get(f"{key}{BEFORE_REFIT}") if isinstance(metrics.get(f"{key}{BEFORE_REFIT}"), dict) else {}
+        for path, label in (
+            (("trackml_score",), "TrackML score"),
+            (("pt_high", "efficiency"), f"track efficiency{above}"),
+            (("pt_high", "fake_rate"), f"fake rate{above}"),
+            (("pt_high", "duplicate_rate"), f"duplicate rate{above}"),
+            (("edges", "edge_auc"), "edge AUC"),
+        ):
+            value = _get(section, *path)
+            if _number(value):
+                previous = _get(before, *path)
+                rows.append(HeadlineRow(f"eval {name}: {label}", value, previous if _number(previous) else None))
     return rows
 
 

@@ -33,6 +33,23 @@ def test_tracking_headline_pairs_values_with_their_before_refit_values():
     assert not any("before_refit" in row.label for row in rows)  # shown beside, not as rows of their own
 
 
+def test_eval_events_get_rows_of_their_own():
+    metrics = dict(TRACKING)
+    metrics["eval_event000000001"] = {"trackml_score": 0.6, "pt_high": {"efficiency": 0.7, "fake_rate": 0.1, "duplicate_rate": 0.02},
+                                      "edges": {"edge_auc": 0.98}}
+    metrics["eval_event000000001_before_refit"] = {"trackml_score": 0.55, "pt_high": {"efficiency": 0.72, "fake_rate": 0.2}}
+    metrics["eval_event000001000"] = {"trackml_score": 0.5, "pt_high": {"efficiency": 0.4}}
+    rows = {row.label: row for row in headline_rows(metrics, {"evaluation": {"pt_min": 1.0}})}
+    assert rows["eval event000000001: TrackML score"] == HeadlineRow("eval event000000001: TrackML score", 0.6, 0.55)
+    assert rows["eval event000000001: fake rate (pT > 1 GeV)"].before_refit == 0.2
+    assert rows["eval event000000001: duplicate rate (pT > 1 GeV)"].before_refit is None
+    assert rows["eval event000000001: edge AUC"].value == 0.98
+    assert rows["eval event000001000: track efficiency (pT > 1 GeV)"].value == 0.4
+    assert not any("before_refit" in label for label in rows)
+    text = headline_markdown(list(rows.values()), {})
+    assert "| eval event000000001: TrackML score | 0.6 | 0.55 |" in text
+
+
 def test_other_experiments_show_their_numbers():
     rows = headline_rows({"purity": 0.99, "density_0.1": {"n_variables": 10}, "pfn": {"auc": 0.8, "rej50": 12.0}})
     assert [row.label for row in rows] == ["purity", "pfn: AUC", "pfn: background rejection at 50% signal efficiency"]
