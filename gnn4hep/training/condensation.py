@@ -125,13 +125,15 @@ class CondensationModule(LossHistory, L.LightningModule):
     A batch is ``(index, graph)`` from :func:`gnn4hep.training.sampling.event_loader`, the graph with
     ``x``, ``edge_index`` and ``object_id`` (:func:`condensation_targets`). The loss runs in float32
     whatever the precision (beta re-clamped to [eps, 1 - eps] so that arctanh stays finite).
-    ``loss_history`` (mean training loss per finished epoch) travels in the checkpoints.
+    ``loss_history`` (mean training loss per finished epoch) travels in the checkpoints; ``seed`` (of
+    the event order) is recorded with the hyperparameters, so that a checkpoint of another seed is
+    never continued.
     """
 
     history_label = "condensation"
 
     def __init__(self, model: nn.Module, learning_rate: float = 1e-3, q_min: float = 0.01, noise_weight: float = 1.0,
-                 repulsion_weight: float = 1.0, beta_weight: float = 1.0, logger: logging.Logger | None = None):
+                 repulsion_weight: float = 1.0, beta_weight: float = 1.0, seed: int = 0, logger: logging.Logger | None = None):
         super().__init__()
         self.save_hyperparameters(ignore=["model", "logger"])
         self.model = model
@@ -208,7 +210,7 @@ def fit_condensation(
         "monitor": "train_loss", "gradient_clip": trainer_config.gradient_clip or 1.0,
     })  # fmt: skip
     module = CondensationModule(model, learning_rate=config.learning_rate, q_min=q_min, noise_weight=noise_weight,
-                                repulsion_weight=repulsion_weight, logger=logger)
+                                repulsion_weight=repulsion_weight, seed=seed, logger=logger)
     fit_resumable(module, event_loader(condensation_events(graphs, pt_min, min_hits), seed), config, run_dir, name, callbacks)
     model.cpu().eval()
     return checkpoint_loss_history(run_dir, name) or list(module.loss_history)

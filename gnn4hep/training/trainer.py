@@ -19,7 +19,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from gnn4hep.config.schema import Section
-from gnn4hep.errors import ConfigError
+from gnn4hep.errors import ConfigError, InputFileError
 from gnn4hep.utils.cpus import CoreCount
 
 
@@ -129,10 +129,20 @@ def fit_resumable(module, train_loader, config: TrainerConfig, run_dir: str | Pa
     The checkpoint is saved at the end of every epoch, so an interrupted training loses at most the
     epoch it was in. Continuing gives the uninterrupted run's weights when every random draw of a
     step is a function of (seed, epoch, event) (:mod:`gnn4hep.training.sampling`). A checkpoint of a
-    finished training leaves the weights as they are. Returns the checkpoint callback.
+    finished training leaves the weights as they are. A ``last.ckpt`` written with other module
+    hyperparameters (another loss, learning rate or seed) is an error naming the file, never
+    silently continued. Returns the checkpoint callback.
     """
+    import torch
+
+    last = last_checkpoint(run_dir, name)
+    if last is not None:
+        saved = torch.load(last, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+        wanted = {key: value for key, value in dict(module.hparams).items()}
+        if saved != wanted:
+            raise InputFileError(last, f"a checkpoint of another training ({saved} != {wanted}); remove it to start afresh")
     trainer, checkpoint = make_trainer(config, run_dir, name, resumable=True, callbacks=callbacks)
-    trainer.fit(module, train_loader, ckpt_path=last_checkpoint(run_dir, name))
+    trainer.fit(module, train_loader, ckpt_path=last)
     return checkpoint
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from gnn4hep.errors import InputFileError
 from gnn4hep.graphs.features import hit_table
 from gnn4hep.graphs.metric_learning import embedding_event
 from gnn4hep.models.condensation_net import CondensationNet
@@ -109,6 +110,8 @@ def test_resume_from_mid_training_checkpoint_gives_the_same_weights(reference, t
         FITS[kind](tmp_path, callbacks=[StopAtEpoch(2)])
     checkpoint = last_checkpoint(tmp_path, NAMES[kind])
     assert checkpoint is not None and torch.load(checkpoint, weights_only=True)["epoch"] == 1  # two epochs done
+    with pytest.raises(InputFileError, match="last.ckpt: a checkpoint of another training"):
+        FITS[kind](tmp_path, seed=5)  # never continues a checkpoint of other settings
     resumed, resumed_history = FITS[kind](tmp_path)
     assert _same(model, resumed)
     assert resumed_history == history  # the first two epochs come from the checkpoint
