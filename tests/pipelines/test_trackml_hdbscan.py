@@ -1,11 +1,11 @@
 """One-step smoke test of experiments/trackml_hdbscan.yaml (toy events, module-map graph, 1 epoch),
-with an extra evaluation event whose rows in summary.md match an independent recomputation."""
+with an extra evaluation event whose rows in summary.md match an independent recomputation; and a run
+stopped in mid-training and resumed, which ends with the uninterrupted run's weights."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -61,3 +61,30 @@ def test_hdbscan_pipeline_one_step(tmp_path):
     for plot in ("efficiency", "event_display"):
         assert (run / "plots" / f"eval_event000000900_{plot}.png").is_file()
         assert f"plots/eval_event000000900_{plot}.png" in summary
+
+
+def test_condensation_training_killed_mid_training_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """A run stopped after two of four epochs and continued with --resume ends with the weights and
+    loss history of the uninterrupted run (the stage continues from checkpoints/condensation_net/last.ckpt)."""
+    import torch
+
+    import gnn4hep.training.trainer as trainer_module
+    from tests.training.test_lightning_event_training import Interrupt, StopAtEpoch
+
+    overrides = SMOKE + ["data.eval_events=[]", "trainer.max_epochs=4",
+                         "stages=[trackml_simulate,trackml_build_graphs,trackml_condensation_train]"]  # fmt: skip
+    reference = run_experiment(CONFIG, overrides, out=tmp_path / "reference")
+    make_trainer = trainer_module.make_trainer
+    monkeypatch.setattr(trainer_module, "make_trainer", lambda *a, callbacks=None, **k: make_trainer(*a, callbacks=[StopAtEpoch(2)], **k))
+    try:
+        run_experiment(CONFIG, overrides, out=tmp_path / "cut")
+    except Interrupt:
+        pass
+    monkeypatch.setattr(trainer_module, "make_trainer", make_trainer)
+    staging = tmp_path / ".cut.partial"
+    assert torch.load(staging / "checkpoints" / "condensation_net" / "last.ckpt", weights_only=True)["epoch"] == 1
+    resumed = run_experiment(resume=staging)
+    a, b = (torch.load(run / "condensation_net.pt", weights_only=True) for run in (reference, resumed))
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert torch.equal(a["loss_history"], b["loss_history"]) and len(a["loss_history"]) == 4
