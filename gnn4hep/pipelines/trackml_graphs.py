@@ -29,10 +29,11 @@ BUILDER_FILES = {"geometric": "layer_pair_cuts.csv", "module_map": "module_map.c
 
 
 def fit_graph_builder(tables: list[pd.DataFrame], cfg: GraphConfig, out_dir: str | Path | None = None, seed: int = 0,
-                      trainer=None) -> Any:
+                      trainer=None, logger=None) -> Any:
     """Fit the builder of ``cfg.method`` on training hit tables; saved under ``out_dir`` when given.
 
-    ``trainer``: the ``trainer:`` section used by ``metric_learning`` training (None: its defaults).
+    ``trainer``: the ``trainer:`` section used by ``metric_learning`` training (None: its defaults);
+    ``logger``: where that training writes its loss per epoch (None: nowhere).
     """
     out_dir = Path(out_dir) if out_dir is not None else None
     if cfg.method == "heptrkx":
@@ -49,7 +50,7 @@ def fit_graph_builder(tables: list[pd.DataFrame], cfg: GraphConfig, out_dir: str
         return state
     from gnn4hep.graphs.metric_learning import fit_metric_learning
 
-    return fit_metric_learning(tables, cfg, out_dir=out_dir, seed=seed, trainer=trainer)
+    return fit_metric_learning(tables, cfg, out_dir=out_dir, seed=seed, trainer=trainer, logger=logger)
 
 
 def load_graph_builder(cfg: GraphConfig, out_dir: str | Path) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import Field
 
@@ -39,7 +39,8 @@ class TrainerConfig(Section):
     early_stopping_patience: Optional[int] = Field(None, ge=1, description="epochs without improvement")
     monitor: str = "val_loss"
     gradient_clip: Optional[float] = Field(None, gt=0)
-    limit_train_batches: Optional[float] = Field(None, gt=0, description="fraction or number of batches")
+    limit_train_batches: Optional[Union[int, float]] = Field(
+        None, gt=0, description="an integer: number of batches per epoch; a float: fraction of them (1.0: all)")
     progress_bar: bool = True
     num_threads: Optional[CoreCount] = Field(
         None, description="torch CPU threads: a number >= 1; 'auto': every core this process may use "
@@ -65,8 +66,11 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
     On a machine without CUDA, ``accelerator: gpu`` runs on the CPU and ``precision: 16-mixed``
     (no fp16 autocast on CPUs) in float32.
 
+    Checkpoints: ``<run_dir>/checkpoints/<name>/best.ckpt`` (lowest ``config.monitor``) and
+    ``last.ckpt`` (written at the end of every epoch).
+
     Returns:
-        (trainer, checkpoint_callback)
+        (trainer, the best checkpoint's callback)
     """
     import lightning as L
     import torch
@@ -77,15 +81,14 @@ def make_trainer(config: TrainerConfig, run_dir: str | Path, name: str = "model"
     if threads:
         torch.set_num_threads(threads)
     run_dir = Path(run_dir)
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints" / name,
-        filename="best",
-        monitor=config.monitor,
-        mode="min",
-        save_last=True,
-        save_weights_only=not resumable,
-    )
-    callbacks = [checkpoint] + list(callbacks or [])
+    folder = run_dir / "checkpoints" / name
+    checkpoint = ModelCheckpoint(dirpath=folder, filename="best", monitor=config.monitor, mode="min",
+                                 save_weights_only=not resumable, enable_version_counter=False)
+    # last.ckpt at the end of every epoch (ModelCheckpoint's own save_last writes it only in the
+    # epochs that improved best.ckpt); after the best one, so that it holds the best one's state
+    every_epoch = ModelCheckpoint(dirpath=folder, filename="last", monitor=None, save_top_k=1,
+                                  save_weights_only=not resumable, enable_version_counter=False)
+    callbacks = [checkpoint, every_epoch] + list(callbacks or [])
     if config.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor=config.monitor, patience=config.early_stopping_patience, mode="min"))
     accelerator = config.accelerator
