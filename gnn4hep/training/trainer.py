@@ -141,7 +141,7 @@ def fit_resumable(module, train_loader, config: TrainerConfig, run_dir: str | Pa
     last = last_checkpoint(run_dir, name)
     if last is not None:
         saved = torch.load(last, map_location="cpu", weights_only=True).get("hyper_parameters", {})
-        wanted = {key: value for key, value in dict(module.hparams).items()}
+        wanted = dict(module.hparams)
         if saved != wanted:
             raise InputFileError(last, f"a checkpoint of another training ({saved} != {wanted}); remove it to start afresh")
     trainer, checkpoint = make_trainer(config, run_dir, name, resumable=True, callbacks=callbacks)
