@@ -36,7 +36,7 @@ def _event_metrics(event, result) -> dict:
     return metrics
 
 
-def _plots(event, result, out: Path, metrics: dict) -> list[str]:
+def _plots(event, result, out: Path, metrics: dict, written: list[Path]) -> list[str]:
     import matplotlib.pyplot as plt
 
     from gnn4hep.tracking.evaluation.aggregate import particle_efficiency_table, track_fake_table
@@ -53,6 +53,7 @@ def _plots(event, result, out: Path, metrics: dict) -> list[str]:
     written = []
     for name, figure in figures.items():
         path = out / f"{result.name}-{name}.png"
+        written.append(path)
         atomic_savefig(figure, path, dpi=110)
         plt.close(figure)
         written.append(path.name)
@@ -88,14 +89,9 @@ def track(
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object on stdout")] = False,
 ) -> None:
     """Track events with a trained GNN pipeline: one TrackML submission per event; metrics and plots with truth."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from gnn4hep.cli.common import console, err_console, print_json, report
     from gnn4hep.pipelines.trackml_apply import TrackingPipeline, event_prefixes
     from gnn4hep.pipelines.trackml_bundle import resolve_model
-    from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries
     from gnn4hep.tracking.io import available_parts
-    from gnn4hep.utils.atomic import atomic_write_json, atomic_write_text
 
     prefixes = event_prefixes(events)  # every input checked before anything is written
     names = [p.name for p in prefixes]
@@ -104,34 +100,70 @@ def track(
     pipeline = TrackingPipeline.from_model(resolve_model(model), device=device, refit=refit)
     for prefix in prefixes:  # a model needing cells without a no-cells variant: refused before anything is written
         pipeline.for_event(bool(available_parts(prefix, ("cells",))), prefix.name)
+    created = _missing_folders(out)
     out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        _track_events(pipeline, prefixes, out, plots, progress and not json_out, json_out, written)
+    except BaseException:  # bad input found late (a damaged part file), Ctrl-C: this call leaves nothing behind
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in created:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _track_events(pipeline, prefixes: list[Path], out: Path, plots: bool, progress: bool, json_out: bool,
+                  written: list[Path]) -> None:
+    """Track every event, write its files (each one atomically, its path appended to ``written``), the
+    summary, and print the tables."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from gnn4hep.cli.common import console, err_console, print_json, report
+    from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries
+    from gnn4hep.utils.atomic import atomic_write_json, atomic_write_text
+
+    device = pipeline.device
     summary: dict = {"model": str(pipeline.model.root), "model_kind": pipeline.model.kind, "device": device,
                      "stages": pipeline.stage_names, "events": {}}
     results, with_truth = [], []
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   console=err_console, disable=not progress or json_out, transient=False)
+                   console=err_console, disable=not progress, transient=False)
     with bar:
         task = bar.add_task("tracking", total=len(prefixes))
         for prefix in prefixes:
             bar.update(task, description=f"tracking {prefix.name}")
             event, result = pipeline.track_prefix(prefix)
-            atomic_write_text(out / f"{result.name}-submission.csv", result.labels[["hit_id", "track_id"]].to_csv(index=False))
+            written.append(out / f"{result.name}-submission.csv")
+            atomic_write_text(written[-1], result.labels[["hit_id", "track_id"]].to_csv(index=False))
             entry = {"submission": f"{result.name}-submission.csv", "variant": result.variant, "seconds": result.seconds,
                      **result.info}
             if event.truth is not None and event.particles is not None:
                 metrics = _event_metrics(event, result)
+                written.append(out / f"{result.name}-metrics.json")
                 atomic_write_json(out / f"{result.name}-metrics.json", {"event": str(prefix), "pt_min": PT_MIN,
                                                                         "min_hits": MIN_HITS, **metrics})
                 entry["metrics"] = metrics
                 with_truth.append(metrics)
                 if plots:
-                    entry["plots"] = _plots(event, result, out, metrics)
+                    entry["plots"] = _plots(event, result, out, metrics, written)
             summary["events"][result.name] = entry
             results.append(result)
             bar.advance(task)
     if with_truth:
         summary["combined"] = combine_track_summaries(with_truth)
-    atomic_write_json(out / "track_summary.json", summary)
+    written.append(out / "track_summary.json")
+    atomic_write_json(written[-1], summary)
     if json_out:
         print_json(summary)
         return

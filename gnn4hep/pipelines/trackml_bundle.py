@@ -98,8 +98,10 @@ class ModelFolder:
     def open(cls, path: str | Path, verify: bool = True) -> "ModelFolder":
         """Open a run folder or a bundle; a bundle's files are checked against ``bundle.json`` (``verify``)."""
         root = Path(path)
-        if not root.is_dir():
+        if not root.exists():
             raise InputFileError(root, "no such model folder (give a trackml_gnn run folder or an exported bundle)")
+        if not root.is_dir():
+            raise InputFileError(root, "not a folder (a model is a trackml_gnn run folder or an exported bundle)")
         if (root / BUNDLE_FILE).is_file():
             meta = _read_json(root / BUNDLE_FILE, "bundle.json")
             if meta.get("format") != BUNDLE_FORMAT:
@@ -221,6 +223,13 @@ def model_card(config: dict, summary: dict, variant: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _open_run(path: str | Path) -> ModelFolder:
+    run = ModelFolder.open(path)
+    if run.kind != "run":
+        raise InputFileError(run.root, "an exported bundle; give the run folder it came from")
+    return run
+
+
 def _model_files(model: ModelFolder) -> dict[str, Path]:
     """relative path -> source file of everything inference with ``model`` needs (config included)."""
     from gnn4hep.pipelines.trackml_apply import InferenceConfig, required_files
@@ -250,21 +259,24 @@ def export_model(run_dir: str | Path, out_dir: str | Path, no_cells_run: str | P
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ConfigError(f"{out_dir}: the bundle folder exists and is not empty; choose another OUT_DIR")
-    run = ModelFolder.open(run_dir)
-    if run.kind != "run":
-        raise InputFileError(run.root, "already an exported bundle; give the run folder it came from")
+    from gnn4hep.pipelines.trackml_apply import TrackingPipeline
+
+    run = _open_run(run_dir)
+    variant = _open_run(no_cells_run) if no_cells_run is not None else None
+    for model in (run, variant):  # every file inference needs loads: nothing corrupt is exported
+        if model is not None:
+            TrackingPipeline.from_model(model)
     parts: dict[str, Path] = dict(_model_files(run))
     variant_summary = None
     if InferenceConfig(run.config).uses_cells:
-        if no_cells_run is None:
+        if variant is None:
             raise ConfigError(f"{run.root}: the model uses cluster (cells) features; give --no-cells RUN_DIR, a run of the "
                               "same pipeline with graph.cell_features=false, for events without cells")
-        variant = ModelFolder.open(no_cells_run)
-        if variant.kind != "run" or InferenceConfig(variant.config).uses_cells:
+        if InferenceConfig(variant.config).uses_cells:
             raise ConfigError(f"--no-cells {variant.root}: not a run trained without cluster features")
         parts.update({f"{VARIANTS_DIR}/{NO_CELLS}/{rel}": src for rel, src in _model_files(variant).items()})
         variant_summary = _training_summary(variant)
-    elif no_cells_run is not None:
+    elif variant is not None:
         raise ConfigError(f"--no-cells: {run.root} does not use cluster features, so it needs no variant without them")
     summary = _training_summary(run)
     card = model_card(run.config, summary, variant_summary)

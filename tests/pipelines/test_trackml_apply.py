@@ -270,3 +270,17 @@ def test_real_sample_event_is_tracked_as_real_data(tiny_run, sample_event_prefix
     refit_stage = pipeline.stages[-1]
     assert refit_stage.fit_config(sample_event_prefix).material_model == "trackml"  # no simulation.json: real physics
     assert result.labels["hit_id"].is_unique and set(result.labels["hit_id"]) == set(event.hits["hit_id"])
+
+
+def test_a_damaged_later_event_leaves_nothing_behind(tiny_run, tmp_path, capsys):
+    """Events are read one at a time; when the second is damaged, the first one's files are removed too."""
+    prefix = _test_prefix(tiny_run)
+    folder = tmp_path / "events"
+    _copy_event(prefix, folder, ("hits", "particles", "truth"))
+    second = folder / "event000000002"
+    shutil.copy(f"{prefix}-hits.csv.gz", f"{second}-hits.csv.gz")
+    Path(f"{second}-truth.csv.gz").write_bytes(b"\x1f\x8b garbage")
+    out = tmp_path / "deep" / "out"
+    assert cli("track", folder, "--model", tiny_run, "--out", out, "--no-progress") == 2
+    assert "event000000002-truth.csv.gz" in capsys.readouterr().err
+    assert not (tmp_path / "deep").exists()
