@@ -50,14 +50,14 @@ def _plots(event, result, out: Path, metrics: dict, written: list[Path]) -> list
         "fake_rate": plot_fake_rate(track_fake_table(event, result.labels, MIN_HITS), PT_MIN, label=label),
         "event_display": plot_event_display(event.hits, event.truth, result.labels, event.particles, PT_MIN),
     }
-    written = []
+    names = []
     for name, figure in figures.items():
         path = out / f"{result.name}-{name}.png"
         written.append(path)
         atomic_savefig(figure, path, dpi=110)
         plt.close(figure)
-        written.append(path.name)
-    return written
+        names.append(path.name)
+    return names
 
 
 def _stage_table(results: list) -> "object":
