@@ -3,8 +3,10 @@
 A :class:`TrackingPipeline` is a list of stage objects sharing one :class:`TrackingState` per event:
 
 ===================  ============================================================================
-``graph``            hit table and hit graph with the run's fitted builder (geometric cuts, module map or
-                     metric learning: :func:`~gnn4hep.pipelines.trackml_graphs.event_graph`)
+``graph``            hit table and candidate edges with the run's fitted builder (geometric cuts, module map
+                     or metric learning: :func:`~gnn4hep.pipelines.trackml_graphs.build_edges`)
+``hit_graph``        node and edge features of the kept edges (:func:`~gnn4hep.graphs.hit_graph.make_hit_graph`;
+                     with ``graph``, the experiment's :func:`~gnn4hep.pipelines.trackml_graphs.event_graph`)
 ``edge_classifier``  GNN edge scores (:func:`~gnn4hep.pipelines.trackml_tasks.edge_scores`)
 ``track_building``   CC or CC-and-walk candidates (:func:`~gnn4hep.pipelines.trackml_tasks.track_candidates`)
 ``refit``            Kalman refit with outlier removal and orphan attachment
@@ -15,10 +17,37 @@ Each stage calls the function the experiment's own stages call (``trackml_build_
 ``trackml_infer``, ``trackml_build_tracks``, ``trackml_refit``), so an event tracked here gets the labels the
 experiment's test stage wrote for it (tests/pipelines/test_trackml_apply.py checks it).
 
-To add a stage (e.g. an edge filter between the graph and the GNN), write a :class:`Stage` subclass
-(``wanted``, ``files``, ``uses_cells``, ``__init__`` loading its files, ``run`` updating the state; a
-filter calls :meth:`TrackingState.keep_edges` with its mask) and insert it in :data:`STAGE_TYPES`. Its
-files then also travel in exported bundles (:mod:`gnn4hep.pipelines.trackml_bundle`).
+To add a stage, write a :class:`Stage` subclass (``wanted``, ``files``, ``uses_cells``, ``__init__``
+loading its files, ``run`` updating the state) and insert it in :data:`STAGE_TYPES`; its files then also
+travel in exported bundles (:mod:`gnn4hep.pipelines.trackml_bundle`). An edge filter goes between
+``graph`` and ``hit_graph``, so that features are computed for the kept edges only; a sketch (names of the
+filter's config and files are the filter stage's own)::
+
+    class EdgeFilterStage(Stage):
+        name = "edge_filter"
+
+        @classmethod
+        def wanted(cls, config, refit):
+            return config.raw.get("filter", {}).get("enabled", False)
+
+        @classmethod
+        def files(cls, config):
+            return ["edge_filter.pt"]
+
+        @classmethod
+        def uses_cells(cls, config):
+            return bool(config.raw["filter"].get("cell_features", False))
+
+        def __init__(self, model, config, device):
+            super().__init__(model, config, device)
+            self.filter = load_filter(model.file("edge_filter.pt"))
+
+        def run(self, state):
+            mask = filter_edges(self.filter, state.event.hits, state.edges, self.threshold, cells=state.event.cells)
+            state.keep_edges(mask)
+            state.info["n_edges_filtered"] = int(state.edges.shape[1])
+
+    STAGE_TYPES.insert(1, EdgeFilterStage)
 """
 
 from __future__ import annotations
@@ -82,7 +111,8 @@ class TrackingState:
     name: str
     prefix: Path | None = None
     table: pd.DataFrame | None = None  # gnn4hep.graphs.features.hit_table
-    graph: Any = None  # torch_geometric Data (gnn4hep.graphs.schema)
+    edges: np.ndarray | None = None  # (2, E) int64 row positions in ``table``, inner -> outer
+    graph: Any = None  # torch_geometric Data (gnn4hep.graphs.schema) of ``table`` and ``edges``
     scores: np.ndarray | None = None  # (E,) float32 edge scores
     candidates: pd.DataFrame | None = None  # hit_id, track_id of the track builder
     labels: pd.DataFrame | None = None  # hit_id, track_id: the final tracks
@@ -90,13 +120,19 @@ class TrackingState:
     info: dict[str, Any] = field(default_factory=dict)  # per-stage figures (edge counts...)
 
     def keep_edges(self, mask: np.ndarray) -> None:
-        """Keep the graph's edges where ``mask`` (E,) bool is true (an edge filter's cut): the same
-        graph :func:`~gnn4hep.graphs.hit_graph.make_hit_graph` builds from the kept edges."""
+        """Keep the edges where ``mask`` (E,) bool is true (an edge filter's cut). Before the ``hit_graph``
+        stage only ``edges`` is cut (the cheap place for a filter: features are then computed for the kept
+        edges alone); after it the graph too, giving the graph
+        :func:`~gnn4hep.graphs.hit_graph.make_hit_graph` builds from the kept edges."""
         import torch
 
-        keep = torch.from_numpy(np.asarray(mask, dtype=bool))
-        if keep.shape != (self.graph.edge_index.shape[1],):
-            raise ValueError(f"edge mask of shape {tuple(keep.shape)} for {self.graph.edge_index.shape[1]} edges")
+        keep = np.asarray(mask, dtype=bool)
+        if keep.shape != (self.edges.shape[1],):
+            raise ValueError(f"edge mask of shape {keep.shape} for {self.edges.shape[1]} edges")
+        self.edges = self.edges[:, keep]
+        if self.graph is None:
+            return
+        keep = torch.from_numpy(keep)
         self.graph.edge_index = self.graph.edge_index[:, keep]
         self.graph.y = self.graph.y[keep]
         if getattr(self.graph, "edge_attr", None) is not None:
@@ -133,7 +169,7 @@ class Stage:
 
 
 class GraphStage(Stage):
-    """Hit graph of the event with the run's fitted graph builder."""
+    """Hit table and candidate edges of the event with the run's fitted graph builder."""
 
     name = "graph"
 
@@ -158,10 +194,26 @@ class GraphStage(Stage):
         self.builder = load_graph_builder(config.graph, builder_dir)
 
     def run(self, state):
-        from gnn4hep.pipelines.trackml_graphs import event_graph
+        from gnn4hep.graphs.features import hit_table
+        from gnn4hep.pipelines.trackml_graphs import build_edges
 
-        state.table, state.graph = event_graph(state.event, self.builder, self.config.graph)
-        state.info["n_edges_graph"] = int(state.graph.edge_index.shape[1])
+        # the first two steps of trackml_graphs.event_graph (the experiment's graphs); HitGraphStage does the third
+        state.table = hit_table(state.event)
+        state.edges = build_edges(state.table, self.builder, self.config.graph)
+        state.info["n_edges_graph"] = int(state.edges.shape[1])
+
+
+class HitGraphStage(Stage):
+    """The hit graph (node and edge features) of the table and the edges kept so far: the last step of
+    :func:`~gnn4hep.pipelines.trackml_graphs.event_graph`."""
+
+    name = "hit_graph"
+
+    def run(self, state):
+        from gnn4hep.graphs.hit_graph import make_hit_graph
+
+        state.graph = make_hit_graph(state.table, state.edges, event_id=state.event.event_id,
+                                     cell_features=self.config.graph.cell_features)
 
 
 class EdgeClassifierStage(Stage):
@@ -242,7 +294,7 @@ class RefitStage(Stage):
 
 
 #: The stage types, in pipeline order; each decides from the config whether the model has it.
-STAGE_TYPES: list[type[Stage]] = [GraphStage, EdgeClassifierStage, TrackBuildingStage, RefitStage]
+STAGE_TYPES: list[type[Stage]] = [GraphStage, HitGraphStage, EdgeClassifierStage, TrackBuildingStage, RefitStage]
 
 
 def required_files(config: InferenceConfig) -> list[str]:

@@ -88,7 +88,7 @@ def brute_force_metrics(truth: pd.DataFrame, particles: pd.DataFrame, submission
 def test_pipeline_gives_the_experiments_labels(tiny_run):
     prefix = _test_prefix(tiny_run)
     pipeline = TrackingPipeline.from_model(tiny_run)
-    assert pipeline.stage_names == ["graph", "edge_classifier", "track_building", "refit"]
+    assert pipeline.stage_names == ["graph", "hit_graph", "edge_classifier", "track_building", "refit"]
     event, result = pipeline.track_prefix(prefix)
     expected = pd.read_csv(tiny_run / "refitted" / "test" / f"{prefix.name}.csv")
     pd.testing.assert_frame_equal(result.labels.reset_index(drop=True), expected)
@@ -96,9 +96,9 @@ def test_pipeline_gives_the_experiments_labels(tiny_run):
     pd.testing.assert_frame_equal(result.candidates.reset_index(drop=True), raw)
     assert not raw.equals(expected)  # the refit changed something: the two checks are not one
     no_refit = TrackingPipeline.from_model(tiny_run, refit=False)
-    assert no_refit.stage_names == ["graph", "edge_classifier", "track_building"]
+    assert no_refit.stage_names == ["graph", "hit_graph", "edge_classifier", "track_building"]
     pd.testing.assert_frame_equal(no_refit.track(event, prefix.name, prefix).labels.reset_index(drop=True), raw)
-    assert set(result.seconds) == {"read", "graph", "edge_classifier", "track_building", "refit"}
+    assert set(result.seconds) == {"read", "graph", "hit_graph", "edge_classifier", "track_building", "refit"}
     assert all(v["cpu"] >= 0 and v["wall"] >= 0 for v in result.seconds.values())
 
 
@@ -109,12 +109,19 @@ def test_keep_edges_is_the_graph_of_the_kept_edges(tiny_run):
     event = read_event(_test_prefix(tiny_run))
     state = TrackingState(event=event, name="e")
     pipeline.stages[0].run(state)
-    edges = state.graph.edge_index.numpy()
+    edges = state.edges
     mask = np.random.default_rng(0).random(edges.shape[1]) < 0.5
-    state.keep_edges(mask)
     direct = make_hit_graph(state.table, edges[:, mask], event_id=event.event_id)
+    pipeline.stages[1].run(state)  # the whole graph, then cut
+    state.keep_edges(mask)
+    before = TrackingState(event=event, name="e")
+    pipeline.stages[0].run(before)
+    before.keep_edges(mask)  # cut, then the graph of the kept edges
+    pipeline.stages[1].run(before)
     for key in ("edge_index", "y", "edge_attr", "x"):
         assert np.array_equal(getattr(state.graph, key).numpy(), getattr(direct, key).numpy()), key
+        assert np.array_equal(getattr(before.graph, key).numpy(), getattr(direct, key).numpy()), key
+    assert 0 < before.edges.shape[1] < edges.shape[1]
 
 
 def test_a_new_stage_type_runs_and_brings_its_files(tiny_run, monkeypatch):
@@ -129,13 +136,13 @@ def test_a_new_stage_type_runs_and_brings_its_files(tiny_run, monkeypatch):
             return ["filter.pt"]
 
         def run(self, state):
-            state.keep_edges(np.arange(state.graph.edge_index.shape[1]) % 2 == 0)
+            state.keep_edges(np.arange(state.edges.shape[1]) % 2 == 0)
 
     monkeypatch.setattr("gnn4hep.pipelines.trackml_apply.STAGE_TYPES", [STAGE_TYPES[0], DropHalf, *STAGE_TYPES[1:]])
     config = InferenceConfig(trackml_bundle.read_config(tiny_run / "config.yaml"))
     assert "filter.pt" in required_files(config)
     pipeline = TrackingPipeline.from_model(tiny_run, refit=False)
-    assert pipeline.stage_names == ["graph", "edge_filter", "edge_classifier", "track_building"]
+    assert pipeline.stage_names == ["graph", "edge_filter", "hit_graph", "edge_classifier", "track_building"]
     result = pipeline.track(read_event(_test_prefix(tiny_run)))
     assert result.info["n_edges_gnn"] == (result.info["n_edges_graph"] + 1) // 2
 
