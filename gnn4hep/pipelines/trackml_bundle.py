@@ -161,7 +161,8 @@ def _training_summary(run: ModelFolder) -> dict[str, Any]:
         folder = Path(data.get(f"{split}_dir") or run.root / "data" / split)
         settings = read_settings(folder) if folder.is_dir() else None
         if settings is not None:
-            simulation[split] = {"source": settings.get("source"), "seed": settings.get("seed"), "folder": str(folder)}
+            simulation[split] = {"source": settings.get("source"), "seed": settings.get("seed"), "folder": str(folder),
+                                 "field": (settings.get("field") or {}).get("field"), "config": settings.get("config")}
     return {
         "source_run": str(run.root.resolve()),
         "name": run.config.get("name"),
@@ -195,13 +196,18 @@ def model_card(config: dict, summary: dict, variant: dict | None) -> str:
              f"- versions: gnn4hep {versions.get('gnn4hep')}, torch {versions.get('torch')}, "
              f"torch-geometric {versions.get('torch-geometric')}, pythia8mc {versions.get('pythia8mc')}",
              "", "## Data", "",
-             f"- source: {data.get('source')}, pile-up {data.get('pileup')}, {data.get('n_train')} training events, "
+             f"- source: {data.get('source')}" + (f", pile-up {data.get('pileup')}" if data.get("source") == "pythia" else "")
+             + f", {data.get('n_train')} training events, "
              f"{data.get('n_test')} test events" + (f", from {data.get('path')}" if data.get("path") else ""),
              f"- simulator: gnn4hep {versions.get('gnn4hep')} (pythia8mc {versions.get('pythia8mc')})"]
     for split, record in summary["simulation"].items():
-        lines.append(f"- {split} events: {record['source']}, simulation seed {record['seed']}")
+        lines.append(f"- {split} events: {record['source']}, simulation seed {record['seed']}, field {record['field']}")
     if not summary["simulation"]:
         lines.append("- events not simulated by the run (given folders) or their simulation.json is absent")
+    else:
+        settings = next(iter(summary["simulation"].values()))["config"] or {}
+        lines += ["", "Simulator settings (simulation.json of the training events):", "", "```yaml",
+                  yaml.safe_dump(settings, sort_keys=False).rstrip(), "```"]
     seconds = summary["stage_seconds"] or {}
     lines += ["", "## Training time", "",
               f"- edge-classifier training: {summary['training_seconds']:.1f} s" if summary["training_seconds"] is not None

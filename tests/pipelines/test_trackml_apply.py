@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from gnn4hep.cli.errors import run_app
 from gnn4hep.cli.main import app
@@ -156,6 +157,7 @@ def test_export_then_track_writes_submissions_scores_and_plots(tiny_run, tmp_pat
     assert meta["git"]["commit"] and meta["seed"] == 0 and "trackml_score" in meta["test_metrics"]
     card = (bundle / "MODEL_CARD.md").read_text()
     assert "simulation seed" in card and meta["git"]["commit"] in card and "trackml_score" in card
+    assert meta["simulation"]["train"]["seed"] == json.loads((tiny_run / "data" / "train" / "simulation.json").read_text())["seed"]
     prefix = _test_prefix(tiny_run)
     assert cli("track", prefix.parent, "--model", bundle, "--out", out) == 0
     printed = capsys.readouterr().out
@@ -221,6 +223,9 @@ def test_bad_bundles_and_inputs_exit_2_and_write_nothing(tiny_run, tmp_path, cap
     (tmp_path / "empty").mkdir()
     refused(tmp_path / "empty", match="neither bundle.json nor run.json")
     refused(bundle, event=tmp_path / "event000000009", match="no hits file")
+    if not torch.cuda.is_available():
+        assert cli("track", prefix, "--model", bundle, "--out", tmp_path / "out", "--device", "cuda") == 2
+        assert "no CUDA device" in capsys.readouterr().err and not (tmp_path / "out").exists()
     assert cli("export-model", tiny_run, bundle) == 2  # not over an existing bundle
     assert "not empty" in capsys.readouterr().err
 
