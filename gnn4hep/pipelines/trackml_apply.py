@@ -188,10 +188,8 @@ class GraphStage(Stage):
         super().__init__(model, config, device)
         from gnn4hep.pipelines.trackml_graphs import load_graph_builder
 
-        for relative in self.files(config):
-            model.file(relative)  # one clear error when missing
-        builder_dir = model.file(self.files(config)[0]).parent if self.files(config) else model.root
-        self.builder = load_graph_builder(config.graph, builder_dir)
+        files = [model.file(relative) for relative in self.files(config)]  # one clear error when missing
+        self.builder = load_graph_builder(config.graph, files[0].parent if files else model.root)
 
     def run(self, state):
         from gnn4hep.graphs.features import hit_table
