@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gnn4hep.cli.qubo",
     "gnn4hep.cli.simulate",
     "gnn4hep.cli.fit",
+    "gnn4hep.cli.track",
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]

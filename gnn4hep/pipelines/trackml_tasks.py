@@ -70,6 +70,17 @@ def build_graph(task: GraphTask) -> dict[str, Any]:
     return {"seconds": seconds, "metrics": metrics}
 
 
+def edge_scores(model, graph):
+    """Edge scores (E,) float32 tensor on the CPU of one hit graph: sigmoid of the classifier's logits,
+    run on the model's device (shared by :func:`infer_edges` and ``gnn4hep track``)."""
+    import torch
+
+    from gnn4hep.training.edge_classifier import predict_edge_scores
+
+    with torch.inference_mode():
+        return predict_edge_scores(model, [graph], batch_size=1)[0]
+
+
 @dataclass(frozen=True)
 class InferTask:
     """Edge scores of the graph ``graph_path`` by the classifier ``model_path``, written to ``out``."""
@@ -81,17 +92,13 @@ class InferTask:
 
 def infer_edges(task: InferTask) -> float:
     """Writes ``out`` (parquet: source_hit_id, target_hit_id, edge_score, y); returns the seconds of inference."""
-    import torch
-
     from gnn4hep.graphs.io import load_graph
-    from gnn4hep.training.edge_classifier import predict_edge_scores
     from gnn4hep.training.edge_training import load_edge_model
 
     model = cached("edge_classifier", task.model_path, lambda: load_edge_model(task.model_path))
     graph = load_graph(task.graph_path)
     start = time.perf_counter()
-    with torch.inference_mode():
-        scores = predict_edge_scores(model, [graph], batch_size=1)[0]
+    scores = edge_scores(model, graph)
     seconds = time.perf_counter() - start
     hit_id, edges = graph.hit_id.numpy(), graph.edge_index.numpy()
     table = pd.DataFrame({"source_hit_id": hit_id[edges[0]], "target_hit_id": hit_id[edges[1]],
@@ -113,20 +120,25 @@ class TracksTask:
 def build_tracks(task: TracksTask) -> float:
     """Writes the submission CSV (hit_id, track_id); returns the seconds of track building."""
     from gnn4hep.graphs.io import load_graph
-    from gnn4hep.graphs.layers import LAYER_RANK
-    from gnn4hep.tracking.building import components_tracks, walkthrough_tracks
 
-    cfg = task.cfg
     graph = load_graph(task.graph_path)
     scores = pd.read_parquet(task.scores_path)["edge_score"].to_numpy()
-    hit_id, edges = graph.hit_id.numpy(), graph.edge_index.numpy()
     start = time.perf_counter()
-    if cfg.builder == "components":
-        submission = components_tracks(hit_id, edges, scores, score_cut=cfg.score_cut, min_hits=cfg.min_hits)
-    else:
-        x = graph.x.numpy()
-        order = LAYER_RANK[graph.layer.numpy()] * 1e4 + np.hypot(x[:, 0], x[:, 2])
-        submission = walkthrough_tracks(hit_id, edges, scores, cfg.score_cut, cfg.walk_cut, order, cfg.min_hits)
+    submission = track_candidates(graph, scores, task.cfg)
     seconds = time.perf_counter() - start
     atomic_write_text(task.out, submission.to_csv(index=False))
     return seconds
+
+
+def track_candidates(graph, scores: np.ndarray, cfg: TrackBuildingConfig) -> pd.DataFrame:
+    """Track candidates (hit_id, track_id; every hit of the graph once) from one graph's edge scores:
+    connected components or CC-and-walk (``cfg.builder``), shared by :func:`build_tracks` and ``gnn4hep track``."""
+    from gnn4hep.graphs.layers import LAYER_RANK
+    from gnn4hep.tracking.building import components_tracks, walkthrough_tracks
+
+    hit_id, edges = graph.hit_id.numpy(), graph.edge_index.numpy()
+    if cfg.builder == "components":
+        return components_tracks(hit_id, edges, scores, score_cut=cfg.score_cut, min_hits=cfg.min_hits)
+    x = graph.x.numpy()
+    order = LAYER_RANK[graph.layer.numpy()] * 1e4 + np.hypot(x[:, 0], x[:, 2])
+    return walkthrough_tracks(hit_id, edges, scores, cfg.score_cut, cfg.walk_cut, order, cfg.min_hits)

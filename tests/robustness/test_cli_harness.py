@@ -85,6 +85,17 @@ TEMPLATES: dict[str, Template] = {
                                        (["--refit-material", "lead"], "--refit-material"),
                                        (["--sampler-option", "noequals"], "--sampler-option")]),
     "qubo score": Template(["qubo", "score", In("qubo", "qubo/q.json"), In("submission", "qubo/s.csv")]),
+    "track": Template(["track", EVENT, "--model", In("model", "model"), "--out", Out("dir", "tracks"), "--no-progress",
+                       "--no-plots"], parts=("hits", "cells", "particles", "truth"),
+                      bad_values=[(["--device", "tpu[/x]"], "--device")]),
+    "export-model": Template(["export-model", In("model_run", "model_run"), Out("dir", "bundle")],
+                             optional={"--no-cells": In("model_run", "model_run")}),
+}
+#: Damage to the files of a model folder (a bundle: ``model``; a run folder: ``model_run``), by file.
+MODEL_CORRUPTIONS = {
+    "model": {"bundle.json": "binary garbage", "edge_classifier.pt": "a byte flipped", "config.yaml": "a list",
+              "graph_builder/layer_pair_cuts.csv": "deleted"},
+    "model_run": {"run.json": "truncated", "config.yaml": "a list", "edge_classifier.pt": "binary garbage"},
 }
 
 #: Values every int and float option must refuse (exit 2, naming the option).
@@ -120,9 +131,23 @@ def inputs(tmp_path_factory) -> Path:
     assert run_cli(["qubo", "build", root / "sim" / "event000000001", "-o", root / "qubo" / "q.json", "--density", "0.2"]).code == 0
     assert run_cli(["qubo", "solve", root / "qubo" / "q.json", "-o", root / "qubo" / "s.csv", "--reads", "1"]).code == 0
     _write_jets(root / "jets")
+    _write_model(root)
     (root / "adir").mkdir(parents=True)
     (root / "afile").write_text("a file, not a folder\n")
     return root
+
+
+def _write_model(root: Path) -> None:
+    """A tiny trained tracking run (``model_run``: graph and GNN of the quickstart pipeline fitted on the
+    simulated event, one epoch, no refit) and its exported bundle (``model``)."""
+    from gnn4hep.runner.run import run_experiment
+
+    repo = Path(__file__).resolve().parents[2]
+    run_experiment(repo / "experiments" / "quickstart.yaml", [
+        f"data.train_dir={root / 'sim'}", f"data.test_dir={root / 'sim'}", "data.n_train=1", "data.n_test=1",
+        "data.val_fraction=0.0", "trainer.max_epochs=1", "model.hidden=8", "model.n_iterations=1",
+        "stages=[trackml_build_graphs,trackml_train]"], out=root / "model_run")  # fmt: skip
+    assert run_cli(["export-model", root / "model_run", root / "model"]).code == 0
 
 
 def _write_jets(folder: Path) -> None:
@@ -202,7 +227,8 @@ def _input_cases():
 
 def _problems(slot: In, template: Template) -> list[str]:
     problems = [] if slot.missing_ok else ["missing"]
-    problems += ["a folder" if slot.kind not in ("jets", "run_dir", "runs_root", "data", "partial") else "a file"]
+    problems += ["a folder" if slot.kind not in ("jets", "run_dir", "runs_root", "data", "partial", "model", "model_run")
+                 else "a file"]
     if slot.kind == "event":
         problems += [f"{part}: {name}" for part in template.parts for name in event_corruptions(part)]
     elif slot.kind == "submission":
@@ -222,6 +248,8 @@ def _problems(slot: In, template: Template) -> list[str]:
         problems += ["not an event file", "empty folder", "zip: binary garbage"]
     elif slot.kind == "partial":
         problems += [f"{name}: {damage}" for name in ("state.json", "config.yaml") for damage in ("binary garbage", "truncated", "a list")]
+    elif slot.kind in MODEL_CORRUPTIONS:
+        problems += [f"{name}: {damage}" for name, damage in MODEL_CORRUPTIONS[slot.kind].items()]
     return problems
 
 
@@ -392,6 +420,19 @@ def _make_bad_input(slot: In, problem: str, inputs: Path, folder: Path) -> tuple
         return _bad_jets(problem, copy, folder)
     if slot.kind == "data":
         return _bad_data(problem, folder)
+    if slot.kind in MODEL_CORRUPTIONS:
+        name, _, damage = problem.partition(": ")
+        target = copy / name
+        if damage == "deleted":
+            target.unlink()
+        elif damage == "a byte flipped":
+            data = bytearray(target.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            target.write_bytes(bytes(data))
+        else:
+            {"binary garbage": lambda p: p.write_bytes(bytes(range(256))), "truncated": CSV_CORRUPTIONS["truncated"],
+             "a list": lambda p: p.write_text("[1, 2]\n")}[damage](target)
+        return copy, str(target)
     if slot.kind == "partial":
         name, _, damage = problem.partition(": ")
         target = copy / name

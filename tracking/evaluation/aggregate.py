@@ -49,3 +49,22 @@ def particle_efficiency_table(event, submission: pd.DataFrame, min_hits: int = 3
         }
     )
     return table[table["nhits"] >= min_hits].reset_index(drop=True)
+
+
+def track_fake_table(event, submission: pd.DataFrame, min_hits: int = 3) -> pd.DataFrame:
+    """One row per track with >= min_hits hits: pt and eta of its majority particle (0 and NaN for a
+    noise majority), fake (not double-majority matched, or noise majority: the rule of
+    :func:`gnn4hep.tracking.metrics.track_metrics`); for fake-rate-vs-pT/eta plots."""
+    from gnn4hep.tracking.scoring import match_tracks
+
+    matching = match_tracks(event.truth, submission, weights=np.zeros(len(event.truth)))
+    particles = event.particles
+    index = pd.Index(particles["particle_id"].to_numpy().astype(np.uint64)).get_indexer(matching.major_particle_id.astype(np.uint64))
+    known = (index >= 0) & (matching.major_particle_id != 0)
+    safe = np.maximum(index, 0)
+    px, py, pz = (particles[c].to_numpy(np.float64)[safe] for c in ("px", "py", "pz"))
+    pt = np.where(known, np.hypot(px, py), 0.0)
+    eta = np.where(known, np.arcsinh(pz / np.maximum(pt, 1e-12)), np.nan)
+    good = matching.good & (matching.major_particle_id != 0)
+    table = pd.DataFrame({"pt": pt, "eta": eta, "nhits": matching.track_nhits, "fake": ~good})
+    return table[table["nhits"] >= min_hits].reset_index(drop=True)

@@ -93,3 +93,34 @@ def plot_event_display(hits: pd.DataFrame, truth: pd.DataFrame, submission: pd.D
         ax_xy.set_xlabel("x [mm]"); ax_xy.set_ylabel("y [mm]"); ax_xy.set_aspect("equal")  # fmt: skip
         ax_rz.set_xlabel("z [mm]"); ax_rz.set_ylabel("r [mm]")  # fmt: skip
     return fig
+
+
+def plot_fake_rate(tracks: pd.DataFrame, pt_min_eta: float = 1.0, label: str = "tracks"):
+    """Figure with the fake rate vs pT (log bins) and vs eta (pT > ``pt_min_eta``) of the tracks' majority
+    particles, binomial errors; tracks whose majority is noise (always fake, no particle) are counted in
+    the title.
+
+    Args:
+        tracks: columns pt, eta, fake (e.g. :func:`gnn4hep.tracking.evaluation.aggregate.track_fake_table`).
+    """
+    fig, (ax_pt, ax_eta) = plt.subplots(1, 2, figsize=(11, 4.2))
+    particle = tracks[tracks["pt"] > 0]
+    largest = max(20.0, float(particle["pt"].max()) if len(particle) else 0.0)
+    pt_edges = np.logspace(np.log10(0.1), np.log10(largest), 16)
+    eta_edges = np.linspace(-4, 4, 17)
+    rate, err, _ = _binned_efficiency(particle["pt"].to_numpy(), particle["fake"].to_numpy(), pt_edges)
+    ax_pt.errorbar(np.sqrt(pt_edges[1:] * pt_edges[:-1]), rate, yerr=err, fmt="o", ms=4, color="C3", label=label)
+    high = particle[particle["pt"] > pt_min_eta]
+    rate, err, _ = _binned_efficiency(high["eta"].to_numpy(), high["fake"].to_numpy(), eta_edges)
+    ax_eta.errorbar(0.5 * (eta_edges[1:] + eta_edges[:-1]), rate, yerr=err, fmt="o", ms=4, color="C3", label=label)
+    ax_pt.set_xscale("log")
+    ax_pt.set_xlabel("majority-particle pT [GeV]")
+    ax_pt.set_ylabel("fake rate")
+    ax_eta.set_xlabel(f"majority-particle eta (pT > {pt_min_eta:g} GeV)")
+    for ax in (ax_pt, ax_eta):
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3)
+    ax_pt.legend(loc="upper right", fontsize=7)
+    n_noise = int((tracks["pt"] <= 0).sum())
+    fig.suptitle(f"{len(tracks)} tracks, {int(tracks['fake'].sum())} fake ({n_noise} with a noise or unknown majority)", fontsize=9)
+    return fig
