@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from gnn4hep.errors import SubmissionError
+from gnn4hep.tracking.event import Event
 from gnn4hep.tracking.fitting import COV_COLUMNS, PARAM_COLUMNS, FitConfig, refit
 from gnn4hep.tracking.fitting.perigee import particles_to_perigee, wrap_angle
 from gnn4hep.tracking.io import read_detector
@@ -168,3 +169,26 @@ def test_merged_candidates_are_split_into_two_fitted_tracks(event, detector):
     assert split >= 7
     unsplit = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957, split_bad=False, **SIMULATED))[0]
     assert unsplit["track_id"].nunique() < cleaned["track_id"].nunique()
+
+
+def test_candidates_of_one_module_are_rejected_not_a_crash(detector):
+    """Hits of one module as a candidate (as a GNN can connect at mu = 200): the seed helix through three
+    coplanar hits lies in the module's plane, and carrying it to the next hit of that module in the
+    solenoid raised ZeroDivisionError. The refit must finish: such candidates are not fitted tracks, and
+    every hit stays in the cleaned table. The refit with the splitting and the orphan attachment too."""
+    rng = np.random.default_rng(5)
+    modules = detector.modules
+    n_mod, n_per = 300, 4  # of 300 such candidates several hit an exact w . t = 0 (1 in 200 at this seed)
+    rows = rng.choice(np.flatnonzero(modules["volume_id"].isin([8, 13]).to_numpy()), n_mod, replace=False)
+    local = np.stack([rng.uniform(-8, 8, (n_mod, n_per)), rng.uniform(-20, 20, (n_mod, n_per)), np.zeros((n_mod, n_per))], -1)
+    xyz = detector.centers[rows][:, None, :] + np.einsum("mij,mkj->mki", detector.rotations[rows], local)
+    hits = pd.DataFrame({"hit_id": np.arange(1, n_mod * n_per + 1), "x": xyz[..., 0].ravel(), "y": xyz[..., 1].ravel(),
+                         "z": xyz[..., 2].ravel(), "volume_id": np.repeat(modules["volume_id"].to_numpy()[rows], n_per),
+                         "layer_id": np.repeat(modules["layer_id"].to_numpy()[rows], n_per),
+                         "module_id": np.repeat(modules["module_id"].to_numpy()[rows], n_per)})
+    event = Event(event_id=1, hits=hits)
+    candidates = pd.DataFrame({"hit_id": hits["hit_id"], "track_id": np.repeat(np.arange(n_mod), n_per)})
+    for config in (FitConfig(field="solenoid"), FitConfig(field="solenoid", split_bad=False, attach_orphans=False)):
+        cleaned, params = refit(event, candidates, detector, config)
+        assert sorted(cleaned["hit_id"]) == sorted(hits["hit_id"]) and cleaned["hit_id"].is_unique
+        assert len(params) >= n_mod
