@@ -35,6 +35,7 @@ import pandas as pd
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
 from gnn4hep.tracking.field import FIELD_NAMES, field_from_name
+from gnn4hep.tracking.fitting.beam_pipe import beam_pipe_covariance
 from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
 from gnn4hep.tracking.fitting.perigee import PERIGEE_NAMES as PERIGEE
 from gnn4hep.tracking.fitting.extension import attach_orphan_hits
@@ -66,7 +67,8 @@ class FitConfig:
     unfitted, like tracks with fewer than 3 hits.
     mass_gev: scattering mass hypothesis. material: multiple scattering on/off.
     material_model: "trackml" (the default, for real data: scattering from the effective scattering
-        material measured on the real truth, energy loss from the simulator's measured layer material),
+        material measured on the real truth, energy loss from the simulator's measured layer material, and the
+        beam pipe's scattering in the perigee covariance, :mod:`~gnn4hep.tracking.fitting.beam_pipe`),
         "simulator" (the simulator's measured layer material for both: events simulated with it) or
         "sensors" (each module's bare silicon), see :func:`~gnn4hep.tracking.fitting.measurements.crossed_material_mm`.
     field: "solenoid" (the default: :data:`~gnn4hep.tracking.field.TRACKML_SOLENOID`, fitted to the real
@@ -245,6 +247,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         active |= bad[track_code]
         perigee, cov, chi2, ndf, ok = (np.where(bad.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
                                        for a, b in zip((perigee, cov, chi2, ndf, ok), first_fit))
+    if config.material and config.material_model == "trackml":  # the beam pipe, between the perigee and hit 1
+        cov = cov + beam_pipe_covariance(perigee, b_tesla, config.mass_gev)
     n_active = np.bincount(track_code[active], minlength=len(track_ids))
     params["n_hits"] = n_active
     params["n_outliers"] = n_per_track - n_active
