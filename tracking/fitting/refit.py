@@ -74,8 +74,8 @@ class FitConfig:
     field: "solenoid" (the default: :data:`~gnn4hep.tracking.field.TRACKML_SOLENOID`, fitted to the real
         data, Runge-Kutta propagation) or "uniform" (B_z = the detector's ``field_tesla``, exact helices).
     hit_errors: "trackml" (the default: errors measured on real TrackML clusters, per volume and cluster
-        size with cells, per volume without; :mod:`~gnn4hep.tracking.fitting.hit_errors`) or "pitch"
-        (pitch / sqrt(12)). error_scale: multiplies sigma_u, sigma_v. cluster_errors: with
+        size with cells, per volume without; :mod:`~gnn4hep.tracking.fitting.hit_errors`), "simulated" (the
+        same measured on the simulator's clusters, for simulated events) or "pitch" (pitch / sqrt(12)). error_scale: multiplies sigma_u, sigma_v. cluster_errors: with
         ``hit_errors="pitch"``, the legacy pitch times the cluster extent.
     restore_chi2_ndf: a track whose cleaned fit still has chi2/ndf above this (or fails) gets its
         outliers back and its first fit (cleaning a merged candidate only scatters its hits).
@@ -134,15 +134,17 @@ def simulated_physics(simulation: dict | None) -> dict[str, str]:
 
     ``simulation`` is the events' ``simulation.json`` record
     (:func:`gnn4hep.tracking.simulation.batch.read_settings`): the field they were simulated in, the
-    simulator's layer material when they had it (else bare sensors), and pitch/sqrt(12) errors (the
-    simulator's digitisation). None means real TrackML data: the solenoid, and the material and hit errors
-    measured on the real truth.
+    simulator's layer material when they had it (else bare sensors), and the errors measured on the
+    simulator's clusters (``"simulated"``; ``"pitch"`` for the Gaussian ``smear`` digitisation). None means
+    real TrackML data: the solenoid, and the material and hit errors measured on the real truth.
     """
     if simulation is None:
         return {"field": "solenoid", "material_model": "trackml", "hit_errors": "trackml"}
-    layer_material = bool(simulation.get("config", {}).get("trackml_material", False))
+    config = simulation.get("config", {})
+    layer_material = bool(config.get("trackml_material", False))
+    smeared = config.get("digitisation", "clusters") == "smear"
     return {"field": simulation["field"]["field"], "material_model": "simulator" if layer_material else "sensors",
-            "hit_errors": "pitch"}
+            "hit_errors": "pitch" if smeared else "simulated"}
 
 
 def fit_field(config: FitConfig, detector: Detector):
