@@ -21,8 +21,8 @@ builder and of the QUBO decoder. For each candidate with at least 3 hits:
 Returns ``(cleaned_candidates, track_params)``. ``cleaned_candidates`` holds every hit of the event:
 rejected outliers, and hits absent from ``candidates``, get new singleton track ids, so the table
 stays a valid submission. ``track_params`` has one row per input track (see ``PARAM_COLUMNS``);
-tracks with fewer than 3 hits (or more than ``max_hits``) are passed through with ``fitted = False``
-and NaN parameters, as are tracks whose fit fails.
+tracks with fewer than 3 hits or 3 distinct modules (or more than ``max_hits`` hits) are passed through
+with ``fitted = False`` and NaN parameters, as are tracks whose fit fails.
 """
 
 from __future__ import annotations
@@ -209,7 +209,12 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     chi2 = np.full(len(track_ids), np.nan)
     ndf = np.zeros(len(track_ids), np.int64)
     ok = np.zeros(len(track_ids), bool)
-    to_fit = np.flatnonzero((n_per_track >= 3) & (n_per_track <= config.max_hits))
+    # a particle crosses a module once (no true track of the real sample event has two hits on one module):
+    # hits on fewer than 3 distinct modules are no track, and no helix is defined through them (three hits
+    # of one module give a seed in the module's plane)
+    pairs = pd.DataFrame({"track": track_code, "module": table["module_row"].to_numpy()}).drop_duplicates()
+    n_modules = np.bincount(pairs["track"].to_numpy(), minlength=len(track_ids))
+    to_fit = np.flatnonzero((n_per_track >= 3) & (n_modules >= 3) & (n_per_track <= config.max_hits))
     first_fit = None
     for round_ in range(config.max_outliers + 1):
         if len(to_fit) == 0:
