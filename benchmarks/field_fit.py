@@ -1,4 +1,4 @@
-"""Benchmark: fit the TrackML solenoid (radius, half-length, B(0)) to the real sample event's truth.
+"""Benchmark: fit the TrackML solenoid (radius, half-length, B at its centre, centre z) to the real sample event's truth.
 
 Between two consecutive true hits of a charged particle the Lorentz force changes the momentum by
 
@@ -15,10 +15,12 @@ and understates B_z in the end-caps.
 Two fits:
 
 1. the ideal thin finite solenoid (:class:`gnn4hep.tracking.field.SolenoidField`, closed form) with
-   free (radius, half-length, B(0)), by ``scipy.optimize.least_squares``; uncertainties from the
-   Jacobian, scaled by the residual spread, and from a bootstrap over particles (the larger is quoted);
-2. per |z| bin of the segment midpoint, a free constant (B_r sign(z), B_z): linear least squares,
-   compared with the fitted model averaged over the same segments.
+   free (radius, half-length, B at the centre, centre z), by ``scipy.optimize.least_squares``; uncertainties
+   from the Jacobian, scaled by the residual spread, and from a bootstrap over particles (the larger is
+   quoted). ``--centered`` fixes the centre at z = 0 (the three-parameter fit);
+2. per bin of the segment midpoint's z (signed: the field is not symmetric about z = 0), a free
+   constant (B_r sign(z - z_c), B_z), z_c the fitted centre: linear least squares, compared with the
+   fitted model averaged over the same segments.
 
 Hits are ordered by their distance from the production vertex (monotonic within half a turn, the
 real data's path limit); segments whose displacement points against the mean momentum, with p_T <
@@ -43,7 +45,7 @@ from gnn4hep.utils.atomic import atomic_write_json
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "trackml" / "sample_event" / "event000000001"
 OUT = ROOT / "benchmarks" / "results" / "field_fit.json"
-Z_BINS_MM = (0, 300, 600, 900, 1200, 1500, 1800, 2200, 3000)
+Z_BINS_MM = (-3000, -2200, -1800, -1500, -1200, -900, -600, -300, 0, 300, 600, 900, 1200, 1500, 1800, 2200, 3000)
 N_BOOTSTRAP = 30
 
 
@@ -79,7 +81,7 @@ def perpendicular_basis(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def model_b(mid: np.ndarray, params) -> np.ndarray:
-    """Cartesian B (n, 3) tesla of the closed-form solenoid (radius, half-length, B0) at ``mid``."""
+    """Cartesian B (n, 3) tesla of the closed-form solenoid (radius, half-length, B0[, centre z]) at ``mid``."""
     return SolenoidField(*map(float, params)).exact(mid)
 
 
@@ -104,11 +106,17 @@ def residuals(params, seg, e1, e2):
     return np.concatenate([np.einsum("ij,ij->i", diff, e1), np.einsum("ij,ij->i", diff, e2)])
 
 
-def fit_solenoid(seg, start=(1200.0, 2600.0, 2.0)):
-    """(params, jacobian-based sigmas, robust residual scale) of the closed-form solenoid fit."""
+def fit_solenoid(seg, start=(1200.0, 2600.0, 2.0, 0.0)):
+    """(params, jacobian-based sigmas, robust residual scale) of the closed-form solenoid fit: ``start`` of
+    length 4 fits (radius, half-length, B0, centre z), of length 3 the solenoid centred at z = 0."""
     e1, e2 = perpendicular_basis(seg["p"])
-    result = least_squares(residuals, np.array(start), args=(seg, e1, e2), loss="soft_l1", f_scale=0.01,
-                           x_scale=np.array([100.0, 100.0, 0.1]), diff_step=1e-5)
+    scale = np.array([100.0, 100.0, 0.1, 10.0])[: len(start)]
+    # the centre starts 1 mm off 0: diff_step is relative, and a parameter at exactly 0 gets no step
+    start = np.array(start, dtype=np.float64)
+    if len(start) == 4 and start[3] == 0.0:
+        start[3] = 1.0
+    result = least_squares(residuals, start, args=(seg, e1, e2), loss="soft_l1", f_scale=0.01,
+                           x_scale=scale, diff_step=1e-5)
     res = residuals(result.x, seg, e1, e2)
     scale = 1.4826 * np.median(np.abs(res - np.median(res)))
     jac = result.jac
@@ -116,12 +124,12 @@ def fit_solenoid(seg, start=(1200.0, 2600.0, 2.0)):
     return result.x, np.sqrt(np.diag(cov)), scale
 
 
-def bin_fit(seg, rows):
-    """Constant (B_r sign(z), B_z) with its sigmas from the segments ``rows`` (linear least squares)."""
+def bin_fit(seg, rows, center_z_mm: float = 0.0):
+    """Constant (B_r sign(z - center_z_mm), B_z) with its sigmas from the segments ``rows`` (linear least squares)."""
     mid, dx, q = seg["mid"][rows], seg["dx"][rows], seg["q"][rows]
     e1, e2 = perpendicular_basis(seg["p"][rows])
     rho = np.hypot(mid[:, 0], mid[:, 1])
-    radial = np.stack([mid[:, 0] / rho, mid[:, 1] / rho, np.zeros(len(rho))], -1) * np.sign(mid[:, 2])[:, None]
+    radial = np.stack([mid[:, 0] / rho, mid[:, 1] / rho, np.zeros(len(rho))], -1) * np.sign(mid[:, 2] - center_z_mm)[:, None]
     columns = []
     for unit in (radial, np.broadcast_to([0.0, 0.0, 1.0], radial.shape)):
         force = C_GEV_PER_T_MM * q[:, None] * np.cross(dx, unit)
@@ -139,12 +147,18 @@ def bin_fit(seg, rows):
     return solution, np.sqrt(np.diag(cov))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    unknown = [a for a in argv if a != "--centered"]
+    if unknown:
+        print(f"field_fit: unknown option {unknown[0]!r} (only --centered)", file=sys.stderr)
+        return 2
+    centered = "--centered" in argv
     if not Path(f"{DATA}-truth.csv.gz").exists():
         print(f"field_fit: the real sample event is missing ({DATA}-truth.csv.gz); nothing to fit", file=sys.stderr)
         return 2
     seg = segments()
-    params, sigma_jac, scale = fit_solenoid(seg)
+    params, sigma_jac, scale = fit_solenoid(seg, (1200.0, 2600.0, 2.0) if centered else (1200.0, 2600.0, 2.0, 0.0))
     rng = np.random.default_rng(12)
     ids = np.unique(seg["particle"])
     boot = []
@@ -156,31 +170,35 @@ def main() -> int:
         boot.append(fit_solenoid({k: v[rows] for k, v in seg.items()}, params)[0])
     sigma_boot = np.std(boot, axis=0, ddof=1)
     sigma = np.maximum(sigma_jac, sigma_boot)
-    names = ("radius_mm", "half_length_mm", "b_center_tesla")
+    names = ("radius_mm", "half_length_mm", "b_center_tesla", "center_z_mm")[: len(params)]
     print(f"segments: {len(seg['q'])} from {len(ids)} particles; robust residual scale {1e3 * scale:.2f} MeV")
     print(f"{'parameter':16s} {'fit':>10s} {'sigma':>8s} {'(jacobian, bootstrap)':>22s}")
     for name, value, s, sj, sb in zip(names, params, sigma, sigma_jac, sigma_boot):
         print(f"{name:16s} {value:10.4g} {s:8.2g}   ({sj:.2g}, {sb:.2g})")
-    abs_z = np.abs(seg["mid"][:, 2])
+    z = seg["mid"][:, 2]
+    center = float(params[3]) if len(params) == 4 else 0.0
     fitted = chord_mean_b(seg, params)
     rho = np.hypot(seg["mid"][:, 0], seg["mid"][:, 1])
-    model_br = (fitted[:, 0] * seg["mid"][:, 0] + fitted[:, 1] * seg["mid"][:, 1]) / rho * np.sign(seg["mid"][:, 2])
-    print(f"\n{'|z| bin (mm)':14s} {'n':>5s} {'B_z meas':>14s} {'B_z model':>9s} {'B_r meas':>14s} {'B_r model':>9s}")
+    model_br = (fitted[:, 0] * seg["mid"][:, 0] + fitted[:, 1] * seg["mid"][:, 1]) / rho * np.sign(z - center)
+    print(f"\n{'z bin (mm)':14s} {'n':>5s} {'B_z meas':>14s} {'B_z model':>9s} {'B_r meas':>14s} {'B_r model':>9s}"
+          f"   (B_r: outwards from the centre, times sign(z - {center:.0f} mm))")
     bins = []
     for lo, hi in zip(Z_BINS_MM[:-1], Z_BINS_MM[1:]):
-        rows = np.flatnonzero((abs_z >= lo) & (abs_z < hi))
+        rows = np.flatnonzero((z >= lo) & (z < hi))
         if len(rows) < 20:  # too few segments to separate B_r from B_z (|z| > 2.2 m: 10 segments)
             continue
-        (b_r, b_z), (s_r, s_z) = bin_fit(seg, rows)
+        (b_r, b_z), (s_r, s_z) = bin_fit(seg, rows, center)
         m_z, m_r = float(fitted[rows, 2].mean()), float(model_br[rows].mean())
-        print(f"{lo:5d}-{hi:<8d} {len(rows):5d} {b_z:7.3f}±{s_z:5.3f} {m_z:9.3f} {b_r:7.3f}±{s_r:5.3f} {m_r:9.3f}")
+        print(f"{lo:6d} {hi:<7d} {len(rows):5d} {b_z:7.3f}±{s_z:5.3f} {m_z:9.3f} {b_r:7.3f}±{s_r:5.3f} {m_r:9.3f}")
         bins.append({"z_lo_mm": lo, "z_hi_mm": hi, "n": int(len(rows)), "bz_measured": float(b_z), "bz_sigma": float(s_z),
                      "bz_model": m_z, "br_measured": float(b_r), "br_sigma": float(s_r), "br_model": m_r})
-    atomic_write_json(OUT, {"segments": int(len(seg["q"])), "particles": int(len(ids)),
+    out = OUT.with_name("field_fit_centered.json") if centered else OUT
+    atomic_write_json(out, {"segments": int(len(seg["q"])), "particles": int(len(ids)),
                             "fit": {n: float(v) for n, v in zip(names, params)},
                             "sigma": {n: float(v) for n, v in zip(names, sigma)},
-                            "bins": bins, "command": "OMP_NUM_THREADS=1 python benchmarks/field_fit.py"})
-    print(f"\nwrote {OUT}")
+                            "bins": bins, "command": "OMP_NUM_THREADS=1 python benchmarks/field_fit.py"
+                            + (" --centered" if centered else "")})
+    print(f"\nwrote {out}")
     return 0
 
 

@@ -15,6 +15,14 @@ systematic shift of the cluster position in the barrels: +9 um in u in the pixel
 strip barrels, the signature of a Lorentz drift), which the fitter subtracts from the measurements. Prints the tables (as the Python literals of
 :mod:`gnn4hep.tracking.fitting.hit_errors`) and writes benchmarks/results/hit_errors.json.
 Run: OMP_NUM_THREADS=1 python benchmarks/hit_errors.py
+
+``--simulated``: the same tables from our own simulated clusters (the ``hit_errors="simulated"`` model, for
+events made by ``gnn4hep simulate``): one Pythia event (mu = ``SIMULATED_PILEUP``, seed ``SIMULATED_SEED``,
+the Pythia defaults: cluster digitisation, solenoid, material, noise) simulated in memory, its true hits'
+residuals from their true crossing points, with no offsets and a floor of ``FLOOR_MM`` = 5 um (a multi-cell
+cluster of the simulator is the path-fraction-weighted mean of its cells, exact for a straight path: its
+residual is then a few um or less, below what the fitter's linearisation and material model describe).
+Writes benchmarks/results/hit_errors_simulated.json. Run: OMP_NUM_THREADS=1 python benchmarks/hit_errors.py --simulated
 """
 
 from __future__ import annotations
@@ -31,7 +39,11 @@ from gnn4hep.utils.atomic import atomic_write_json
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "trackml" / "sample_event" / "event000000001"
 OUT = ROOT / "benchmarks" / "results" / "hit_errors.json"
+OUT_SIMULATED = ROOT / "benchmarks" / "results" / "hit_errors_simulated.json"
 MIN_HITS = 20
+SIMULATED_PILEUP = 50.0
+SIMULATED_SEED = 7
+FLOOR_MM = 0.005
 MAX_SIZE = {"u": 4, "v": 6}
 
 
@@ -55,14 +67,29 @@ def robust_rms(values: np.ndarray) -> float:
 
 def residual_table(prefix: Path = DATA) -> pd.DataFrame:
     """True-hit residuals (du, dv, mm), volume, layer, pitch and cluster sizes (n_u, n_v) of the sample event."""
-    hits = pd.read_csv(f"{prefix}-hits.csv.gz").merge(pd.read_csv(f"{prefix}-truth.csv.gz"), on="hit_id")
+    return residuals_of(pd.read_csv(f"{prefix}-hits.csv.gz"), pd.read_csv(f"{prefix}-truth.csv.gz"),
+                        pd.read_csv(f"{prefix}-cells.csv.gz"))
+
+
+def simulated_residual_table(pileup: float = SIMULATED_PILEUP, seed: int = SIMULATED_SEED) -> pd.DataFrame:
+    """:func:`residual_table` of one Pythia event simulated in memory with the Pythia defaults."""
+    from gnn4hep.tracking.simulation import make_source, simulate_event
+    from gnn4hep.tracking.simulation.batch import default_config
+
+    event = simulate_event(make_source("pythia", pileup=pileup), read_detector(), seed=seed,
+                           config=default_config("pythia"))
+    return residuals_of(event.hits, event.truth, event.cells)
+
+
+def residuals_of(hits: pd.DataFrame, truth: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """:func:`residual_table` of an event's hits, truth and cells tables."""
+    hits = hits.merge(truth, on="hit_id")
     hits = hits[hits["particle_id"] != 0].reset_index(drop=True)
     detector = read_detector()
     row = detector.module_index(hits["volume_id"], hits["layer_id"], hits["module_id"])
     rotations = detector.rotations[row]
     delta = hits[["x", "y", "z"]].to_numpy(np.float64) - hits[["tx", "ty", "tz"]].to_numpy(np.float64)
     local = np.einsum("nji,nj->ni", rotations, delta)
-    cells = pd.read_csv(f"{prefix}-cells.csv.gz")
     extent = cells.groupby("hit_id").agg(n_u=("ch0", "nunique"), n_v=("ch1", "nunique"))
     table = hits[["volume_id", "layer_id"]].assign(du=local[:, 0], dv=local[:, 1])
     table["pitch_u"] = detector.modules["pitch_u"].to_numpy()[row]
@@ -94,8 +121,9 @@ def corrected(table: pd.DataFrame, offsets) -> pd.DataFrame:
     return table.assign(du=table["du"] - shift[:, 0], dv=table["dv"] - shift[:, 1])
 
 
-def cluster_sigmas(table: pd.DataFrame) -> dict[int, dict[str, list[float]]]:
-    """volume -> {"u": [sigma for size 1, 2, ...], "v": [...]} (mm); sizes with < MIN_HITS hits merge downwards."""
+def cluster_sigmas(table: pd.DataFrame, floor_mm: float = 0.0) -> dict[int, dict[str, list[float]]]:
+    """volume -> {"u": [sigma for size 1, 2, ...], "v": [...]} (mm), at least ``floor_mm``; sizes with
+    < MIN_HITS hits merge downwards."""
     out = {}
     for volume, sub in table.groupby("volume_id"):
         entry = {}
@@ -109,7 +137,7 @@ def cluster_sigmas(table: pd.DataFrame) -> dict[int, dict[str, list[float]]]:
                 else:  # too few: merge into the largest size with enough hits so far (or all of the volume)
                     rest = size >= k
                     sigmas.append(sigmas[-1] if sigmas else robust_rms(sub[f"d{axis}"].to_numpy()[rest]))
-            entry[axis] = [round(s, 4) for s in sigmas]
+            entry[axis] = [round(max(s, floor_mm), 4) for s in sigmas]
         out[int(volume)] = entry
     return out
 
@@ -120,7 +148,14 @@ def layer_sigmas(table: pd.DataFrame) -> dict[tuple[int, int], tuple[float, floa
             for (v, layer), sub in table.groupby(["volume_id", "layer_id"])}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a != "--simulated" for a in argv):
+        print(f"hit_errors: unknown option {[a for a in argv if a != '--simulated'][0]!r} (only --simulated)",
+              file=sys.stderr)
+        return 2
+    if "--simulated" in argv:
+        return main_simulated()
     if not Path(f"{DATA}-cells.csv.gz").exists():
         print(f"hit_errors: the real sample event is missing ({DATA}-cells.csv.gz)", file=sys.stderr)
         return 2
@@ -155,6 +190,40 @@ def main() -> int:
                             "layers": {f"{k[0]},{k[1]}": v for k, v in layers.items()},
                             "command": "OMP_NUM_THREADS=1 python benchmarks/hit_errors.py"})
     print(f"wrote {OUT}")
+    return 0
+
+
+def main_simulated() -> int:
+    """The ``--simulated`` tables (see the module docstring)."""
+    import time
+
+    start = time.process_time()
+    table = simulated_residual_table()
+    offsets = volume_offsets(table)  # printed only: the simulator has no drift, the model no offsets
+    clusters = cluster_sigmas(table, FLOOR_MM)
+    print(f"{len(table)} true hits of a simulated Pythia event (mu = {SIMULATED_PILEUP:g}, seed {SIMULATED_SEED}); "
+          f"{time.process_time() - start:.1f} s CPU")
+    print(f"{'volume':>6s} {'n':>6s} {'mean du':>8s} {'mean dv':>8s} {'pitch_u/sqrt12':>14s} {'RMS u':>7s} "
+          f"{'pitch_v/sqrt12':>14s} {'RMS v':>7s}   (RMS about zero, no floor)")
+    volumes = {}
+    for volume, sub in table.groupby("volume_id"):
+        rms_u, rms_v = robust_rms(sub["du"]), robust_rms(sub["dv"])
+        volumes[int(volume)] = (round(max(rms_u, FLOOR_MM), 4), round(max(rms_v, FLOOR_MM), 4))
+        print(f"{volume:6d} {len(sub):6d} {offsets[volume][0]:8.4f} {offsets[volume][1]:8.4f} "
+              f"{sub['pitch_u'].mean() / np.sqrt(12):14.4f} {rms_u:7.4f} {sub['pitch_v'].mean() / np.sqrt(12):14.4f} {rms_v:7.4f}")
+    print(f"\nSIMULATED_VOLUME_SIGMAS_MM = {{  # volume: (sigma_u, sigma_v), all cluster sizes, >= {FLOOR_MM} mm")
+    for volume, value in volumes.items():
+        print(f"    {volume}: {value},")
+    print(f"}}\nSIMULATED_CLUSTER_SIGMAS_MM = {{  # volume: (sigma_u by n_u = 1..4+, sigma_v by n_v = 1..6+), >= {FLOOR_MM} mm")
+    for volume, entry in clusters.items():
+        print(f"    {volume}: ({tuple(entry['u'])}, {tuple(entry['v'])}),")
+    print("}")
+    atomic_write_json(OUT_SIMULATED, {"n_hits": int(len(table)), "pileup": SIMULATED_PILEUP, "seed": SIMULATED_SEED,
+                                      "floor_mm": FLOOR_MM, "offsets": {str(k): v for k, v in offsets.items()},
+                                      "volumes": {str(k): v for k, v in volumes.items()},
+                                      "clusters": {str(k): v for k, v in clusters.items()},
+                                      "command": "OMP_NUM_THREADS=1 python benchmarks/hit_errors.py --simulated"})
+    print(f"wrote {OUT_SIMULATED}")
     return 0
 
 

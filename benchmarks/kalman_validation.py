@@ -16,7 +16,8 @@
    the default settings (solenoid, measured material and hit errors); pulls of the five perigee
    parameters against the particles' vertex and momentum carried to the beam line in the field, for
    pT > 1 GeV and >= 7 hits; pulls and residuals versus eta and pT (PNG); the pT bias of forward tracks
-   (|eta| > 2); the TrackML score of the truth submission after the refit.
+   (|eta| > 2); the TrackML score of the truth submission after the refit; what widens the q/p pulls (the
+   tracks beyond 5 sigma, central and forward tracks apart).
 6. Solenoid muons (``solenoid``): muons of 1-100 GeV, |eta| < 2.5, from the tests' independent 1 mm
    Runge-Kutta generator in the solenoid (tests/tracking/fitting/field_generator.py), fitted in the solenoid.
 
@@ -382,6 +383,17 @@ def study_real(min_pt: float = 1.0, min_hits: int = 7) -> dict:
         values = pulls[name].to_numpy()
         result["pulls"][name] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
                                  "robust_std": robust_rms(values)}
+    # what makes the q/p pulls wide: a few tracks far out (a catastrophic energy loss, the field model's
+    # error at |z| > 1.8 m), or the bulk; central and forward tracks apart
+    qop_pull = pulls["qop"].to_numpy()
+    eta = selected["true_eta"].to_numpy()
+    core = np.abs(qop_pull) < 5.0
+    result["qop_pull"] = {"n_beyond_5": int((~core).sum()), "std_within_5": float(np.std(qop_pull[core])),
+                          "mean_within_5": float(np.mean(qop_pull[core])),
+                          "std_central": float(np.std(qop_pull[np.abs(eta) < 2.0])),
+                          "std_central_within_5": float(np.std(qop_pull[(np.abs(eta) < 2.0) & core])),
+                          "std_forward": float(np.std(qop_pull[np.abs(eta) > 2.0])),
+                          "robust_std_forward": robust_rms(qop_pull[np.abs(eta) > 2.0])}
     forward = selected[np.abs(selected["true_eta"]) > 2.0]
     ratio = forward["pt"] / forward["true_pt"] - 1.0
     inverse = (np.abs(forward["qop"]) / np.sin(forward["theta"])) / (1.0 / forward["true_pt"]) - 1.0
@@ -471,6 +483,11 @@ def main() -> int:
             print(f"{study}: {result[study]['n_tracks']} tracks, chi2/ndf mean {result[study]['chi2_ndf_mean']:.3f}")
             for name, values in result[study]["pulls"].items():
                 print(f"  pull {name:>6} mean {values['mean']:+.3f} sigma {values['std']:.3f}")
+    if "real" in result and "qop_pull" in result["real"]:
+        q = result["real"]["qop_pull"]
+        print(f"real: q/p pulls: {q['n_beyond_5']} beyond 5 sigma; the others: mean {q['mean_within_5']:+.3f} sigma "
+              f"{q['std_within_5']:.3f}; |eta| < 2: sigma {q['std_central']:.3f} ({q['std_central_within_5']:.3f} within "
+              f"5); |eta| > 2: sigma {q['std_forward']:.3f} (robust {q['robust_std_forward']:.3f})")
     if "real" in result and "forward" in result["real"]:
         real = result["real"]
         print(f"real: TrackML score after the refit {real['score_after_refit']:.4f}; forward pT bias median "

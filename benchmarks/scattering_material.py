@@ -11,6 +11,12 @@ particle's mass gives a ratio s; the silicon-equivalent thickness whose Highland
 is the layer's effective scattering material. Layers with fewer than ``MIN_SEGMENTS`` segments take their
 volume's median. Prints the table (the literal of :data:`gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`)
 and writes benchmarks/results/scattering_material.json.
+
+The beam pipe the same way (:func:`beam_pipe_ratios`): particles made within 5 mm of the beam line (pT > 0.3 GeV),
+their vertex state (particles.csv) carried to their first hit's module, the angle change over the Highland
+theta_0 of the TrackML pipe (0.8 mm of beryllium, X0 = 352.8 mm, crossed at r = 19 mm along 1 / sin(theta)),
+and the momentum lost on the way (truth |p| at the first hit minus |p| at the vertex); the effective x / X0 at
+normal incidence is :data:`gnn4hep.tracking.fitting.beam_pipe.TRACKML_BEAM_PIPE_X0`.
 Run: OMP_NUM_THREADS=1 python benchmarks/scattering_material.py
 """
 
@@ -23,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from gnn4hep.tracking.field import TRACKML_SOLENOID
+from gnn4hep.tracking.fitting.beam_pipe import BERYLLIUM_DEDX_GEV_PER_MM
 from gnn4hep.tracking.fitting.stepper import propagate_field
 from gnn4hep.tracking.io import read_detector, read_event
 from gnn4hep.tracking.simulation.material import highland_theta0, layer_material_mm, mass_of
@@ -72,16 +79,55 @@ def segment_ratios(prefix: Path = DATA) -> pd.DataFrame:
     return out[np.isfinite(miss)]
 
 
+def beam_pipe_ratios(prefix: Path = DATA) -> pd.DataFrame:
+    """Per primary particle: its momentum p (GeV), the two angle changes vertex -> first hit over the Highland
+    theta_0 of the beam pipe, and the momentum lost on the way, dp (GeV, > 0 for a loss)."""
+    from gnn4hep.tracking.fitting.beam_pipe import BERYLLIUM_X0_MM, TRACKML_BEAM_PIPE_MM, TRACKML_BEAM_PIPE_RADIUS_MM
+
+    event = read_event(prefix)
+    detector = read_detector()
+    cols = ["particle_id", "q", "vx", "vy", "vz", "px", "py", "pz", "particle_type"]
+    t = event.truth[event.truth["particle_id"] != 0].merge(event.hits, on="hit_id").merge(event.particles[cols], on="particle_id")
+    t["dist"] = np.sqrt((t["tx"] - t["vx"]) ** 2 + (t["ty"] - t["vy"]) ** 2 + (t["tz"] - t["vz"]) ** 2)
+    first = t.sort_values(["particle_id", "dist"]).groupby("particle_id").head(1).reset_index(drop=True)
+    p = first[["px", "py", "pz"]].to_numpy(np.float64)
+    p_mag = np.linalg.norm(p, axis=1)
+    keep = ((np.hypot(first["vx"], first["vy"]) < 5.0) & (first["q"] != 0) & (np.hypot(p[:, 0], p[:, 1]) > 0.3)
+            & (np.hypot(first["tx"], first["ty"]) > TRACKML_BEAM_PIPE_RADIUS_MM + 5.0)).to_numpy()
+    first, p, p_mag = first[keep].reset_index(drop=True), p[keep], p_mag[keep]
+    row = detector.module_index(first["volume_id"], first["layer_id"], first["module_id"])
+    params = np.stack([np.zeros(len(p)), np.zeros(len(p)), np.arctan2(p[:, 1], p[:, 0]), np.arccos(p[:, 2] / p_mag),
+                       first["q"].to_numpy(np.float64) / p_mag], -1)
+    eye = np.broadcast_to(np.eye(3), (len(p), 3, 3))
+    _, _, _, miss, _, predicted = propagate_field(params, first[["vx", "vy", "vz"]].to_numpy(np.float64), eye,
+                                                  detector.centers[row], detector.rotations[row], TRACKML_SOLENOID,
+                                                  jacobian=False)
+    p_b = first[["tpx", "tpy", "tpz"]].to_numpy(np.float64)
+    true_dir = p_b / np.linalg.norm(p_b, axis=1, keepdims=True)
+    e1 = np.cross(predicted, [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(predicted, e1)
+    sin_theta = np.hypot(p[:, 0], p[:, 1]) / p_mag
+    theta0 = highland_theta0(p_mag, mass_of(first["particle_type"].to_numpy()), 1.0, TRACKML_BEAM_PIPE_MM / sin_theta,
+                             BERYLLIUM_X0_MM)
+    out = pd.DataFrame({"p": p_mag, "r1": np.einsum("ij,ij->i", true_dir - predicted, e1) / theta0,
+                        "r2": np.einsum("ij,ij->i", true_dir - predicted, e2) / theta0,
+                        "dp": p_mag - np.linalg.norm(p_b, axis=1), "sin_theta": sin_theta})
+    return out[np.isfinite(miss)]
+
+
 def robust_width(values) -> float:
     values = np.asarray(values, dtype=np.float64)
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
-def equivalent_thickness(material_mm: float, ratio: float) -> float:
-    """Silicon thickness (mm) whose Highland theta_0 is ``ratio`` times that of ``material_mm`` (1 GeV muon)."""
-    grid = np.geomspace(0.02, 200.0, 4000)
-    target = ratio * highland_theta0(1.0, 0.1056584, 1.0, material_mm)
-    return float(grid[np.argmin(np.abs(highland_theta0(1.0, 0.1056584, 1.0, grid) - target))])
+def equivalent_thickness(material_mm: float, ratio: float, x0_mm: float | None = None) -> float:
+    """Thickness (mm; of silicon, or of the material of radiation length ``x0_mm``) whose Highland theta_0 is
+    ``ratio`` times that of ``material_mm`` (1 GeV muon)."""
+    extra = () if x0_mm is None else (x0_mm,)
+    grid = np.geomspace(0.002, 200.0, 6000)
+    target = ratio * highland_theta0(1.0, 0.1056584, 1.0, material_mm, *extra)
+    return float(grid[np.argmin(np.abs(highland_theta0(1.0, 0.1056584, 1.0, grid, *extra) - target))])
 
 
 def main() -> int:
@@ -106,7 +152,24 @@ def main() -> int:
         items = ", ".join(f"({volume}, {layer}): {value}" for layer, value in zip(sub["layer_id"], sub["adopted_mm"]))
         print(f"    {items},")
     print("}")
-    atomic_write_json(OUT, {"layers": table.to_dict(orient="records"), "min_segments": MIN_SEGMENTS,
+    from gnn4hep.tracking.fitting.beam_pipe import BERYLLIUM_X0_MM, TRACKML_BEAM_PIPE_MM
+
+    pipe = beam_pipe_ratios()
+    widths = (robust_width(pipe["r1"]), robust_width(pipe["r2"]))
+    ratio = 0.5 * sum(widths)
+    effective = equivalent_thickness(TRACKML_BEAM_PIPE_MM, ratio, BERYLLIUM_X0_MM) / BERYLLIUM_X0_MM
+    loss = 1e3 * pipe["dp"] * pipe["sin_theta"]  # at normal incidence, MeV
+    beam_pipe = {"n": int(len(pipe)), "ratio_bending": widths[0], "ratio_other": widths[1], "ratio": ratio,
+                 "rms_ratio": float(0.5 * (pipe["r1"].std() + pipe["r2"].std())),
+                 "geometry_x0_fraction": TRACKML_BEAM_PIPE_MM / BERYLLIUM_X0_MM, "effective_x0_fraction": effective,
+                 "loss_mev_median_normal": float(np.median(loss)),
+                 "loss_mev_predicted_normal": 1e3 * TRACKML_BEAM_PIPE_MM * BERYLLIUM_DEDX_GEV_PER_MM}
+    print(f"\nbeam pipe (vertex -> first hit, {beam_pipe['n']} particles): angle change over Highland theta_0 of "
+          f"{100 * beam_pipe['geometry_x0_fraction']:.3f}% X0: {widths[0]:.3f} (bending), {widths[1]:.3f} (other); "
+          f"rms {beam_pipe['rms_ratio']:.3f}; effective x/X0 = {100 * effective:.3f}%")
+    print(f"momentum lost at normal incidence: median {beam_pipe['loss_mev_median_normal']:.3f} MeV "
+          f"(0.8 mm of beryllium: {beam_pipe['loss_mev_predicted_normal']:.3f} MeV)")
+    atomic_write_json(OUT, {"layers": table.to_dict(orient="records"), "min_segments": MIN_SEGMENTS, "beam_pipe": beam_pipe,
                             "command": "OMP_NUM_THREADS=1 python benchmarks/scattering_material.py"})
     print(f"wrote {OUT}")
     return 0

@@ -94,8 +94,10 @@ def build_qubo(
     Returns:
         (model, info) with the reduced event prefix and the build statistics.
     """
+    source_prefix = None if isinstance(event, Event) else event
     if not isinstance(event, Event):
         event = read_event(event, parts=("hits", "particles", "truth"))
+    simulation = event_simulation(event, source_prefix)  # read before anything is written
     reduced = reduce_event(event, density=density, seed=seed, volumes=volumes)
     prefix = reduced_event_prefix(out, reduced.name)
     write_event(reduced, prefix)
@@ -107,12 +109,46 @@ def build_qubo(
         source = "table" if isinstance(doublets, pd.DataFrame) else str(doublets)
     model = build_bqm(reduced.hits, table, config)
     meta = {k: v for k, v in reduced.meta.items() if k != "prefix"}
-    meta.update(doublet_source=source, min_score=min_score)
+    meta.update(doublet_source=source, min_score=min_score, simulation=simulation)
     save_qubo(model, out, event=prefix, meta=meta)
     if bqm_file is not None:
         save_qubo(model, bqm_file)
     info = {**model.stats, "event": str(prefix), **{k: meta[k] for k in ("density", "seed", "n_focus_particles")}}
     return model, info
+
+
+def event_simulation(event: Event, prefix: str | Path | None = None) -> dict | None:
+    """The ``simulation.json`` record of the folder the event was read from (``prefix``, else the event's
+    ``meta["prefix"]``), or its ``meta["simulation"]``; None for real data (no record).
+
+    The QUBO file keeps it (``meta["simulation"]``): the reduced event is written next to the QUBO, away
+    from that record, and ``--refit-material auto`` fits simulated events with their simulation's material.
+    """
+    from gnn4hep.tracking.simulation.batch import read_settings
+
+    prefix = prefix if prefix is not None else event.meta.get("prefix")
+    if prefix is None:
+        return event.meta.get("simulation")
+    return read_settings(Path(prefix).parent)
+
+
+REFIT_MATERIALS = ("auto", "trackml", "simulator", "sensors")
+
+
+def refit_config(info: dict, refit_material: str = "auto"):
+    """The :class:`~gnn4hep.tracking.fitting.FitConfig` of a QUBO's refit (pion mass): field, material and
+    hit errors as its event was made (:func:`~gnn4hep.tracking.fitting.refit.simulated_physics` of the
+    recorded simulation: the real detector's for real TrackML events and for QUBO files without a record);
+    ``refit_material`` other than "auto" overrides the material model."""
+    from gnn4hep.tracking.fitting import FitConfig
+    from gnn4hep.tracking.fitting.refit import simulated_physics
+
+    if refit_material not in REFIT_MATERIALS:
+        raise ValueError(f"refit material {refit_material!r} is not one of {', '.join(REFIT_MATERIALS)}")
+    physics = simulated_physics(info.get("meta", {}).get("simulation"))
+    if refit_material != "auto":
+        physics["material_model"] = refit_material
+    return FitConfig(mass_gev=0.13957, **physics)
 
 
 def solve_qubo(
@@ -124,7 +160,7 @@ def solve_qubo(
     sampler_options: dict | None = None,
     min_hits: int = DEFAULT_MIN_HITS,
     refit: bool = False,
-    refit_material: str = "sensors",
+    refit_material: str = "auto",
     reference_sa: bool = True,
     **sample_options: Any,
 ) -> dict[str, Any]:
@@ -133,8 +169,9 @@ def solve_qubo(
     ``sample_options`` (e.g. ``num_sweeps``) go to ``sampler.sample`` when it accepts them.
     ``refit``: Kalman-refit the decoded tracks (:func:`gnn4hep.tracking.fitting.refit`: outlier
     hits leave their track, orphan hits join the track whose fit accepts them) before writing the
-    submission; ``refit_material``: the fit's material model ("sensors" for simulated events,
-    "trackml" for real TrackML events). ``reference_sa``: for every sampler but ``sa``, also
+    submission; ``refit_material``: the fit's material model, "auto" (the default: "trackml" for real
+    TrackML events, the simulator's material for simulated ones, from the record the QUBO file keeps; see
+    :func:`refit_config`), "trackml", "simulator" or "sensors". ``reference_sa``: for every sampler but ``sa``, also
     solve with SA (same reads and seed) and report ``sa_energy`` and ``energy_gap_to_sa``
     = (E − E_SA) / |E_SA|.
 
@@ -150,10 +187,9 @@ def solve_qubo(
     best = sampleset.first
     submission, _ = decode_sample(model.triplets, best.sample, hits, min_hits=min_hits)
     if refit:
-        from gnn4hep.tracking.fitting import FitConfig, refit as kalman_refit
+        from gnn4hep.tracking.fitting import refit as kalman_refit
 
-        config = FitConfig(mass_gev=0.13957, material_model=refit_material)
-        submission, _ = kalman_refit(event, submission, config=config, name="QUBO tracks")
+        submission, _ = kalman_refit(event, submission, config=refit_config(info, refit_material), name="QUBO tracks")
         submission = submission[["hit_id", "track_id"]].reset_index(drop=True)
     submission.insert(0, "event_id", event.event_id)
     atomic_write_text(out, submission.to_csv(index=False, lineterminator="\n"))

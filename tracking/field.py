@@ -26,25 +26,36 @@ The default parameters (:data:`TRACKML_SOLENOID`) were fitted to the real TrackM
 (B averaged along the chord), in the two directions perpendicular to p (2745 segments of 436 particles;
 soft-L1 loss; sigmas the larger of the Jacobian's and a 30-fold bootstrap over particles)::
 
-    radius a = 1163 +- 55 mm,   half-length b = 2584 +- 29 mm,   B(0) = 1.987 +- 0.002 T
+    radius a = 1177 +- 51 mm,   half-length b = 2586 +- 24 mm,   B at the centre = 1.989 +- 0.002 T,
+    centre z_c = -138 +- 10 mm
 
-Per |z| bin of the segment midpoint, a free constant (B_z, B_r sign z) against the model averaged over the
-same segments (tesla):
+The field is not symmetric about z = 0: B_z at z = -1.5..-1.0 m is 1.901 +- 0.007 T against 1.835 +- 0.009 T
+at +1.0..+1.5 m. A solenoid centred at z = 0 (``benchmarks/field_fit.py --centered``: 1163 +- 55 mm,
+2584 +- 29 mm, 1.987 T) misses that by 0.02-0.05 T on either side; the offset lowers the fit's soft-L1 cost
+from 284 to 245 and the robust residual scale from 1.75 to 1.70 MeV. Per z bin of the segment midpoint, a free
+constant (B_z, B_r outwards from the centre) against the fitted model averaged over the same segments (tesla):
 
-    |z| (mm)     B_z measured   model   B_r measured   model
-    0-300        1.996(2)       1.988   0.004(3)       0.002
-    300-600      1.986(3)       1.980   0.007(2)       0.008
-    600-900      1.956(3)       1.952   0.018(2)       0.012
-    900-1200     1.914(6)       1.914   0.033(3)       0.025
-    1200-1500    1.826(9)       1.854   0.041(3)       0.034
-    1500-1800    1.737(27)      1.774   0.086(9)       0.102
-    1800-2200    1.497(44)      1.612   0.130(12)      0.156
+    z (mm)          B_z measured   model   B_r measured   model
+    -2200..-1800    1.575(40)      1.686   0.100(11)      0.128
+    -1800..-1500    1.790(26)      1.820   0.067(9)       0.083
+    -1500..-1200    1.851(11)      1.885   0.033(4)       0.034
+    -1200..-900     1.930(7)       1.933   0.022(3)       0.021
+     -900..-600     1.974(4)       1.966   0.014(2)       0.009
+     -600..-300     1.994(5)       1.987   0.004(3)       0.006
+     -300..0        2.001(3)       1.991   0.005(3)       0.001
+        0..300      1.993(3)       1.987   0.008(4)       0.004
+      300..600      1.979(5)       1.973   0.010(3)       0.012
+      600..900      1.947(4)       1.938   0.023(2)       0.016
+      900..1200     1.873(10)      1.886   0.035(5)       0.029
+     1200..1500     1.794(14)      1.814   0.049(4)       0.040
+     1500..1800     1.653(36)      1.717   0.105(12)      0.126
+     1800..2200     1.422(63)      1.519   0.161(17)      0.188
 
 (beyond 2.2 m the reduced event has too few segments to separate B_r from B_z). The ideal thin solenoid
-falls off too slowly: 0.3-0.4% low at |z| < 0.6 m, 1.5-2% high at 1.2-1.8 m and 7% high at 1.8-2.2 m (a
-second coaxial sheet does not fit better); true states carried hit to hit in this field land within 0.03 mm
-(median, bending direction) of the next true hit except at |z| = 2.0-2.4 m (0.2 mm), against 1.2-2.6 mm in a
-uniform 2 T beyond |z| = 1.6 m. Units: positions in mm,
+falls off too slowly: 0.3-0.5% low at |z| < 0.6 m, 1-4% high at 1.2-1.8 m and 6-7% high at 1.8-2.2 m (a
+second coaxial sheet does not fit better). With the centred fit, true states carried hit to hit in this field
+landed within 0.03 mm (median, bending direction) of the next true hit except at |z| = 2.0-2.4 m (0.2 mm),
+against 1.2-2.6 mm in a uniform 2 T beyond |z| = 1.6 m. Units: positions in mm,
 field in tesla.
 """
 
@@ -149,11 +160,12 @@ def solenoid_rho_z(rho: np.ndarray, z: np.ndarray, radius_mm: float, half_length
 
 
 @lru_cache(maxsize=8)
-def _table(radius_mm: float, half_length_mm: float, b_center_tesla: float):
+def _table(radius_mm: float, half_length_mm: float, b_center_tesla: float, center_z_mm: float = 0.0):
+    """(B_rho, B_z) on the grid of global (rho, z): the closed form at z - center_z_mm."""
     rho = np.arange(0.0, TABLE_RHO_MAX_MM + TABLE_STEP_MM / 2, TABLE_STEP_MM)
     z = np.arange(-TABLE_Z_MAX_MM, TABLE_Z_MAX_MM + TABLE_STEP_MM / 2, TABLE_STEP_MM)
     grid_rho, grid_z = np.meshgrid(rho, z, indexing="ij")
-    b_rho, b_z = solenoid_rho_z(grid_rho, grid_z, radius_mm, half_length_mm, b_center_tesla)
+    b_rho, b_z = solenoid_rho_z(grid_rho, grid_z - center_z_mm, radius_mm, half_length_mm, b_center_tesla)
     b_rho.setflags(write=False)
     b_z.setflags(write=False)
     return b_rho, b_z
@@ -173,11 +185,13 @@ def interpolate_table(table: np.ndarray, rho: np.ndarray, z: np.ndarray) -> np.n
 
 @dataclass(frozen=True)
 class SolenoidField:
-    """Ideal thin finite solenoid along z, centred at the origin (mm, T); see the module docstring."""
+    """Ideal thin finite solenoid along the z axis, centred at z = ``center_z_mm`` (mm, T); see the module
+    docstring. ``b_center_tesla`` is B_z at its centre; B(x, y, z) is the centred closed form at z - center_z_mm."""
 
-    radius_mm: float = 1163.0
-    half_length_mm: float = 2584.0
-    b_center_tesla: float = 1.987
+    radius_mm: float = 1177.0
+    half_length_mm: float = 2586.0
+    b_center_tesla: float = 1.989
+    center_z_mm: float = 0.0
     name: str = "solenoid"
 
     def _to_cartesian(self, points, b_rho, b_z):
@@ -193,12 +207,14 @@ class SolenoidField:
         """The closed form at (n, 3) points (mm) -> (n, 3) tesla."""
         points = np.asarray(points, dtype=float)
         rho = np.hypot(points[..., 0], points[..., 1])
-        b_rho, b_z = solenoid_rho_z(rho, points[..., 2], self.radius_mm, self.half_length_mm, self.b_center_tesla)
+        b_rho, b_z = solenoid_rho_z(rho, points[..., 2] - self.center_z_mm, self.radius_mm, self.half_length_mm,
+                                    self.b_center_tesla)
         return self._to_cartesian(points, b_rho, b_z)
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """The read-only (B_rho, B_z) tables on the (rho, z) grid of TABLE_STEP_MM cells (for compiled kernels)."""
-        return _table(self.radius_mm, self.half_length_mm, self.b_center_tesla)
+        """The read-only (B_rho, B_z) tables on the global (rho, z) grid of TABLE_STEP_MM cells, z from
+        -TABLE_Z_MAX_MM (for compiled kernels; the centre offset is built in)."""
+        return _table(self.radius_mm, self.half_length_mm, self.b_center_tesla, self.center_z_mm)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         points = np.asarray(points, dtype=float)
@@ -214,17 +230,17 @@ class SolenoidField:
             b_z = np.empty(rho.shape)
             b_rho[inside] = interpolate_table(table_rho, rho[inside], z[inside])
             b_z[inside] = interpolate_table(table_z, rho[inside], z[inside])
-            b_rho[~inside], b_z[~inside] = solenoid_rho_z(rho[~inside], z[~inside], self.radius_mm,
+            b_rho[~inside], b_z[~inside] = solenoid_rho_z(rho[~inside], z[~inside] - self.center_z_mm, self.radius_mm,
                                                           self.half_length_mm, self.b_center_tesla)
         return self._to_cartesian(points, b_rho, b_z)
 
     def metadata(self) -> dict:
         return {"field": "solenoid", "radius_mm": self.radius_mm, "half_length_mm": self.half_length_mm,
-                "b_center_tesla": self.b_center_tesla}
+                "b_center_tesla": self.b_center_tesla, "center_z_mm": self.center_z_mm}
 
 
-#: The finite solenoid fitted to the real TrackML data (benchmarks/field_fit.py).
-TRACKML_SOLENOID = SolenoidField()
+#: The finite solenoid fitted to the real TrackML data (benchmarks/field_fit.py), centred at z = -138 mm.
+TRACKML_SOLENOID = SolenoidField(radius_mm=1177.0, half_length_mm=2586.0, b_center_tesla=1.989, center_z_mm=-138.0)
 
 
 def field_from_name(name: str, b_tesla: float = 2.0) -> MagneticField:
@@ -242,5 +258,7 @@ def field_from_metadata(meta: dict) -> MagneticField:
     if kind == "uniform":
         return UniformField(float(meta.get("b_tesla", 2.0)))
     if kind == "solenoid":
-        return SolenoidField(float(meta["radius_mm"]), float(meta["half_length_mm"]), float(meta["b_center_tesla"]))
+        # records written before the centre offset existed are of a solenoid centred at z = 0
+        return SolenoidField(float(meta["radius_mm"]), float(meta["half_length_mm"]), float(meta["b_center_tesla"]),
+                             float(meta.get("center_z_mm", 0.0)))
     raise ValueError(f"unknown field in metadata: {kind!r}")

@@ -72,7 +72,7 @@ def solve(
     sweeps: Annotated[Optional[int], typer.Option(parser=params.integer(1, 100_000_000), help="SA sweeps per read (sa only)")] = None,
     min_hits: Annotated[int, typer.Option(parser=params.integer(1, 1000), help="shortest chain kept as a track (qallse: 3)")] = 5,
     refit: Annotated[bool, typer.Option("--refit", help="Kalman-refit the tracks (outliers leave, orphan hits join the track that fits them)")] = False,
-    refit_material: Annotated[str, typer.Option("--refit-material", help="fit material model: sensors (simulated events) or trackml (real TrackML events)")] = "sensors",
+    refit_material: Annotated[str, typer.Option("--refit-material", help="fit material model: auto (trackml for real TrackML events, the simulator's material for simulated ones, as recorded in the QUBO file), trackml, simulator or sensors")] = "auto",
     sampler_option: Annotated[
         Optional[list[str]],
         typer.Option(help="KEY=VALUE passed to the sampler's constructor (repeatable; VALUE parsed as JSON when it can be), "
@@ -95,8 +95,10 @@ def solve(
         raise typer.BadParameter(f"'{sampler}' is not one of {', '.join(SAMPLER_NAMES)}", param_hint="--sampler")
     if reads < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--reads")
-    if refit_material not in ("sensors", "trackml"):
-        raise typer.BadParameter(f"'{refit_material}' is not sensors or trackml", param_hint="--refit-material")
+    from gnn4hep.quantum.pipeline import REFIT_MATERIALS
+
+    if refit_material not in REFIT_MATERIALS:
+        raise typer.BadParameter(f"'{refit_material}' is not one of {', '.join(REFIT_MATERIALS)}", param_hint="--refit-material")
     options = _parse_pairs(sampler_option or [], "--sampler-option")
     result = solve_qubo(qubo, out, sampler=sampler, seed=seed, num_reads=reads, sampler_options=options, min_hits=min_hits, refit=refit,
                         refit_material=refit_material, reference_sa=sa_reference,

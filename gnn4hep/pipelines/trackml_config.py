@@ -112,9 +112,10 @@ class RefitConfig(Section):
         "auto", description="material of the test events: auto (simulator when they were simulated with the "
         "measured layer material, sensors when with bare sensors, trackml without a simulation record), simulator "
         "(its measured layer material), sensors, or trackml (scattering and energy loss measured on the real truth)")
-    hit_errors: Literal["auto", "trackml", "pitch"] = Field(
-        "auto", description="hit errors of the test events: auto (pitch for simulated events, trackml without a "
-        "simulation record), pitch (pitch/sqrt(12), the simulator's smearing) or trackml")
+    hit_errors: Literal["auto", "trackml", "pitch", "simulated"] = Field(
+        "auto", description="hit errors of the test events: auto (simulated for events with simulated clusters, "
+        "pitch for smeared ones, trackml without a simulation record), pitch (pitch/sqrt(12), the simulator's "
+        "smearing), simulated (measured on the simulator's clusters) or trackml")
     eval_material_model: Literal["trackml", "simulator", "sensors"] = Field(
         "trackml", description="material of data.eval_events (real TrackML events such as the sample event)")
     eval_hit_errors: Literal["trackml", "pitch"] = Field(

@@ -103,9 +103,11 @@ def test_fit_settings_follow_the_simulation_record_and_real_events_get_the_measu
     quick = {"field": {"field": "uniform", "b_tesla": 2.0}, "config": {"trackml_material": False}}
     pythia = {"field": {"field": "solenoid"}, "config": {"trackml_material": True}}
     fit = cfg.fit_config(simulation=quick)
-    assert (fit.field, fit.material_model, fit.hit_errors) == ("uniform", "sensors", "pitch")
+    assert (fit.field, fit.material_model, fit.hit_errors) == ("uniform", "sensors", "simulated")
     fit = cfg.fit_config(simulation=pythia)
-    assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "simulator", "pitch")
+    assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "simulator", "simulated")
+    smeared = {**quick, "config": {"trackml_material": False, "digitisation": "smear"}}
+    assert cfg.fit_config(simulation=smeared).hit_errors == "pitch"  # Gaussian smearing by pitch / sqrt(12)
     # test events without a simulation record are real data: the physics measured on the real truth
     fit = cfg.fit_config()
     assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "trackml", "trackml")

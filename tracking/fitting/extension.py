@@ -9,7 +9,8 @@ belong to. Orphans are the hits of cleaned candidates with fewer than ``attach_m
 
 1. shortlist: each host's perigee helix is intersected with every layer's nominal surface (barrel:
    the cylinder r = mean module radius; end-cap: the plane z = mean module z) and a k-d tree per layer
-   finds, for each orphan of that layer, the nearest crossings within ``window_mm``;
+   finds, for each orphan of that layer, the nearest crossings within ``window_mm``; a track never takes a
+   hit on a module where it already has one (a particle crosses a module once);
 2. decision: the track is refitted with the hit added (all pairs at once, batched). For a linear
    Kalman fit chi2(with) - chi2(without) is the chi2 (2 dof) of the hit's residual with respect to the
    prediction from all the track's other hits; the hit is accepted below ``chi2_cut``. A hit claimed by
@@ -152,6 +153,12 @@ def attach_orphan_hits(event, cleaned: pd.DataFrame, params: pd.DataFrame, detec
         return cleaned, params
     pair_hit, pair_track = candidate_pairs(table, orphan_rows, perigee, detector, config.attach_window_mm,
                                            config.attach_neighbours, approximate_bz(config, detector))
+    # a track does not take a second hit on a module it already crosses (a particle crosses a module once)
+    module_row = table["module_row"].to_numpy()
+    member_rows = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    track_modules = pd.MultiIndex.from_arrays([np.repeat(np.arange(len(good_rows)), lengths), module_row[member_rows]])
+    fresh = ~pd.MultiIndex.from_arrays([pair_track, module_row[pair_hit]]).isin(track_modules)
+    pair_hit, pair_track = pair_hit[fresh], pair_track[fresh]
     if len(pair_hit) == 0:
         return cleaned, params
     # every pair as a track: the track's rows plus the orphan row, ordered along the track

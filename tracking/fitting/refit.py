@@ -21,8 +21,8 @@ builder and of the QUBO decoder. For each candidate with at least 3 hits:
 Returns ``(cleaned_candidates, track_params)``. ``cleaned_candidates`` holds every hit of the event:
 rejected outliers, and hits absent from ``candidates``, get new singleton track ids, so the table
 stays a valid submission. ``track_params`` has one row per input track (see ``PARAM_COLUMNS``);
-tracks with fewer than 3 hits (or more than ``max_hits``) are passed through with ``fitted = False``
-and NaN parameters, as are tracks whose fit fails.
+tracks with fewer than 3 hits or 3 distinct modules (or more than ``max_hits`` hits) are passed through
+with ``fitted = False`` and NaN parameters, as are tracks whose fit fails.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import pandas as pd
 from gnn4hep.errors import SubmissionError
 from gnn4hep.tracking.detector import Detector
 from gnn4hep.tracking.field import FIELD_NAMES, field_from_name
+from gnn4hep.tracking.fitting.beam_pipe import beam_pipe_covariance
 from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
 from gnn4hep.tracking.fitting.perigee import PERIGEE_NAMES as PERIGEE
 from gnn4hep.tracking.fitting.extension import attach_orphan_hits
@@ -66,14 +67,15 @@ class FitConfig:
     unfitted, like tracks with fewer than 3 hits.
     mass_gev: scattering mass hypothesis. material: multiple scattering on/off.
     material_model: "trackml" (the default, for real data: scattering from the effective scattering
-        material measured on the real truth, energy loss from the simulator's measured layer material),
+        material measured on the real truth, energy loss from the simulator's measured layer material, and the
+        beam pipe's scattering in the perigee covariance, :mod:`~gnn4hep.tracking.fitting.beam_pipe`),
         "simulator" (the simulator's measured layer material for both: events simulated with it) or
         "sensors" (each module's bare silicon), see :func:`~gnn4hep.tracking.fitting.measurements.crossed_material_mm`.
     field: "solenoid" (the default: :data:`~gnn4hep.tracking.field.TRACKML_SOLENOID`, fitted to the real
         data, Runge-Kutta propagation) or "uniform" (B_z = the detector's ``field_tesla``, exact helices).
     hit_errors: "trackml" (the default: errors measured on real TrackML clusters, per volume and cluster
-        size with cells, per volume without; :mod:`~gnn4hep.tracking.fitting.hit_errors`) or "pitch"
-        (pitch / sqrt(12)). error_scale: multiplies sigma_u, sigma_v. cluster_errors: with
+        size with cells, per volume without; :mod:`~gnn4hep.tracking.fitting.hit_errors`), "simulated" (the
+        same measured on the simulator's clusters, for simulated events) or "pitch" (pitch / sqrt(12)). error_scale: multiplies sigma_u, sigma_v. cluster_errors: with
         ``hit_errors="pitch"``, the legacy pitch times the cluster extent.
     restore_chi2_ndf: a track whose cleaned fit still has chi2/ndf above this (or fails) gets its
         outliers back and its first fit (cleaning a merged candidate only scatters its hits).
@@ -132,15 +134,17 @@ def simulated_physics(simulation: dict | None) -> dict[str, str]:
 
     ``simulation`` is the events' ``simulation.json`` record
     (:func:`gnn4hep.tracking.simulation.batch.read_settings`): the field they were simulated in, the
-    simulator's layer material when they had it (else bare sensors), and pitch/sqrt(12) errors (the
-    simulator's digitisation). None means real TrackML data: the solenoid, and the material and hit errors
-    measured on the real truth.
+    simulator's layer material when they had it (else bare sensors), and the errors measured on the
+    simulator's clusters (``"simulated"``; ``"pitch"`` for the Gaussian ``smear`` digitisation). None means
+    real TrackML data: the solenoid, and the material and hit errors measured on the real truth.
     """
     if simulation is None:
         return {"field": "solenoid", "material_model": "trackml", "hit_errors": "trackml"}
-    layer_material = bool(simulation.get("config", {}).get("trackml_material", False))
+    config = simulation.get("config", {})
+    layer_material = bool(config.get("trackml_material", False))
+    smeared = config.get("digitisation", "clusters") == "smear"
     return {"field": simulation["field"]["field"], "material_model": "simulator" if layer_material else "sensors",
-            "hit_errors": "pitch"}
+            "hit_errors": "pitch" if smeared else "simulated"}
 
 
 def fit_field(config: FitConfig, detector: Detector):
@@ -205,7 +209,12 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     chi2 = np.full(len(track_ids), np.nan)
     ndf = np.zeros(len(track_ids), np.int64)
     ok = np.zeros(len(track_ids), bool)
-    to_fit = np.flatnonzero((n_per_track >= 3) & (n_per_track <= config.max_hits))
+    # a particle crosses a module once (no true track of the real sample event has two hits on one module):
+    # hits on fewer than 3 distinct modules are no track, and no helix is defined through them (three hits
+    # of one module give a seed in the module's plane)
+    pairs = pd.DataFrame({"track": track_code, "module": table["module_row"].to_numpy()}).drop_duplicates()
+    n_modules = np.bincount(pairs["track"].to_numpy(), minlength=len(track_ids))
+    to_fit = np.flatnonzero((n_per_track >= 3) & (n_modules >= 3) & (n_per_track <= config.max_hits))
     first_fit = None
     for round_ in range(config.max_outliers + 1):
         if len(to_fit) == 0:
@@ -245,6 +254,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         active |= bad[track_code]
         perigee, cov, chi2, ndf, ok = (np.where(bad.reshape((-1,) + (1,) * (a.ndim - 1)), b, a)
                                        for a, b in zip((perigee, cov, chi2, ndf, ok), first_fit))
+    if config.material and config.material_model == "trackml":  # the beam pipe, between the perigee and hit 1
+        cov = cov + beam_pipe_covariance(perigee, b_tesla, config.mass_gev)
     n_active = np.bincount(track_code[active], minlength=len(track_ids))
     params["n_hits"] = n_active
     params["n_outliers"] = n_per_track - n_active

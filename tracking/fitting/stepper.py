@@ -25,6 +25,14 @@ Step control: the step is at most ``max_step_mm`` and at most ``max_turn`` times
 curvature 1 / (K |lambda| |B|), and aims at the plane from a second-order (parabolic) estimate of the
 remaining path, so that two or three steps reach it to 1e-5 mm; the last 1e-5 mm is a straight move. A plane
 not reached within ``MAX_STEPS`` steps or ``MAX_PATH_MM`` of path is reported with miss = inf.
+
+Degenerate geometry is reported the same way (miss = inf, NaN parameters), never as an exception: a
+non-finite start, a direction within ``MIN_ALONG`` of the target plane when the track is on it (the
+straight move dist / (w . t) and the Jacobian's ds = -(w . dx) / (w . t) divide by it), and a direction
+within ``MIN_SIN_THETA`` of the z axis at arrival (phi is undefined there: dphi and dtheta divide by
+sin(theta)). Both arise from bad candidates: three hits of one module give a seed helix that lies in that
+module's plane, and the propagation to the next hit of the same module then starts on the plane with
+w . t = 0 (before this guard: ``ZeroDivisionError`` in the refit of mu = 200 track candidates).
 """
 
 from __future__ import annotations
@@ -40,6 +48,11 @@ MAX_PATH_MM = 8000.0
 TOLERANCE_MM = 1e-5
 MAX_STEP_MM = 200.0
 MAX_TURN = 0.05
+#: |w . t| (cosine of the angle to the plane's normal) below which a track on the plane does not cross it:
+#: 1e-6 is a path of 300 m in a 0.3 mm sensor, far beyond any module.
+MIN_ALONG = 1e-6
+#: sin(theta) below which the direction is along the z axis (|eta| > 14.5): phi is undefined there.
+MIN_SIN_THETA = 1e-6
 
 
 @njit(cache=True, inline="always")
@@ -58,8 +71,9 @@ def _field(x, y, z, table_rho, table_z, uniform_bz, b, grad, want_grad):
     fr = rho / TABLE_STEP_MM
     fz = (z + TABLE_Z_MAX_MM) / TABLE_STEP_MM
     n_r, n_z = table_rho.shape
-    i = min(int(fr), n_r - 2)
-    j = min(max(int(np.floor(fz)), 0), n_z - 2)
+    # clamped before the integer conversion (finite inputs only: the kernel never calls with NaN)
+    i = int(min(fr, n_r - 2.0))
+    j = int(np.floor(min(max(fz, 0.0), n_z - 2.0)))
     tr = fr - i
     tz = fz - j
     r00, r10, r01, r11 = table_rho[i, j], table_rho[i + 1, j], table_rho[i, j + 1], table_rho[i + 1, j + 1]
@@ -157,11 +171,17 @@ def _propagate_kernel(params, positions, start_rot, centers, rotations, table_rh
         cx, cy, cz = centers[trk, 0], centers[trk, 1], centers[trk, 2]
         s_total = 0.0
         reached = False
-        for _ in range(MAX_STEPS):
+        finite = np.isfinite(lam) and np.isfinite(phi) and np.isfinite(theta)
+        for i in range(3):
+            finite = finite and np.isfinite(pos[i])
+        for _ in range(MAX_STEPS if finite else 0):
             dist = wx * (cx - pos[0]) + wy * (cy - pos[1]) + wz * (cz - pos[2])
             along = wx * tan[0] + wy * tan[1] + wz * tan[2]
+            if not (np.isfinite(dist) and np.isfinite(along)):
+                break
             if abs(dist) < TOLERANCE_MM:
-                reached = True
+                # on the plane: it is crossed unless the track runs within it, or along the z axis
+                reached = abs(along) >= MIN_ALONG and tan[0] * tan[0] + tan[1] * tan[1] >= MIN_SIN_THETA**2
                 break
             if abs(along) < 1e-12 or abs(s_total) > MAX_PATH_MM:
                 break

@@ -72,3 +72,43 @@ def test_refit_of_the_real_truth_keeps_its_hits_and_score(sample_event):
     merged = cleaned.merge(true_hits[["hit_id", "particle_id"]], on="hit_id")
     assert (merged["track_id"] == merged["particle_id"]).mean() > 0.99
     assert params["n_outliers"].sum() < 0.005 * len(true_hits)
+
+
+def test_simulated_model_matches_the_residuals_of_freshly_simulated_clusters():
+    """The ``simulated`` tables (measured on a Pythia event) against the true residuals of another event of the
+    simulator (a particle gun, other seed): pulls of width ~1 in the pixels (narrower at the 5 um floor), where
+    pitch / sqrt(12) is 2-4x too wide for multi-cell clusters."""
+    from gnn4hep.tracking.fitting.hit_errors import (SIMULATED_CLUSTER_SIGMAS_MM, SIMULATED_FLOOR_MM,
+                                                     SIMULATED_VOLUME_SIGMAS_MM)
+    from gnn4hep.tracking.fitting.measurements import cluster_extent
+    from gnn4hep.tracking.io import read_detector
+    from gnn4hep.tracking.simulation import GunSource, SimulationConfig, simulate_event
+
+    for table in (SIMULATED_CLUSTER_SIGMAS_MM, SIMULATED_VOLUME_SIGMAS_MM):
+        assert min(np.min(np.ravel(np.concatenate([np.ravel(x) for x in row]))) for row in table.values()) >= SIMULATED_FLOOR_MM
+    assert np.all(hit_offsets(np.array([8, 13, 17]), model="simulated") == 0.0)
+    detector = read_detector()
+    event = simulate_event(GunSource(n_particles=400, pt_gev=(0.5, 10.0), eta=(-2.5, 2.5)), detector, seed=31,
+                           config=SimulationConfig(hit_efficiency=1.0))
+    hits = event.hits.merge(event.truth, on="hit_id")
+    hits = hits[(hits["particle_id"] != 0) & hits["volume_id"].isin([7, 8, 9])]
+    row = detector.module_index(hits["volume_id"], hits["layer_id"], hits["module_id"])
+    delta = hits[["x", "y", "z"]].to_numpy(np.float64) - hits[["tx", "ty", "tz"]].to_numpy(np.float64)
+    local = np.einsum("nji,nj->ni", detector.rotations[row], delta)[:, :2]
+    extent = cluster_extent(event.cells).reindex(hits["hit_id"]).to_numpy(np.float64)
+    pitch_u, pitch_v = (detector.modules[c].to_numpy()[row] for c in ("pitch_u", "pitch_v"))
+    widths = {}
+    for model in ("simulated", "pitch"):
+        sigma = np.stack(hit_sigmas(hits["volume_id"].to_numpy(), pitch_u, pitch_v, extent[:, 0], extent[:, 1], model), -1)
+        pulls = np.clip(local / sigma, -5, 5)  # 5-sigma tails clipped
+        for axis in (0, 1):
+            single = extent[:, axis] == 1
+            widths[model, axis, "single"] = np.sqrt(np.mean(pulls[single, axis] ** 2))
+            widths[model, axis, "multi"] = np.sqrt(np.mean(pulls[~single, axis] ** 2))
+    for axis in (0, 1):
+        # one cell along the axis (measured 10-12 um in the pixel barrel, below pitch / sqrt(12) = 14-16 um)
+        assert 0.8 < widths["simulated", axis, "single"] < 1.2, widths
+        # several cells: the measured errors, floored at 5 um (narrower pulls where the residuals are smaller);
+        # pitch / sqrt(12) is several times too wide
+        assert 0.4 < widths["simulated", axis, "multi"] < 1.2, widths
+        assert widths["pitch", axis, "multi"] < 0.4, widths

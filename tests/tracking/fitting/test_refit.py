@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from gnn4hep.errors import SubmissionError
+from gnn4hep.tracking.event import Event
 from gnn4hep.tracking.fitting import COV_COLUMNS, PARAM_COLUMNS, FitConfig, refit
 from gnn4hep.tracking.fitting.perigee import particles_to_perigee, wrap_angle
 from gnn4hep.tracking.io import read_detector
@@ -168,3 +169,59 @@ def test_merged_candidates_are_split_into_two_fitted_tracks(event, detector):
     assert split >= 7
     unsplit = refit(event, candidates.assign(track_id=merged), detector, FitConfig(mass_gev=0.13957, split_bad=False, **SIMULATED))[0]
     assert unsplit["track_id"].nunique() < cleaned["track_id"].nunique()
+
+
+def test_candidates_of_one_module_are_rejected_not_a_crash(detector):
+    """Hits of one module as a candidate (as a GNN can connect at mu = 200): the seed helix through three
+    coplanar hits lies in the module's plane, and carrying it to the next hit of that module in the
+    solenoid raised ZeroDivisionError. The refit must finish: such candidates are not fitted tracks, and
+    every hit stays in the cleaned table. The refit with the splitting and the orphan attachment too."""
+    rng = np.random.default_rng(5)
+    modules = detector.modules
+    n_mod, n_per = 300, 4  # of 300 such candidates several hit an exact w . t = 0 (1 in 200 at this seed)
+    rows = rng.choice(np.flatnonzero(modules["volume_id"].isin([8, 13]).to_numpy()), n_mod, replace=False)
+    local = np.stack([rng.uniform(-8, 8, (n_mod, n_per)), rng.uniform(-20, 20, (n_mod, n_per)), np.zeros((n_mod, n_per))], -1)
+    xyz = detector.centers[rows][:, None, :] + np.einsum("mij,mkj->mki", detector.rotations[rows], local)
+    hits = pd.DataFrame({"hit_id": np.arange(1, n_mod * n_per + 1), "x": xyz[..., 0].ravel(), "y": xyz[..., 1].ravel(),
+                         "z": xyz[..., 2].ravel(), "volume_id": np.repeat(modules["volume_id"].to_numpy()[rows], n_per),
+                         "layer_id": np.repeat(modules["layer_id"].to_numpy()[rows], n_per),
+                         "module_id": np.repeat(modules["module_id"].to_numpy()[rows], n_per)})
+    event = Event(event_id=1, hits=hits)
+    candidates = pd.DataFrame({"hit_id": hits["hit_id"], "track_id": np.repeat(np.arange(n_mod), n_per)})
+    for config in (FitConfig(field="solenoid"), FitConfig(field="solenoid", split_bad=False, attach_orphans=False)):
+        cleaned, params = refit(event, candidates, detector, config)
+        assert sorted(cleaned["hit_id"]) == sorted(hits["hit_id"]) and cleaned["hit_id"].is_unique
+        assert len(params) >= n_mod
+
+
+def test_hits_on_fewer_than_three_modules_are_not_fitted_and_tracks_take_no_second_hit_on_a_module(event, detector):
+    """A particle crosses a module once: a candidate whose hits lie on < 3 distinct modules passes through
+    unfitted (like a 2-hit track), and an orphan on a module its track already crosses is not attached."""
+    candidates = _truth_candidates(event)
+    hits = event.hits.set_index("hit_id")
+    module = (hits["volume_id"].astype(np.int64) * 10**6 + hits["layer_id"] * 10**4 + hits["module_id"]).loc[candidates["hit_id"]]
+    # a candidate of two modules' hits: all hits of the two most populated modules (several particles)
+    top = module.value_counts().index[:2]
+    two_modules = candidates["hit_id"].to_numpy()[np.isin(module.to_numpy(), top)]
+    assert len(two_modules) >= 3
+    rest = candidates[~candidates["hit_id"].isin(two_modules)]
+    bad = pd.concat([rest, pd.DataFrame({"hit_id": two_modules, "track_id": -5})], ignore_index=True)
+    cleaned, params = refit(event, bad, detector, FitConfig(mass_gev=0.13957, split_bad=False, attach_orphans=False, **SIMULATED))
+    row = params.set_index("track_id").loc[-5]
+    assert not row["fitted"] and row["n_hits"] == len(two_modules) and np.isnan(row["qop"])
+    # orphan attachment: a duplicate of one of a track's hits, 10 um away on the same module (a split cluster),
+    # fits the track perfectly but is not taken: the track already crosses that module
+    from gnn4hep.tracking.event import Event
+
+    sizes = candidates["track_id"].value_counts()
+    host = sizes.index[sizes >= 8][0]
+    original = candidates.loc[candidates["track_id"] == host, "hit_id"].iloc[3]
+    hit = event.hits.loc[event.hits["hit_id"] == original].copy()
+    row = detector.module_index(hit["volume_id"], hit["layer_id"], hit["module_id"])[0]
+    hit[["x", "y", "z"]] = hit[["x", "y", "z"]].to_numpy() + 0.01 * detector.rotations[row][:, 1]
+    hit["hit_id"] = event.hits["hit_id"].max() + 1
+    extended = Event(event_id=event.event_id, hits=pd.concat([event.hits, hit], ignore_index=True))
+    with_duplicate = pd.concat([candidates, pd.DataFrame({"hit_id": hit["hit_id"], "track_id": -7})], ignore_index=True)
+    cleaned, params = refit(extended, with_duplicate, detector, FitConfig(mass_gev=0.13957, split_bad=False, **SIMULATED))
+    assert cleaned.set_index("hit_id").loc[int(hit["hit_id"].iloc[0]), "track_id"] == -7
+    assert params.set_index("track_id").loc[host, "n_attached"] == 0

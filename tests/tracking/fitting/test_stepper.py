@@ -122,3 +122,28 @@ def test_perigee_in_the_field_round_trip():
     # in the uniform field the same route agrees with the closed-form perigee
     uniform = particles_to_perigee(vertex, momentum, q, UniformField(2.0))
     assert np.allclose(uniform, to_perigee(vertex, phi, theta, start[:, 4], 2.0), atol=1e-6)
+
+
+def test_degenerate_geometry_is_a_miss_not_an_exception():
+    """A track already on the target plane that runs within it (w . t = 0 exactly), or along the z axis,
+    cannot be carried onto it: miss = inf and NaN parameters (the old kernel raised ZeroDivisionError in
+    the straight move dist / (w . t) and in the Jacobian's 1 / sin(theta)^2); non-finite starts too."""
+    barrel = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # columns u = z, v = x, w = (0, 1, 0)
+    endcap = np.eye(3)
+    cases = [  # (params, start position, plane rotation)
+        ([0.0, 0.0, 0.0, 1.0, 0.5], [300.0, 0.0, 100.0], barrel),  # phi = 0: t = (sin 1, 0, cos 1) in the plane y = 0
+        ([0.0, 0.0, 0.3, 0.0, 0.5], [10.0, 0.0, 100.0], endcap),  # theta = 0 on a disk: along the z axis
+        ([0.0, 0.0, np.nan, 1.0, 0.5], [300.0, 0.0, 100.0], barrel),
+        ([0.0, 0.0, 0.3, 1.0, np.inf], [300.0, 0.0, 100.0], barrel),
+        ([0.0, 0.0, 0.3, 1.0, 0.5], [np.nan, 0.0, 100.0], barrel),
+    ]
+    for params, position, rotation in cases:
+        out, rows, _, miss, _, _ = propagate_field(np.array([params]), np.array([position]), rotation[None],
+                                                   np.array([position]), rotation[None], TRACKML_SOLENOID)
+        assert np.isinf(miss[0]) and np.all(np.isnan(out)), params
+    # control: the same start with a direction that crosses the plane stays where it is, with the identity
+    params = np.array([[0.0, 0.0, 1.2, 1.0, 0.5]])
+    position = np.array([[300.0, 0.0, 100.0]])
+    out, rows, s, miss, _, _ = propagate_field(params, position, barrel[None], position, barrel[None], TRACKML_SOLENOID)
+    assert miss[0] == 0.0 and abs(s[0]) < 1e-5 and np.allclose(out, params)
+    assert np.allclose(rows[0], np.eye(5)[:4], atol=1e-6)
