@@ -8,7 +8,8 @@ stratified folds; each inner fold in turn is the held-out set that is scored, an
 into training and early-stopping validation jets (the variant's validation fraction) as the experiments do. Every
 variant trains through the shared code (:func:`gnn4hep.jets.training.evaluate_models`) from the same
 seed. Prints mean ± std of the held-out AUC over the inner folds and writes
-benchmarks/results/jets_qg_recipe.json.
+benchmarks/results/jets_qg_recipe.json (or ``--output``; the schedules and Ranger of
+gnn4hep/jets/recipe.py: jets_qg_recipe_schedules.json, ``--variants cosine,flat_decay,plateau,ranger_flat_decay``).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def development_jets(source: Path, scratch: str, folds: int = 5, seed: int = 0, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", nargs="?", default=str(DEFAULT_SOURCE))
-    parser.add_argument("--models", default="pfn")
+    parser.add_argument("--models", default="pfn")  # recipe variants: all train through the same recipe code
     parser.add_argument("--inner-folds", type=int, default=4)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
