@@ -37,14 +37,12 @@ with flat_decay 0.8080 ± 0.0069.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Literal, Optional
+from typing import Literal, Optional
 
 from pydantic import Field
 
 from gnn4hep.config.schema import Section
 
-SCHEDULES = ("constant", "cosine", "flat_decay", "plateau")
-OPTIMIZERS = ("adam", "ranger")
 #: trainer-section keys that the jets experiments take from ``recipe:`` instead
 MOVED_TRAINER_KEYS = ("max_epochs", "learning_rate", "batch_size", "early_stopping_patience", "monitor")
 
