@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
 TRACKML_GNN_TINY = ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0", "trainer.max_epochs=1",
                     "model.hidden=8", "model.n_iterations=1"]  # fmt: skip
-JETS_TINY = ["trainer.max_epochs=1", "trainer.batch_size=16", "jet_models.pfn_phi_sizes=[16,16]",
+JETS_TINY = ["recipe.max_epochs=1", "recipe.batch_size=16", "jet_models.pfn_phi_sizes=[16,16]",
              "jet_models.pfn_f_sizes=[16]", "jet_models.image_size=8", "jet_models.bdt_max_iter=10"]  # fmt: skip
 JETS_GENERATE_TINY = ["data.n_jets=6", "data.workers=1"]  # 6 Pythia jets per class: 4 train, 1 val, 1 test each
 TRACK_KEYS = ("trackml_score", "track_efficiency", "fake_rate", "duplicate_rate")
@@ -93,6 +93,8 @@ CASES: dict[str, Case] = {
                     files=("data/jets.h5", "data/jets_pf_vectors.npy", "test_scores.npz")),
     "jets_top": Case(("models=[pfn,bdt]", *JETS_GENERATE_TINY, *JETS_TINY), ("pfn.auc", "bdt.auc"), ("roc",),
                      files=("data/jets.h5", "test_scores.npz")),
+    "jets_top_scale": Case(("models=[efn,bdt]", *JETS_GENERATE_TINY, *JETS_TINY), ("efn.auc", "bdt.rej30"), ("roc",),
+                           files=("data/jets.h5", "data/chunks/generation.json", "test_scores.npz")),
 }
 
 

@@ -2,7 +2,8 @@
 
 The wrapped model declares ``input_names`` (e.g. ``("points", "features", "mask")``); batches are
 dicts holding those tensors plus ``labels``. Loss: cross entropy on the logits; score: the
-softmax probability of class 1 (signal).
+softmax probability of class 1 (signal). Optimizer and learning-rate schedule: the shared training
+recipe (:mod:`gnn4hep.jets.recipe`).
 """
 
 from __future__ import annotations
@@ -11,24 +12,23 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from gnn4hep.jets.recipe import RecipeConfig, make_optimizer, make_scheduler
+
 
 class JetTaggerModule(L.LightningModule):
     """Train/validate/predict a jet tagger.
 
     Args:
         model: an ``nn.Module`` with ``input_names`` and ``forward(**inputs) -> logits (B, C)``.
-        learning_rate: Adam learning rate.
-        weight_decay: Adam weight decay.
-        epochs: for the cosine learning-rate schedule (None: constant rate).
+        recipe: optimizer, learning rate and schedule (default: the recipe's defaults).
+        max_epochs: the epochs the schedule spans (default: ``recipe.max_epochs``).
     """
 
-    def __init__(self, model: nn.Module, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 epochs: int | None = None):
+    def __init__(self, model: nn.Module, recipe: RecipeConfig | None = None, max_epochs: int | None = None):
         super().__init__()
         self.model = model
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.epochs = epochs
+        self.recipe = recipe or RecipeConfig()
+        self.max_epochs = max_epochs or self.recipe.max_epochs
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         return self.model(**{name: batch[name] for name in self.model.input_names})
@@ -52,8 +52,6 @@ class JetTaggerModule(L.LightningModule):
         return torch.softmax(self(batch), dim=-1)[:, 1]
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        if not self.epochs:
-            return optimizer
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.epochs)
-        return {"optimizer": optimizer, "lr_scheduler": schedule}
+        optimizer = make_optimizer(self.parameters(), self.recipe)
+        schedule = make_scheduler(optimizer, self.recipe, self.max_epochs)
+        return optimizer if schedule is None else {"optimizer": optimizer, "lr_scheduler": schedule}

@@ -9,7 +9,8 @@ from gnn4hep.config.schema import Section
 
 
 class JetModelConfig(Section):
-    """The ``jet_models:`` section: sizes of the models (defaults: the papers')."""
+    """The ``jet_models:`` section: sizes of the models (defaults: the papers') and their inputs; how they are
+    trained is the ``recipe:`` section (:mod:`gnn4hep.jets.recipe`)."""
 
     pfn_phi_sizes: tuple[int, ...] = (100, 100, 256)
     pfn_f_sizes: tuple[int, ...] = (100, 100, 100)
@@ -29,9 +30,4 @@ class JetModelConfig(Section):
     use_pid: bool = True
     feature_scaling: Literal["fixed", "fitted"] = "fixed"
     """constituent features: weaver's fixed shift/scale clipped to ±5 ("fixed") or the training set's z-score."""
-    lr_schedule: Literal["constant", "cosine"] = "constant"
-    """Adam's learning rate: constant (the reference recipe) or cosine-annealed to 0 over the epochs."""
     bdt_max_iter: int = 200
-    weight_decay: float = 0.0
-    epochs: dict[str, int] = {}
-    """per-model training epochs overriding ``trainer.max_epochs``, e.g. {particlenet: 3}."""

@@ -7,8 +7,10 @@
   rej50, n_params, ...}}, plots/roc.png, a results table in summary.md and results.md; it reads
   ``data.path``, or else the ``<run>/data/`` folder that ``jets_generate`` wrote (files on disk are the
   contract between stages, so a run resumed after ``jets_generate`` finds them: docs/architecture.md);
-* ``jets_cv``: k-fold cross-validation (``cv.folds``) of every model; metrics.json = {model: {auc
-  (mean), auc_std, accuracy, rej30, rej50 (means), ...}}, cv.json and cv.md.
+* ``jets_cv``: k-fold cross-validation (``cv.folds``, optionally only the test folds ``cv.run_folds``) of
+  every model; metrics.json = {model: {auc (mean), auc_std, accuracy, rej30, rej50 (means), ...}}, cv.json,
+  cv.md and cv_scores.npz (per test fold f: ``index_fold{f}`` (jets after the seeded shuffle),
+  ``labels_fold{f}`` and ``{model}_fold{f}``, the test scores).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import Field
 from gnn4hep.config.schema import Section
 from gnn4hep.errors import ConfigError
 from gnn4hep.jets.model_config import JetModelConfig
+from gnn4hep.jets.recipe import RecipeConfig, moved_trainer_keys
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.training.trainer import TrainerConfig
@@ -54,13 +57,25 @@ class CVConfig(Section):
     """The ``cv:`` section: k-fold cross-validation."""
 
     folds: int = Field(5, ge=2)
+    run_folds: Optional[list[int]] = None
+    """test folds to run (0-based; null: all), e.g. [0, 1] to spread a slow model over several runs; the
+    fold assignment is that of all ``folds``."""
 
 
 #: Folder of the run where ``jets_generate`` writes its jets and ``jets_tag`` / ``jets_cv`` read them.
 GENERATED_DIR = "data"
 
-SECTIONS = {"data": JetDataConfig, "trainer": TrainerConfig, "jet_models": JetModelConfig,
+SECTIONS = {"data": JetDataConfig, "trainer": TrainerConfig, "jet_models": JetModelConfig, "recipe": RecipeConfig,
             "models": (list[str], ["pfn", "efn", "particlenet", "bdt"])}
+
+
+def check_recipe_keys(ctx: RunContext) -> None:
+    """The training recipe of the jets networks is ``recipe:``; the same keys under ``trainer:`` are an error
+    rather than silently ignored."""
+    moved = moved_trainer_keys(ctx.config.trainer)
+    if moved:
+        raise ConfigError(f"trainer.{moved[0]}: the jets networks take {', '.join(moved)} from the 'recipe' section "
+                          f"(gnn4hep/jets/recipe.py); set recipe.{moved[0]} instead")
 
 
 def jets_path(ctx: RunContext) -> Path:
@@ -142,6 +157,7 @@ def jets_tag(ctx: RunContext) -> None:
     from gnn4hep.utils.atomic import atomic_write_json, atomic_write_text
 
     cfg: JetDataConfig = ctx.config.data
+    check_recipe_keys(ctx)
     jets = load_data(ctx)
     if cfg.test_path is not None:
         test = read_jets(cfg.test_path, cfg.signal_class).truncate(cfg.max_constituents)
@@ -155,7 +171,7 @@ def jets_tag(ctx: RunContext) -> None:
     ctx.logger.info(f"  jets: {len(train)} train, {len(val)} validation, {len(test)} test "
                     f"(signal fraction {test.labels.mean():.3f})")
     results = evaluate_models(list(ctx.config.models), train, val, test, ctx.config.trainer, ctx.config.jet_models,
-                              cfg.radius, ctx.run_dir, ctx.seed, ctx.logger)
+                              cfg.radius, ctx.run_dir, ctx.seed, ctx.logger, recipe=ctx.config.recipe)
     for name, result in results.items():
         ctx.log_metrics(result.summary(), prefix=name)
     data_info = {"path": _shown_path(cfg), "test_path": str(cfg.test_path) if cfg.test_path else None,
@@ -177,6 +193,7 @@ def jets_cv(ctx: RunContext) -> None:
     from gnn4hep.utils.atomic import atomic_write_json, atomic_write_text
 
     cfg: JetDataConfig = ctx.config.data
+    check_recipe_keys(ctx)
     jets = load_data(ctx)
     folds = ctx.config.cv.folds
     rng = np.random.default_rng(ctx.seed)
@@ -184,29 +201,41 @@ def jets_cv(ctx: RunContext) -> None:
     for value in np.unique(jets.labels):  # stratified folds
         members = rng.permutation(np.flatnonzero(jets.labels == value))
         fold_of[members] = np.arange(len(members)) % folds
+    run_folds = list(range(folds)) if ctx.config.cv.run_folds is None else sorted(set(ctx.config.cv.run_folds))
+    if not run_folds or not all(0 <= f < folds for f in run_folds):
+        raise ConfigError(f"cv.run_folds: {ctx.config.cv.run_folds} must list folds between 0 and {folds - 1}")
     per_fold: dict[str, list[dict]] = {}
-    for fold in range(folds):
+    scores: dict[str, np.ndarray] = {}
+    for fold in run_folds:
         ctx.logger.info(f"  fold {fold + 1}/{folds}")
         rest = np.flatnonzero(fold_of != fold)
         val_pos, train_pos = stratified_split(jets.labels[rest], (cfg.val_fraction,), ctx.seed + fold)
         results = evaluate_models(list(ctx.config.models), jets.subset(rest[train_pos]), jets.subset(rest[val_pos]),
                                   jets.subset(np.flatnonzero(fold_of == fold)), ctx.config.trainer,
                                   ctx.config.jet_models, cfg.radius, ctx.path("folds", f"fold{fold}"),
-                                  ctx.seed + fold, ctx.logger, time_inference=False)
+                                  ctx.seed + fold, ctx.logger, time_inference=False, recipe=ctx.config.recipe)
+        test_index = np.flatnonzero(fold_of == fold)
+        scores[f"index_fold{fold}"], scores[f"labels_fold{fold}"] = test_index, jets.labels[test_index]
         for name, result in results.items():
             per_fold.setdefault(name, []).append(result.summary())
+            scores[f"{name}_fold{fold}"] = result.scores
+    np.savez_compressed(ctx.path("cv_scores.npz"), **scores)
     summary = {}
     for name, rows in per_fold.items():
-        entry = {"folds": folds, "n_jets": len(jets)}
+        entry = {"folds": folds, "n_jets": len(jets), "folds_run": run_folds}
         for key in ("auc", "accuracy", "rej30", "rej50", "n_params", "train_seconds"):
             values = np.array([row[key] for row in rows], dtype=np.float64)
             entry[key] = float(values.mean())
-            entry[f"{key}_std"] = float(values.std(ddof=1))
+            entry[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
         entry["auc_per_fold"] = [row["auc"] for row in rows]
+        entry["per_fold"] = {str(f): {key: row[key] for key in ("auc", "accuracy", "rej30", "rej30_err", "rej50",
+                                                                  "rej50_err", "n_params", "train_seconds")}
+                             for f, row in zip(run_folds, rows)}
         summary[name] = entry
         ctx.log_metrics(entry, prefix=name)
     atomic_write_json(ctx.path("cv.json"), summary)
-    lines = [f"### {folds}-fold cross-validation on {len(jets)} jets ({_shown_path(cfg)})", "",
+    shown = "" if len(run_folds) == folds else f", test folds {run_folds} only"
+    lines = [f"### {folds}-fold cross-validation on {len(jets)} jets ({_shown_path(cfg)}{shown})", "",
              "| model | AUC | accuracy | 1/ε_B @ 0.3 | 1/ε_B @ 0.5 | parameters |", "| --- | --- | --- | --- | --- | --- |"]
     for name, e in sorted(summary.items(), key=lambda item: -item[1]["auc"]):
         lines.append(f"| {name} | {e['auc']:.4f} ± {e['auc_std']:.4f} | {e['accuracy']:.4f} ± {e['accuracy_std']:.4f} "

@@ -20,6 +20,7 @@ from gnn4hep.jets.constituents import Jets
 from gnn4hep.jets.inputs import InputSettings, loader, make_inputs
 from gnn4hep.jets.metrics import tagging_metrics
 from gnn4hep.jets.model_config import JetModelConfig
+from gnn4hep.jets.recipe import RecipeConfig, trainer_for
 
 NEURAL_MODELS = ("particlenet", "particlenet_lite", "part", "pfn", "efn", "mpnn", "cnn")
 MODEL_NAMES = NEURAL_MODELS + ("bdt",)
@@ -98,18 +99,21 @@ def inference_rate(model: torch.nn.Module, tensors: dict, device: str, batch_siz
 
 
 def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_config, config: JetModelConfig,
-                 run_dir: Path, seed: int = 0, radius: float = 1.0) -> tuple[torch.nn.Module, float, int]:
-    """Train model ``name``; returns (model with the best validation weights, training seconds, epochs run)."""
+                 run_dir: Path, seed: int = 0, radius: float = 1.0,
+                 recipe: RecipeConfig | None = None) -> tuple[torch.nn.Module, float, int]:
+    """Train model ``name`` with the shared ``recipe`` (:mod:`gnn4hep.jets.recipe`; ``trainer_config`` gives
+    only the machine settings: threads, accelerator, progress bar); returns (model with the weights of the
+    epoch of lowest validation loss, training seconds, epochs run)."""
     import lightning as L
 
     from gnn4hep.jets.lightning import JetTaggerModule
     from gnn4hep.training.trainer import make_trainer
 
+    recipe = recipe or RecipeConfig()
     L.seed_everything(seed, workers=True, verbose=False)
-    trainer_config = trainer_config.model_copy(update={"max_epochs": config.epochs.get(name, trainer_config.max_epochs)})
+    trainer_config = trainer_for(trainer_config, recipe, name)
     model = build_model(name, input_dim, config, radius)
-    module = JetTaggerModule(model, trainer_config.learning_rate, config.weight_decay,
-                             trainer_config.max_epochs if config.lr_schedule == "cosine" else None)
+    module = JetTaggerModule(model, recipe, trainer_config.max_epochs)
     trainer, checkpoint = make_trainer(trainer_config, run_dir, name)
     start = time.perf_counter()
     trainer.fit(module, loader(train, trainer_config.batch_size, shuffle=True, seed=seed),
@@ -123,8 +127,8 @@ def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_conf
 
 def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jets: Jets, trainer_config,
                     config: JetModelConfig, radius: float, run_dir: Path, seed: int = 0, logger=None,
-                    time_inference: bool = True) -> dict[str, ModelResult]:
-    """Train every model in ``names`` and score it on ``test_jets``."""
+                    time_inference: bool = True, recipe: RecipeConfig | None = None) -> dict[str, ModelResult]:
+    """Train every model in ``names`` with the shared ``recipe`` and score it on ``test_jets``."""
     unknown = [n for n in names if n not in MODEL_NAMES]
     if unknown:
         from gnn4hep.errors import ConfigError
@@ -154,7 +158,7 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
             epochs = 1
         else:
             model, seconds, epochs = train_neural(name, train, val, input_dim, trainer_config, config, run_dir, seed,
-                                                  radius)
+                                                  radius, recipe)
             scores = predict_scores(model, test)
             n_params = sum(p.numel() for p in model.parameters())
             rate = {}

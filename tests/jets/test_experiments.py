@@ -15,7 +15,7 @@ from gnn4hep.runner.run import run_experiment
 from .conftest import make_jets
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["trainer.max_epochs=1", "trainer.batch_size=16", "trainer.progress_bar=false",
+TINY = ["recipe.max_epochs=1", "recipe.batch_size=16", "trainer.progress_bar=false",
         "jet_models.pfn_phi_sizes=[16,16]", "jet_models.pfn_f_sizes=[16]", "jet_models.mpnn_hidden=8",
         "jet_models.mpnn_iterations=1", "jet_models.image_size=8", "jet_models.bdt_max_iter=10",
         "jet_models.part_embed_dims=[16,16]", "jet_models.part_pair_embed_dims=[8]", "jet_models.part_num_heads=2",
@@ -84,7 +84,7 @@ def test_jets_qg_test_path(tmp_path, part_dirs):
 def test_jets_cv_stage(tmp_path, part_dirs):
     train_dir, _ = part_dirs
     run = run_experiment(REPO / "experiments" / "jets_qg.yaml",
-                         [f"data.path={train_dir}", "stages=[jets_cv]", "cv.folds=2", "models=[efn,bdt]", "jet_models.epochs={efn: 1}", *TINY],
+                         [f"data.path={train_dir}", "stages=[jets_cv]", "cv.folds=2", "models=[efn,bdt]", "recipe.epochs={efn: 1}", *TINY],
                          out=tmp_path / "run")
     cv = json.loads((run / "cv.json").read_text())
     assert set(cv) == {"efn", "bdt"} and len(cv["efn"]["auc_per_fold"]) == 2
@@ -101,6 +101,10 @@ def test_bad_model_name_and_missing_data(tmp_path, part_dirs):
         run_experiment(REPO / "experiments" / "jets_qg.yaml", ["stages=[jets_tag]", *TINY], out=tmp_path / "run2")
     with pytest.raises(ConfigError, match="unknown key"):
         run_experiment(REPO / "experiments" / "jets_qg.yaml", ["data.colour=red"], out=tmp_path / "run3")
+    # the training recipe lives in `recipe:`; the same key under `trainer:` would be ignored, so it is an error
+    with pytest.raises(ConfigError, match=r"trainer.max_epochs: .*set recipe.max_epochs instead"):
+        run_experiment(REPO / "experiments" / "jets_qg.yaml", [f"data.path={train_dir}", "trainer.max_epochs=3",
+                                                                "models=[bdt]"], out=tmp_path / "run4")
 
 
 def test_jets_top_smoke(tmp_path, part_dirs):

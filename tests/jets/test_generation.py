@@ -94,3 +94,32 @@ def test_parallel_generation_equals_serial():
     parallel = generate(config, 4, seed=3, workers=2, progress=False)
     for name in ("p4", "pid", "charge", "labels"):
         np.testing.assert_array_equal(getattr(parallel, name), getattr(serial, name))
+
+
+def test_interrupted_then_resumed_generation_equals_one_go(tmp_path, monkeypatch):
+    import gnn4hep.jets.generation as generation
+    from gnn4hep.errors import InputFileError
+
+    config = GenerationConfig.for_process("qg", chunk_jets=1, batch_events=5, max_constituents=40)
+    one_go = generate(config, 2, seed=7, progress=False)  # 4 chunks, in memory
+    real, calls = generation.generate_chunk, []
+
+    def interrupted(*args):
+        calls.append(args[3])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the third chunk never finishes
+        return real(*args)
+
+    monkeypatch.setattr(generation, "generate_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generation.generate_resumable(config, 2, tmp_path / "chunks", seed=7, progress=False)
+    assert len(list((tmp_path / "chunks").glob("*.npz"))) == 2  # finished chunks are on disk, no partial file
+    assert not list((tmp_path / "chunks").glob(".*"))
+    calls.clear()
+    resumed, generated = generation.generate_resumable(config, 2, tmp_path / "chunks", seed=7, progress=False)
+    assert generated == 2 and len(calls) == 2  # only the two missing chunks were generated again
+    for name in ("p4", "mask", "pid", "charge", "labels"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(one_go, name))
+    # a folder of another seed's chunks is never mixed in
+    with pytest.raises(InputFileError, match="seed"):
+        generation.generate_resumable(config, 2, tmp_path / "chunks", seed=8, progress=False)
