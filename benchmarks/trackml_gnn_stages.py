@@ -1,0 +1,171 @@
+"""Benchmark of the first stages of the staged TrackML pipeline (issue 13) on simulated mu = 200 events:
+graph builder (ring map / module map) -> edge filter. Reports, per test event, the edges and the edge
+efficiency (all true consecutive pairs, and those of particles with pT > 1 GeV) after the graph
+builder and after the filter, and the CPU seconds of each step. Targets of the issue: the filter cuts
+the graph ~10x at >= 99% edge efficiency, and the graph reaching the GNN holds <= ~300k edges.
+
+The same library calls as the pipeline's stages (trackml_build_graphs, trackml_train_filter,
+trackml_filter) with the settings of experiments/trackml_gnn.yaml unless overridden:
+
+    gnn4hep simulate --source pythia --pileup 200 --events 20 --seed 11 --out /tmp/stages/train
+    gnn4hep simulate --source pythia --pileup 200 --events 3 --seed 12 --out /tmp/stages/test
+    OMP_NUM_THREADS=1 python benchmarks/trackml_gnn_stages.py /tmp/stages/train /tmp/stages/test
+
+Prints a table and writes benchmarks/results/trackml_gnn_stages.json (``--out`` to change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "trackml_gnn_stages.json"
+CONFIG = REPO / "experiments" / "trackml_gnn.yaml"
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+def _sections(overrides: list[str]):
+    """GraphConfig and FilterConfig of experiments/trackml_gnn.yaml with KEY=VALUE overrides (graph.x / filter.x)."""
+    from gnn4hep.pipelines.trackml_config import FilterConfig, GraphConfig
+
+    config = yaml.safe_load(CONFIG.read_text())
+    for item in overrides:
+        key, value = item.split("=", 1)
+        section, name = key.split(".", 1)
+        config.setdefault(section, {})[name] = yaml.safe_load(value)
+    return GraphConfig(**config.get("graph", {})), FilterConfig(**config.get("filter", {}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("train")
+    parser.add_argument("test")
+    parser.add_argument("--n-train", type=int, default=20)
+    parser.add_argument("--n-test", type=int, default=3)
+    parser.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. graph.pt_min=0.4 filter.epochs=3")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    import torch
+
+    from gnn4hep.graphs.edge_filter import edge_filter_scores
+    from gnn4hep.graphs.features import hit_table
+    from gnn4hep.graphs.graph_metrics import graph_metrics
+    from gnn4hep.graphs.pair_features import feature_names
+    from gnn4hep.graphs.truth import edge_truth, hit_rank_along_particle
+    from gnn4hep.pipelines.trackml_data import read_available
+    from gnn4hep.pipelines.trackml_graphs import build_edges, fit_graph_builder
+    from gnn4hep.tracking.io import list_events
+    from gnn4hep.training.edge_filter_training import (
+        EdgeSamples,
+        efficiency_threshold,
+        operating_point,
+        predict_scores,
+        sample_edges,
+        train_edge_filter,
+    )
+
+    torch.set_num_threads(1)
+    graph_cfg, filter_cfg = _sections(args.set)
+    events = {split: [Path(folder) / name for name in sorted(list_events(folder))[:n]]
+              for split, folder, n in (("train", args.train, args.n_train), ("test", args.test, args.n_test))}
+    start = _cpu()
+    data = {split: [read_available(p) for p in prefixes] for split, prefixes in events.items()}
+    tables = {split: [hit_table(e) for e in evs] for split, evs in data.items()}
+    read_seconds = _cpu() - start
+
+    start = _cpu()
+    state = fit_graph_builder(tables["train"], graph_cfg)
+    fit_seconds = _cpu() - start
+
+    samples, build_train = [], []
+    for index, (event, table) in enumerate(zip(data["train"], tables["train"])):
+        start = _cpu()
+        edges = build_edges(table, state, graph_cfg)
+        build_train.append(_cpu() - start)
+        rank = hit_rank_along_particle(table["particle_id"].to_numpy(), table["distance"].to_numpy())
+        y = edge_truth(edges, table["particle_id"].to_numpy(), rank)
+        samples.append(sample_edges(table, edges, y, np.random.default_rng([0, index]), filter_cfg.fake_fraction,
+                                    cells=event.cells, cell_features=filter_cfg.cell_features))
+    n_val = max(1, int(round(0.1 * len(samples))))
+    val = EdgeSamples.concat(samples[:n_val])
+    start = _cpu()
+    model, info = train_edge_filter(EdgeSamples.concat(samples[n_val:]), val,
+                                    hidden=tuple(filter_cfg.hidden), epochs=filter_cfg.epochs,
+                                    batch_size=filter_cfg.batch_size, learning_rate=filter_cfg.learning_rate, seed=0,
+                                    target_efficiency=filter_cfg.target_efficiency, target_pt_min=filter_cfg.target_pt_min)
+    train_seconds = _cpu() - start
+    model.cell_features = filter_cfg.cell_features
+    # the validation ROC: share of fake edges kept at several target efficiencies (all true edges, pT > 1 GeV ones)
+    val_scores = predict_scores(model, val.features)
+    roc = []
+    for target in (0.95, 0.98, 0.99, 0.995):
+        for pt_min in (0.0, 1.0):
+            cut = efficiency_threshold(val_scores, val.y, target, val.pt, pt_min)
+            roc.append({"target": target, "pt_min": pt_min, "threshold": cut, **operating_point(val_scores, val, cut)})
+    print("validation: kept fake share at target efficiency (all true edges | pT>1 true edges): " + ", ".join(
+        f"{r['target']}: {r['kept_fake_fraction']:.3f}" + (" |" if r["pt_min"] == 0 else ";") for r in roc))
+    threshold = filter_cfg.threshold if filter_cfg.threshold is not None else info["threshold"]
+
+    rows = []
+    for event, table in zip(data["test"], tables["test"]):
+        start = _cpu()
+        edges = build_edges(table, state, graph_cfg)
+        graph_seconds = _cpu() - start
+        before = graph_metrics(table, edges)
+        start = _cpu()
+        keep = edge_filter_scores(model, table, edges, event.cells) >= threshold
+        filter_seconds = _cpu() - start
+        after = graph_metrics(table, edges[:, keep])
+        rows.append({"event": event.name, "n_hits": len(table), "graph": before, "filter": after,
+                     "graph_cpu_s": graph_seconds, "filter_cpu_s": filter_seconds,
+                     "reduction": before["n_edges"] / max(after["n_edges"], 1),
+                     "filter_efficiency": after["efficiency"] / before["efficiency"],
+                     "filter_efficiency_pt1": after["efficiency_pt1"] / before["efficiency_pt1"]})
+
+    print(f"{'event':<16}{'hits':>8}{'map edges':>11}{'eff':>7}{'eff pT>1':>9}{'filtered':>10}{'eff':>7}"
+          f"{'eff pT>1':>9}{'cut':>6}{'map s':>7}{'filter s':>9}")
+    for row in rows:
+        g, f = row["graph"], row["filter"]
+        print(f"{row['event']:<16}{row['n_hits']:>8,}{g['n_edges']:>11,}{g['efficiency']:>7.4f}{g['efficiency_pt1']:>9.4f}"
+              f"{f['n_edges']:>10,}{f['efficiency']:>7.4f}{f['efficiency_pt1']:>9.4f}{row['reduction']:>6.1f}"
+              f"{row['graph_cpu_s']:>7.2f}{row['filter_cpu_s']:>9.2f}")
+    mean = {key: float(np.mean([r[key] for r in rows])) for key in ("reduction", "filter_efficiency", "filter_efficiency_pt1",
+                                                                   "graph_cpu_s", "filter_cpu_s")}
+    for stage in ("graph", "filter"):
+        for key in ("n_edges", "efficiency", "efficiency_pt1", "purity"):
+            mean[f"{stage}_{key}"] = float(np.mean([r[stage][key] for r in rows]))
+    print(f"mean: map {mean['graph_n_edges'] / 1e6:.2f}M edges (eff {mean['graph_efficiency']:.4f}, pT>1 "
+          f"{mean['graph_efficiency_pt1']:.4f}) -> filter {mean['filter_n_edges'] / 1e3:.0f}k (eff "
+          f"{mean['filter_efficiency']:.4f}, pT>1 {mean['filter_efficiency_pt1']:.4f}): cut x{mean['reduction']:.1f}, "
+          f"filter keeps {mean['filter_efficiency_pt1']:.4f} of the map's pT>1 true edges; {mean['filter_cpu_s']:.2f} CPU s/event")
+    print(f"fit {fit_seconds:.1f} s, filter training {train_seconds:.1f} s on {len(info['history'])} epochs, "
+          f"threshold {threshold:.4f}; reading {read_seconds:.1f} s; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+    result = {
+        "config": {"graph": graph_cfg.model_dump(mode="json"), "filter": filter_cfg.model_dump(mode="json"),
+                   "overrides": args.set, "features": feature_names(filter_cfg.cell_features)},
+        "events": {"train": [p.name for p in events["train"]], "test": [p.name for p in events["test"]]},
+        "mean": mean, "per_event": rows,
+        "cpu_s": {"read": read_seconds, "fit_graph_builder": fit_seconds, "build_train_graphs": float(np.sum(build_train)),
+                  "train_filter": train_seconds},
+        "filter_training": {k: v for k, v in info.items() if k != "history"}, "history": info["history"],
+        "validation_roc": roc,
+        "threshold": threshold, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
