@@ -11,11 +11,14 @@ import pytest
 from gnn4hep.graphs.features import hit_table
 from gnn4hep.graphs.layers import LAYER_TABLE
 from gnn4hep.graphs.pair_features import CELL_PAIR_FEATURES, cluster_shape, feature_names, pair_features
+from gnn4hep.tracking.io import read_detector
 from tests.graphs.trackml_toy import trackml_toy_event
+
+MODULES = read_detector().modules
 
 
 def _toy_cells(table: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Random clusters: 1-6 cells per hit (some hits none) with random channels and values."""
+    """Random clusters: 0-6 cells per hit with random channels and values."""
     rng = np.random.default_rng(seed)
     rows = []
     for hit_id in table["hit_id"].to_numpy()[::1]:
@@ -51,6 +54,19 @@ def _brute_force(table: pd.DataFrame, cells: pd.DataFrame, a: int, b: int) -> li
         for hit in (a, b):
             mine = cells[cells["hit_id"] == table["hit_id"].iloc[hit]]
             values.append((mine[channel].max() - mine[channel].min() + 1) / 10 if len(mine) else 0.0)
+    direction = [xb - xa, yb - ya, zb - za]
+    for axis, pitch_column in ((0, "pitch_u"), (1, "pitch_v")):
+        for hit in (a, b):
+            key = int(table["module_key"].iloc[hit])
+            module = MODULES[(MODULES["volume_id"] == key // 10**7) & (MODULES["layer_id"] == key // 10**4 % 1000)
+                             & (MODULES["module_id"] == key % 10**4)]
+            if len(module) == 0:
+                values.append(0.0)
+                continue
+            row = module.iloc[0]
+            local = [sum(row[f"rot_{'xyz'[i]}{'uvw'[j]}"] * direction[i] for i in range(3)) for j in range(3)]
+            expected = 1 + 2 * row["module_t"] * abs(local[axis] / local[2]) / row[pitch_column]
+            values.append(min(expected, 100.0) / 10)
     return values
 
 
@@ -64,10 +80,12 @@ def test_features_match_a_per_edge_loop():
     names = feature_names(cell_features=True)
     # column order of the brute force: base, n_cells (a, b), charge (a, b), extent0 (a, b), extent1 (a, b)
     assert names[-len(CELL_PAIR_FEATURES):] == ["n_cells_a", "n_cells_b", "charge_a", "charge_b",
-                                                "extent0_a", "extent0_b", "extent1_a", "extent1_b"]
+                                                "extent0_a", "extent0_b", "extent1_a", "extent1_b",
+                                                "expected0_a", "expected0_b", "expected1_a", "expected1_b"]
     fast = pair_features(table, edges, cells=cells, cell_features=True)
     assert fast.shape == (edges.shape[1], len(names)) and fast.dtype == np.float32
     slow = np.array([_brute_force(table, cells, a, b) for a, b in edges.T])
+    assert (slow[:, -4:] > 0).mean() > 0.5  # the toy's module ids exist in the detector: most frames known
     np.testing.assert_allclose(fast, slow, rtol=2e-5, atol=2e-6)
     base = pair_features(table, edges)
     np.testing.assert_array_equal(base, fast[:, : len(feature_names(False))])  # the no-cells variant
