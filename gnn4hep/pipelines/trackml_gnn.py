@@ -183,7 +183,8 @@ def trackml_train(ctx: RunContext) -> None:
 
     graphs = _load_split(ctx, "train")
     if not graphs:
-        raise ValueError(f"no training graphs in {ctx.path('graphs', 'train')}: run trackml_build_graphs first")
+        first = "trackml_filter" if ctx.config.filter.enabled else "trackml_build_graphs"
+        raise ValueError(f"no training graphs in {ctx.path(graph_folder(ctx), 'train')}: run {first} first")
     n_val = int(round(ctx.config.data.val_fraction * len(graphs)))
     if len(graphs) - n_val < 1:
         n_val = 0
