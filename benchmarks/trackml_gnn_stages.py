@@ -9,7 +9,10 @@ trackml_filter) with the settings of experiments/trackml_gnn.yaml unless overrid
 
     gnn4hep simulate --source pythia --pileup 200 --events 20 --seed 11 --out /tmp/stages/train
     gnn4hep simulate --source pythia --pileup 200 --events 3 --seed 12 --out /tmp/stages/test
-    OMP_NUM_THREADS=1 python benchmarks/trackml_gnn_stages.py /tmp/stages/train /tmp/stages/test
+    OMP_NUM_THREADS=1 python benchmarks/trackml_gnn_stages.py /tmp/stages/train /tmp/stages/test --module-map
+
+With cluster-shape features on (the config's default) the no-cells variant is trained and measured too;
+``--module-map`` adds the module map fitted on the same training events, for comparison.
 
 Prints a table and writes benchmarks/results/trackml_gnn_stages.json (``--out`` to change).
 """
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--n-test", type=int, default=3)
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. graph.pt_min=0.4 filter.epochs=3")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--module-map", action="store_true", help="also fit the module map on the same events (comparison)")
     args = parser.parse_args()
 
     import torch
@@ -106,6 +110,15 @@ def main() -> None:
                                     target_efficiency=filter_cfg.target_efficiency, target_pt_min=filter_cfg.target_pt_min)
     train_seconds = _cpu() - start
     model.cell_features = filter_cfg.cell_features
+    no_cells = None
+    if filter_cfg.cell_features:  # the variant for events without cells, as trackml_train_filter makes it
+        n_base = len(feature_names(False))
+        base = [EdgeSamples(s.features[:, :n_base], s.y, s.weight, s.pt) for s in samples]
+        no_cells, no_cells_info = train_edge_filter(
+            EdgeSamples.concat(base[n_val:]), EdgeSamples.concat(base[:n_val]), hidden=tuple(filter_cfg.hidden),
+            epochs=filter_cfg.epochs, batch_size=filter_cfg.batch_size, learning_rate=filter_cfg.learning_rate, seed=0,
+            target_efficiency=filter_cfg.target_efficiency, target_pt_min=filter_cfg.target_pt_min)
+        no_cells.cell_features = False
     # the validation ROC: share of fake edges kept at several target efficiencies (all true edges, pT > 1 GeV ones)
     val_scores = predict_scores(model, val.features)
     roc = []
@@ -117,6 +130,11 @@ def main() -> None:
         f"{r['target']}: {r['kept_fake_fraction']:.3f}" + (" |" if r["pt_min"] == 0 else ";") for r in roc))
     threshold = filter_cfg.threshold if filter_cfg.threshold is not None else info["threshold"]
 
+    module_map = None
+    if args.module_map:
+        from gnn4hep.graphs.module_map import build_module_map_edges, fit_module_map
+
+        module_map = fit_module_map(tables["train"])
     rows = []
     for event, table in zip(data["test"], tables["test"]):
         start = _cpu()
@@ -127,7 +145,16 @@ def main() -> None:
         keep = edge_filter_scores(model, table, edges, event.cells) >= threshold
         filter_seconds = _cpu() - start
         after = graph_metrics(table, edges[:, keep])
-        rows.append({"event": event.name, "n_hits": len(table), "graph": before, "filter": after,
+        extra = {}
+        if no_cells is not None:
+            start = _cpu()
+            keep = edge_filter_scores(no_cells, table, edges) >= no_cells_info["threshold"]
+            extra = {"filter_no_cells": graph_metrics(table, edges[:, keep]), "filter_no_cells_cpu_s": _cpu() - start}
+        if module_map is not None:
+            start = _cpu()
+            mm_edges = build_module_map_edges(table, module_map, margin=0.1, tolerance=0.01)
+            extra.update(module_map=graph_metrics(table, mm_edges), module_map_cpu_s=_cpu() - start)
+        rows.append({"event": event.name, "n_hits": len(table), "graph": before, "filter": after, **extra,
                      "graph_cpu_s": graph_seconds, "filter_cpu_s": filter_seconds,
                      "reduction": before["n_edges"] / max(after["n_edges"], 1),
                      "filter_efficiency": after["efficiency"] / before["efficiency"],
@@ -142,9 +169,15 @@ def main() -> None:
               f"{row['graph_cpu_s']:>7.2f}{row['filter_cpu_s']:>9.2f}")
     mean = {key: float(np.mean([r[key] for r in rows])) for key in ("reduction", "filter_efficiency", "filter_efficiency_pt1",
                                                                    "graph_cpu_s", "filter_cpu_s")}
-    for stage in ("graph", "filter"):
+    for stage in ("graph", "filter", "filter_no_cells", "module_map"):
+        if stage not in rows[0]:
+            continue
         for key in ("n_edges", "efficiency", "efficiency_pt1", "purity"):
             mean[f"{stage}_{key}"] = float(np.mean([r[stage][key] for r in rows]))
+        print(f"  {stage:<16} {mean[f'{stage}_n_edges'] / 1e6:6.2f}M edges, efficiency {mean[f'{stage}_efficiency']:.4f}, "
+              f"pT>1 {mean[f'{stage}_efficiency_pt1']:.4f}, purity {mean[f'{stage}_purity']:.4f}")
+    if no_cells is not None:
+        mean["filter_no_cells_cpu_s"] = float(np.mean([r["filter_no_cells_cpu_s"] for r in rows]))
     print(f"mean: map {mean['graph_n_edges'] / 1e6:.2f}M edges (eff {mean['graph_efficiency']:.4f}, pT>1 "
           f"{mean['graph_efficiency_pt1']:.4f}) -> filter {mean['filter_n_edges'] / 1e3:.0f}k (eff "
           f"{mean['filter_efficiency']:.4f}, pT>1 {mean['filter_efficiency_pt1']:.4f}): cut x{mean['reduction']:.1f}, "
@@ -161,7 +194,8 @@ def main() -> None:
                   "train_filter": train_seconds},
         "filter_training": {k: v for k, v in info.items() if k != "history"}, "history": info["history"],
         "validation_roc": roc,
-        "threshold": threshold, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        "threshold": threshold, "threshold_no_cells": no_cells_info["threshold"] if no_cells is not None else None,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
