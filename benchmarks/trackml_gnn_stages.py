@@ -9,9 +9,11 @@ trackml_filter) with the settings of experiments/trackml_gnn.yaml unless overrid
 
     gnn4hep simulate --source pythia --pileup 200 --events 20 --seed 11 --out /tmp/stages/train
     gnn4hep simulate --source pythia --pileup 200 --events 3 --seed 12 --out /tmp/stages/test
-    OMP_NUM_THREADS=1 python benchmarks/trackml_gnn_stages.py /tmp/stages/train /tmp/stages/test --module-map
+    OMP_NUM_THREADS=1 python benchmarks/trackml_gnn_stages.py /tmp/stages/train /tmp/stages/test \
+        --eval ../shared/data/trackml/sample_event/event000000001
 
 With cluster-shape features on (the config's default) the no-cells variant is trained and measured too;
+``--eval`` measures extra events with truth (the real sample event: does the sim-trained filter transfer?);
 ``--module-map`` adds the module map fitted on the same training events, for comparison.
 
 Prints a table and writes benchmarks/results/trackml_gnn_stages.json (``--out`` to change).
@@ -58,6 +60,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="config overrides, e.g. graph.pt_min=0.4 filter.epochs=3")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--module-map", action="store_true", help="also fit the module map on the same events (comparison)")
+    parser.add_argument("--eval", nargs="*", default=[], type=Path,
+                        help="extra event prefixes (e.g. the real sample event) measured with the same builder and filters")
     args = parser.parse_args()
 
     import torch
@@ -136,7 +140,11 @@ def main() -> None:
 
         module_map = fit_module_map(tables["train"])
     rows = []
-    for event, table in zip(data["test"], tables["test"]):
+    evaluated = [("test", e, t) for e, t in zip(data["test"], tables["test"])]
+    for prefix in args.eval:  # events with truth and cells (the real sample event has both)
+        event = read_available(prefix)
+        evaluated.append(("eval", event, hit_table(event)))
+    for split, event, table in evaluated:
         start = _cpu()
         edges = build_edges(table, state, graph_cfg)
         graph_seconds = _cpu() - start
@@ -154,7 +162,7 @@ def main() -> None:
             start = _cpu()
             mm_edges = build_module_map_edges(table, module_map, margin=0.1, tolerance=0.01)
             extra.update(module_map=graph_metrics(table, mm_edges), module_map_cpu_s=_cpu() - start)
-        rows.append({"event": event.name, "n_hits": len(table), "graph": before, "filter": after, **extra,
+        rows.append({"split": split, "event": event.name, "n_hits": len(table), "graph": before, "filter": after, **extra,
                      "graph_cpu_s": graph_seconds, "filter_cpu_s": filter_seconds,
                      "reduction": before["n_edges"] / max(after["n_edges"], 1),
                      "filter_efficiency": after["efficiency"] / before["efficiency"],
@@ -167,6 +175,14 @@ def main() -> None:
         print(f"{row['event']:<16}{row['n_hits']:>8,}{g['n_edges']:>11,}{g['efficiency']:>7.4f}{g['efficiency_pt1']:>9.4f}"
               f"{f['n_edges']:>10,}{f['efficiency']:>7.4f}{f['efficiency_pt1']:>9.4f}{row['reduction']:>6.1f}"
               f"{row['graph_cpu_s']:>7.2f}{row['filter_cpu_s']:>9.2f}")
+    eval_rows = [r for r in rows if r["split"] == "eval"]
+    rows = [r for r in rows if r["split"] == "test"]
+    for row in eval_rows:
+        print(f"{row['event']} (eval): map {row['graph']['n_edges']:,} edges, efficiency {row['graph']['efficiency']:.4f} "
+              f"(pT>1 {row['graph']['efficiency_pt1']:.4f}) -> filter {row['filter']['n_edges']:,}, efficiency "
+              f"{row['filter']['efficiency']:.4f} (pT>1 {row['filter']['efficiency_pt1']:.4f})"
+              + (f"; no-cells filter {row['filter_no_cells']['n_edges']:,}, efficiency {row['filter_no_cells']['efficiency']:.4f} "
+                 f"(pT>1 {row['filter_no_cells']['efficiency_pt1']:.4f})" if "filter_no_cells" in row else ""))
     mean = {key: float(np.mean([r[key] for r in rows])) for key in ("reduction", "filter_efficiency", "filter_efficiency_pt1",
                                                                    "graph_cpu_s", "filter_cpu_s")}
     for stage in ("graph", "filter", "filter_no_cells", "module_map"):
@@ -189,7 +205,7 @@ def main() -> None:
         "config": {"graph": graph_cfg.model_dump(mode="json"), "filter": filter_cfg.model_dump(mode="json"),
                    "overrides": args.set, "features": feature_names(filter_cfg.cell_features)},
         "events": {"train": [p.name for p in events["train"]], "test": [p.name for p in events["test"]]},
-        "mean": mean, "per_event": rows,
+        "mean": mean, "per_event": rows, "eval_events": eval_rows,
         "cpu_s": {"read": read_seconds, "fit_graph_builder": fit_seconds, "build_train_graphs": float(np.sum(build_train)),
                   "train_filter": train_seconds},
         "filter_training": {k: v for k, v in info.items() if k != "history"}, "history": info["history"],

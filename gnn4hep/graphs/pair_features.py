@@ -26,8 +26,9 @@ same_layer      1 when both hits are on one layer (module overlap)
 dr' = sign(dr) * max(|dr|, DR_MIN_MM) (5 mm) keeps z0 and phi_slope finite for disk-to-disk pairs.
 
 Cluster-shape features (``CELL_PAIR_FEATURES``, only with cells.csv): for each hit the number of
-cells / 10, the summed charge, and the cluster extent in cells along the two module axes
-(ch0, ch1: max - min + 1, divided by 10). The extent along a track's path grows with the
+cells / 10 and the cluster extent in cells along the two module axes (ch0, ch1: max - min + 1,
+divided by 10). The summed charge is left out: its units differ between the simulator and the real
+TrackML cells (real strip cells hold 1 each), so a filter that used it did not transfer. The extent along a track's path grows with the
 incidence angle, so together with the pair's direction it tells whether two clusters belong to one
 track (the Exa.TrkX filter's cell features: Ju et al., arXiv:2103.06995). To make that comparison
 explicit, ``expected0/1_a/_b`` give the extent a straight track along the pair's direction d would
@@ -52,7 +53,7 @@ BASE_PAIR_FEATURES: tuple[str, ...] = (
     "layer_a", "layer_b", "barrel_a", "barrel_b", "same_layer",
 )  # fmt: skip
 CELL_PAIR_FEATURES: tuple[str, ...] = (
-    "n_cells_a", "n_cells_b", "charge_a", "charge_b", "extent0_a", "extent0_b", "extent1_a", "extent1_b",
+    "n_cells_a", "n_cells_b", "extent0_a", "extent0_b", "extent1_a", "extent1_b",
     "expected0_a", "expected0_b", "expected1_a", "expected1_b",
 )  # fmt: skip
 EXPECTED_CLIP = 100.0
@@ -166,7 +167,7 @@ def pair_features(table: pd.DataFrame, edge_index: np.ndarray, cells: pd.DataFra
             if cells is None:
                 raise ValueError("cell features need the event's cells (cells.csv)")
             shape = cluster_shape(table, cells)
-        n_cells, charge, extent0, extent1 = shape[:, :4].T
+        n_cells, _, extent0, extent1 = shape[:, :4].T
         dx, dy = hit["x"][target] - hit["x"][source], hit["y"][target] - hit["y"][source]
         frame = [np.ascontiguousarray(shape[:, 4 + k]) for k in range(12)]  # R row-major, t, p_u, p_v
         for end, hits in (("a", source), ("b", target)):
@@ -177,8 +178,7 @@ def pair_features(table: pd.DataFrame, edge_index: np.ndarray, cells: pd.DataFra
             for axis in (0, 1):
                 expected = 1.0 + thickness * np.abs(local[axis]) / normal / frame[10 + axis][hits]
                 put(f"expected{axis}_{end}", np.nan_to_num(np.minimum(expected, EXPECTED_CLIP), nan=0.0) / 10.0)
-        for name, values, scale in (("n_cells", n_cells, 10.0), ("charge", charge, 1.0), ("extent0", extent0, 10.0),
-                                    ("extent1", extent1, 10.0)):
+        for name, values, scale in (("n_cells", n_cells, 10.0), ("extent0", extent0, 10.0), ("extent1", extent1, 10.0)):
             put(f"{name}_a", values[source] / scale)
             put(f"{name}_b", values[target] / scale)
     return out

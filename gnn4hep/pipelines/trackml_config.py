@@ -164,3 +164,5 @@ class FilterConfig(Section):
     no_cells_variant: bool = Field(True, description="with cell_features, also train the filter without them "
                                    "(edge_filter_no_cells.pt), used for events that have no cells file")
     max_train_events: int = Field(20, ge=1, description="training events whose edges train the filter")
+    eval_cells: bool = Field(False, description="data.eval_events (real TrackML events) use the cluster-shape filter too; "
+                             "false: the no-cells one (the simulator's clusters differ from real ones)")

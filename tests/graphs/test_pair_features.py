@@ -47,9 +47,6 @@ def _brute_force(table: pd.DataFrame, cells: pd.DataFrame, a: int, b: int) -> li
     for hit in (a, b):
         mine = cells[cells["hit_id"] == table["hit_id"].iloc[hit]]
         values.append(len(mine) / 10)
-    for hit in (a, b):
-        mine = cells[cells["hit_id"] == table["hit_id"].iloc[hit]]
-        values.append(mine["value"].sum())
     for channel in ("ch0", "ch1"):
         for hit in (a, b):
             mine = cells[cells["hit_id"] == table["hit_id"].iloc[hit]]
@@ -78,9 +75,8 @@ def test_features_match_a_per_edge_loop():
     edges = edges[:, edges[0] != edges[1]]
     edges[:, 0] = [5, 5 + 1]  # neighbours in the table: often one layer, tiny |dr|
     names = feature_names(cell_features=True)
-    # column order of the brute force: base, n_cells (a, b), charge (a, b), extent0 (a, b), extent1 (a, b)
-    assert names[-len(CELL_PAIR_FEATURES):] == ["n_cells_a", "n_cells_b", "charge_a", "charge_b",
-                                                "extent0_a", "extent0_b", "extent1_a", "extent1_b",
+    # column order of the brute force: base, n_cells (a, b), extent0 (a, b), extent1 (a, b), expected0/1 (a, b)
+    assert names[-len(CELL_PAIR_FEATURES):] == ["n_cells_a", "n_cells_b", "extent0_a", "extent0_b", "extent1_a", "extent1_b",
                                                 "expected0_a", "expected0_b", "expected1_a", "expected1_b"]
     fast = pair_features(table, edges, cells=cells, cell_features=True)
     assert fast.shape == (edges.shape[1], len(names)) and fast.dtype == np.float32

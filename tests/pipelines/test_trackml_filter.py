@@ -61,7 +61,11 @@ def test_cell_filter_falls_back_to_no_cells_variant(tmp_path):
     for path in (first / "data" / "test").glob("*"):
         if "-cells" not in path.name and path.name.startswith("event"):
             shutil.copy(path, folder / path.name)
+    with_cells_event = next((first / "data" / "test").glob("*-hits.csv*")).name.split("-")[0]
     second = run_experiment(SMALL, [*overrides[:-1], f"data.from_run={first}", f"data.test_dir={folder}",
+                                    f"data.eval_events=[{first / 'data' / 'test' / with_cells_event}]",
                                     "stages=[trackml_build_graphs,trackml_filter]"], out=tmp_path / "second")
     metrics = json.loads((second / "metrics.json").read_text())
     assert metrics["filter_test"]["n_edges"] > 0 and np.isfinite(metrics["filter_test"]["efficiency"])
+    # the test event lacks cells; the eval event has them but real-data events get the no-cells filter too
+    assert metrics["filter_variant"] == {"test_no_cells_events": 1, "eval_no_cells_events": 1}
