@@ -28,7 +28,10 @@ dr' = sign(dr) * max(|dr|, DR_MIN_MM) (5 mm) keeps z0 and phi_slope finite for d
 Cluster-shape features (``CELL_PAIR_FEATURES``, only with cells.csv): for each hit the number of
 cells / 10 and the cluster extent in cells along the two module axes (ch0, ch1: max - min + 1,
 divided by 10). The summed charge is left out: its units differ between the simulator and the real
-TrackML cells (real strip cells hold 1 each), so a filter that used it did not transfer. The extent along a track's path grows with the
+TrackML cells (real strip cells hold 1 each), so a filter that used it did not transfer. (Measured on
+the real sample event's true pT > 1 GeV pairs: real pixel-barrel clusters are 0.55 times the
+``expected1`` length below (correlation 0.99), simulated ones 0.98 times; filters trained on
+simulated clusters therefore do not transfer to real events until the simulator matches.) The extent along a track's path grows with the
 incidence angle, so together with the pair's direction it tells whether two clusters belong to one
 track (the Exa.TrkX filter's cell features: Ju et al., arXiv:2103.06995). To make that comparison
 explicit, ``expected0/1_a/_b`` give the extent a straight track along the pair's direction d would
