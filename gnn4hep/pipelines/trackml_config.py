@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, model_validator
 
@@ -42,11 +42,12 @@ class TrackmlDataConfig(Section):
 class GraphConfig(Section):
     """The ``graph:`` section: hit-graph construction."""
 
-    method: Literal["geometric", "heptrkx", "module_map", "metric_learning"] = "geometric"
+    method: Literal["geometric", "heptrkx", "module_map", "metric_learning", "ring_map"] = "geometric"
     pt_min: float = Field(0.0, ge=0, description="GeV: only true pairs of particles above it fit the cuts / map")
-    quantile: float = Field(0.999, gt=0, le=1, description="geometric: quantile of |variable| over true pairs")
+    quantile: float = Field(0.999, gt=0, le=1, description="geometric: quantile of |variable| over true pairs; "
+                            "ring_map: ranges span the [1 - quantile, quantile] quantiles")
     margin: float = Field(1.1, ge=1, description="geometric: factor on the fitted cuts; module map: relative widening")
-    min_count: int = Field(2, ge=1, description="geometric: true pairs needed to keep a layer pair")
+    min_count: int = Field(2, ge=1, description="geometric / ring_map: true pairs needed to keep a layer / ring pair")
     tolerance: float = Field(0.01, ge=0, description="module map: absolute widening of dphi/deta ranges")
     cell_features: bool = Field(False, description="add cluster shape (n_cells, charge) to the node features")
     max_fit_events: int = Field(100, ge=1, description="training events used to fit cuts / module map / embedding")
@@ -60,6 +61,13 @@ class GraphConfig(Section):
     radius: float = Field(0.25, gt=0, description="metric learning: radius of the graph in embedding space")
     max_neighbours: int = Field(64, ge=1, description="metric learning: cap of neighbours per hit")
     margin_hinge: float = Field(1.0, gt=0, description="metric learning: hinge margin m (squared distance; fakes pushed beyond sqrt(m))")
+    # ring map and graph sections
+    ring_split: int = Field(1, ge=1, description="ring_map: slices per detector ring (z in the barrel, r in the endcaps)")
+    prune_loss: float = Field(0.0, ge=0, lt=1, description="ring_map: share of true pairs the costliest ring pairs may "
+                              "take with them when dropped (measured on 2 fit events; 0: no pruning)")
+    train_sections: int = Field(0, ge=0, description="GNN training on phi sectors of each graph (0: whole graphs)")
+    section_eta: int = Field(1, ge=1, description="eta slices of each phi sector when train_sections > 0")
+    section_overlap: float = Field(0.1, ge=0, description="widening of each section in phi [rad] (and in eta)")
 
 
 class TrackBuildingConfig(Section):
@@ -138,3 +146,24 @@ class RefitConfig(Section):
             if settings[key] == "auto":
                 settings[key] = matching[key]
         return FitConfig(**settings)
+
+
+class FilterConfig(Section):
+    """The ``filter:`` section: the edge filter between the graph builder and the GNN
+    (:mod:`gnn4hep.pipelines.trackml_filter`)."""
+
+    enabled: bool = Field(False, description="filter the built graphs before the GNN (stages trackml_train_filter, trackml_filter)")
+    threshold: Optional[float] = Field(None, ge=0, le=1, description="score cut (None: the cut that keeps target_efficiency)")
+    target_efficiency: float = Field(0.99, gt=0, le=1, description="share of true validation edges the cut keeps")
+    target_pt_min: float = Field(0.0, ge=0, description="GeV: target_efficiency counts true edges of particles above it")
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [64, 64], min_length=1, description="hidden layer widths of the MLP")
+    epochs: int = Field(5, ge=1)
+    batch_size: int = Field(8192, ge=1)
+    learning_rate: float = Field(0.002, gt=0)
+    fake_fraction: float = Field(0.1, gt=0, le=1, description="share of fake edges of each training event used (weighted back)")
+    cell_features: bool = Field(False, description="cluster-shape pair features (needs cells.csv for every training event)")
+    no_cells_variant: bool = Field(True, description="with cell_features, also train the filter without them "
+                                   "(edge_filter_no_cells.pt), used for events that have no cells file")
+    max_train_events: int = Field(20, ge=1, description="training events whose edges train the filter")
+    eval_cells: bool = Field(False, description="data.eval_events (real TrackML events) use the cluster-shape filter too; "
+                             "false: the no-cells one (the simulator's clusters differ from real ones)")

@@ -10,7 +10,12 @@ trackml_simulate           simulate train/test events into ``data/`` unless data
                            data.test_dir are given
 trackml_build_graphs       fit the graph builder on training events, write
                            ``graphs/{train,test,eval}/eventN.pt`` (weights_only-safe)
-trackml_train              train the edge classifier -> ``edge_classifier.pt``
+trackml_train_filter       (:mod:`~gnn4hep.pipelines.trackml_filter`, when ``filter.enabled``) train the
+                           edge filter -> ``filter/edge_filter.pt``
+trackml_filter             cut the graphs with it -> ``filtered_graphs/{train,test,eval}/eventN.pt``,
+                           which the next three stages then read instead of ``graphs/``
+trackml_train              train the edge classifier -> ``edge_classifier.pt`` (on eta-phi sections
+                           of the graphs when ``graph.train_sections`` > 0, :mod:`gnn4hep.graphs.sections`)
 trackml_infer              ``edge_scores/{test,eval}/eventN.parquet`` (hit ids, score, truth)
 trackml_build_tracks       ``submissions/{test,eval}/eventN.csv`` (hit_id, track_id)
 trackml_refit              (:mod:`~gnn4hep.pipelines.trackml_refit`) Kalman refit:
@@ -36,6 +41,7 @@ from pathlib import Path
 from gnn4hep.errors import ConfigError
 from gnn4hep.executor import ExecutorConfig, make_executor
 from gnn4hep.pipelines.trackml_config import (
+    FilterConfig,
     GraphConfig,
     RefitConfig,
     TrackBuildingConfig,
@@ -59,6 +65,7 @@ SECTIONS = {
     "refit": RefitConfig,
     "evaluation": TrackingEvaluationConfig,
     "executor": ExecutorConfig,
+    "filter": FilterConfig,
 }
 SPLITS = ("test", "eval")
 
@@ -84,6 +91,11 @@ def _find(ctx: RunContext, *parts: str) -> Path:
     if not here.exists() and earlier is not None and Path(earlier).joinpath(*parts).exists():
         return Path(earlier).joinpath(*parts)
     return here
+
+
+def graph_folder(ctx: RunContext) -> str:
+    """The graphs the GNN stages read: ``filtered_graphs`` when filter.enabled, else ``graphs``."""
+    return "filtered_graphs" if ctx.config.filter.enabled else "graphs"
 
 
 def _data_config(ctx: RunContext) -> TrackmlDataConfig:
@@ -137,7 +149,9 @@ def trackml_build_graphs(ctx: RunContext) -> None:
         ctx.log_metrics({"fit_seconds": time.perf_counter() - start}, prefix="graph")
         del fit_tables
     # every event's graph is built with the builder as saved, whichever process builds it
-    tasks = [(split, GraphTask(Path(p), ctx.path("graphs", split, f"{Path(p).name}.pt"), builder_dir, cfg))
+    # graphs that only feed the edge filter need no edge_attr (it computes its own pair features)
+    edge_features = not ctx.config.filter.enabled
+    tasks = [(split, GraphTask(Path(p), ctx.path("graphs", split, f"{Path(p).name}.pt"), builder_dir, cfg, edge_features))
              for split, split_prefixes in prefixes.items() for p in split_prefixes]
     results = executor(ctx).map(build_graph, [task for _, task in tasks], description="graphs")
     for split, split_prefixes in prefixes.items():
@@ -158,7 +172,7 @@ def trackml_build_graphs(ctx: RunContext) -> None:
 def _load_split(ctx: RunContext, split: str) -> list:
     from gnn4hep.graphs.io import graph_files, load_graph
 
-    return [load_graph(path) for path in graph_files(_find(ctx, "graphs", split))]
+    return [load_graph(path) for path in graph_files(_find(ctx, graph_folder(ctx), split))]
 
 
 @stage("trackml_train", sections=SECTIONS)
@@ -169,11 +183,23 @@ def trackml_train(ctx: RunContext) -> None:
 
     graphs = _load_split(ctx, "train")
     if not graphs:
-        raise ValueError(f"no training graphs in {ctx.path('graphs', 'train')}: run trackml_build_graphs first")
+        first = "trackml_filter" if ctx.config.filter.enabled else "trackml_build_graphs"
+        raise ValueError(f"no training graphs in {ctx.path(graph_folder(ctx), 'train')}: run {first} first")
     n_val = int(round(ctx.config.data.val_fraction * len(graphs)))
     if len(graphs) - n_val < 1:
         n_val = 0
     train, val = graphs[n_val:], graphs[:n_val]
+    cfg: GraphConfig = ctx.config.graph
+    if cfg.train_sections > 0:
+        from gnn4hep.graphs.sections import graph_sections
+
+        def cut(parts: list) -> list:
+            return [section for graph in parts for section in graph_sections(
+                graph, cfg.train_sections, cfg.section_eta, cfg.section_overlap, cfg.section_overlap)]
+
+        train, val = cut(train), cut(val)
+        ctx.logger.info(f"  training on {len(train)} sections ({cfg.train_sections} x {cfg.section_eta} per graph), "
+                        f"{len(val)} validation sections")
     edge_dim = int(graphs[0].edge_attr.shape[1]) if getattr(graphs[0], "edge_attr", None) is not None else 0
     model = build_edge_model(ctx.config.model, int(graphs[0].x.shape[1]), edge_dim)
     start = time.perf_counter()
@@ -196,7 +222,7 @@ def trackml_infer(ctx: RunContext) -> None:
 
         raise InputFileError(model_path, "no such model file (run the training stage first)")
     tasks = [(split, InferTask(path, ctx.path("edge_scores", split, f"{path.stem}.parquet"), model_path))
-             for split in SPLITS for path in graph_files(ctx.path("graphs", split))]
+             for split in SPLITS for path in graph_files(ctx.path(graph_folder(ctx), split))]
     seconds = executor(ctx).map(infer_edges, [task for _, task in tasks], description="inference")
     _log_split_time(ctx, "inference", tasks, seconds)
 
@@ -216,7 +242,7 @@ def trackml_build_tracks(ctx: RunContext) -> None:
     cfg: TrackBuildingConfig = ctx.config.tracks
     tasks = [(split, TracksTask(path, ctx.path("edge_scores", split, f"{path.stem}.parquet"),
                                 ctx.path("submissions", split, f"{path.stem}.csv"), cfg))
-             for split in SPLITS for path in graph_files(ctx.path("graphs", split))]
+             for split in SPLITS for path in graph_files(ctx.path(graph_folder(ctx), split))]
     seconds = executor(ctx).map(build_tracks, [task for _, task in tasks], description="track building")
     _log_split_time(ctx, "building", tasks, seconds)
 

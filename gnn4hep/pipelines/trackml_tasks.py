@@ -45,12 +45,14 @@ def graph_builder(cfg: GraphConfig, builder_dir: Path) -> Any:
 
 @dataclass(frozen=True)
 class GraphTask:
-    """Build the hit graph of the event at ``prefix`` with the builder of ``builder_dir``; write ``out``."""
+    """Build the hit graph of the event at ``prefix`` with the builder of ``builder_dir``; write ``out``
+    (without ``edge_attr`` when ``edge_features`` is false: graphs that only feed the edge filter)."""
 
     prefix: Path
     out: Path
     builder_dir: Path
     cfg: GraphConfig
+    edge_features: bool = True
 
 
 def build_graph(task: GraphTask) -> dict[str, Any]:
@@ -63,7 +65,7 @@ def build_graph(task: GraphTask) -> dict[str, Any]:
     state = graph_builder(task.cfg, task.builder_dir)
     event = read_available(task.prefix)
     start = time.perf_counter()
-    table, graph = event_graph(event, state, task.cfg)
+    table, graph = event_graph(event, state, task.cfg, edge_features=task.edge_features)
     seconds = time.perf_counter() - start
     metrics = graph_metrics(table, graph.edge_index.numpy()) if event.truth is not None else None
     save_graph(graph, task.out)

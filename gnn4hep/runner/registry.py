@@ -20,6 +20,7 @@ STAGE_MODULES: tuple[str, ...] = (
     "gnn4hep.pipelines.trackml_gnn",
     "gnn4hep.pipelines.trackml_refit",
     "gnn4hep.pipelines.trackml_hdbscan",
+    "gnn4hep.pipelines.trackml_filter",
 )
 
 

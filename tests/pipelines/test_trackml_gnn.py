@@ -52,7 +52,7 @@ def test_stages_one_by_one_reuse_an_earlier_run(tmp_path, sample_event_prefix):
     overrides = [
         f"data.from_run={first}",
         f"data.test_dir={sample_event_prefix.parent}",
-        "stages=[trackml_build_graphs,trackml_infer,trackml_build_tracks,trackml_evaluate]",
+        "stages=[trackml_build_graphs,trackml_filter,trackml_infer,trackml_build_tracks,trackml_evaluate]",
     ]
     second = run_experiment(SMALL, overrides, out=tmp_path / "second")
     metrics = json.loads((second / "metrics.json").read_text())
