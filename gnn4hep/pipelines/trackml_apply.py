@@ -3,8 +3,10 @@
 A :class:`TrackingPipeline` is a list of stage objects sharing one :class:`TrackingState` per event:
 
 ===================  ============================================================================
-``graph``            hit table and candidate edges with the run's fitted builder (geometric cuts, module map
-                     or metric learning: :func:`~gnn4hep.pipelines.trackml_graphs.build_edges`)
+``graph``            hit table and candidate edges with the run's fitted builder (geometric cuts, module map,
+                     ring map or metric learning: :func:`~gnn4hep.pipelines.trackml_graphs.build_edges`)
+``edge_filter``      the run's edge filter cuts the edges (:func:`~gnn4hep.graphs.edge_filter.filter_edges`),
+                     when ``filter.enabled``
 ``hit_graph``        node and edge features of the kept edges (:func:`~gnn4hep.graphs.hit_graph.make_hit_graph`;
                      with ``graph``, the experiment's :func:`~gnn4hep.pipelines.trackml_graphs.event_graph`)
 ``edge_classifier``  GNN edge scores (:func:`~gnn4hep.pipelines.trackml_tasks.edge_scores`)
@@ -14,40 +16,13 @@ A :class:`TrackingPipeline` is a list of stage objects sharing one :class:`Track
 ===================  ============================================================================
 
 Each stage calls the function the experiment's own stages call (``trackml_build_graphs``,
-``trackml_infer``, ``trackml_build_tracks``, ``trackml_refit``), so an event tracked here gets the labels the
+``trackml_filter``, ``trackml_infer``, ``trackml_build_tracks``, ``trackml_refit``), so an event tracked here gets the labels the
 experiment's test stage wrote for it (tests/pipelines/test_trackml_apply.py checks it).
 
 To add a stage, write a :class:`Stage` subclass (``wanted``, ``files``, ``uses_cells``, ``__init__``
 loading its files, ``run`` updating the state) and insert it in :data:`STAGE_TYPES`; its files then also
 travel in exported bundles (:mod:`gnn4hep.pipelines.trackml_bundle`). An edge filter goes between
-``graph`` and ``hit_graph``, so that features are computed for the kept edges only; a sketch (names of the
-filter's config and files are the filter stage's own)::
-
-    class EdgeFilterStage(Stage):
-        name = "edge_filter"
-
-        @classmethod
-        def wanted(cls, config, refit):
-            return config.raw.get("filter", {}).get("enabled", False)
-
-        @classmethod
-        def files(cls, config):
-            return ["edge_filter.pt"]
-
-        @classmethod
-        def uses_cells(cls, config):
-            return bool(config.raw["filter"].get("cell_features", False))
-
-        def __init__(self, model, config, device):
-            super().__init__(model, config, device)
-            self.filter = load_filter(model.file("edge_filter.pt"))
-
-        def run(self, state):
-            mask = filter_edges(self.filter, state.event.hits, state.edges, self.threshold, cells=state.event.cells)
-            state.keep_edges(mask)
-            state.info["n_edges_filtered"] = int(state.edges.shape[1])
-
-    STAGE_TYPES.insert(1, EdgeFilterStage)
+``graph`` and ``hit_graph`` (:class:`EdgeFilterStage`), so that features are computed for the kept edges only.
 """
 
 from __future__ import annotations
@@ -201,6 +176,71 @@ class GraphStage(Stage):
         state.info["n_edges_graph"] = int(state.edges.shape[1])
 
 
+class EdgeFilterStage(Stage):
+    """The run's edge filter (``filter.enabled``) cuts the candidate edges before features are computed, as the
+    experiment's ``trackml_filter`` stage does. The cluster-shape filter (``filter/edge_filter.pt``) scores
+    simulated events that have cells; the no-cells filter (``filter/edge_filter_no_cells.pt``, trained with it)
+    scores events without cells, and real events (no ``simulation.json``) unless ``filter.eval_cells``, since
+    today's simulated clusters differ from real ones (:mod:`gnn4hep.pipelines.trackml_filter`)."""
+
+    name = "edge_filter"
+
+    @classmethod
+    def wanted(cls, config, refit):
+        return bool((config.raw.get("filter") or {}).get("enabled", False))
+
+    @classmethod
+    def _filter_config(cls, config):
+        from gnn4hep.pipelines.trackml_config import FilterConfig
+
+        return config.section("filter", FilterConfig)
+
+    @classmethod
+    def files(cls, config):
+        from gnn4hep.pipelines.trackml_filter import FILTER_FILE, NO_CELLS_FILE
+
+        cfg = cls._filter_config(config)
+        files = ["/".join(FILTER_FILE)]
+        if cfg.cell_features and cfg.no_cells_variant:
+            files.append("/".join(NO_CELLS_FILE))
+        return files
+
+    @classmethod
+    def uses_cells(cls, config):
+        cfg = cls._filter_config(config)
+        return bool(cfg.cell_features and not cfg.no_cells_variant)  # its own no-cells filter serves the rest
+
+    def __init__(self, model, config, device):
+        super().__init__(model, config, device)
+        from gnn4hep.graphs.edge_filter import load_edge_filter
+
+        self.cfg = self._filter_config(config)
+        paths = [model.file(relative) for relative in self.files(config)]
+        self.filters = [load_edge_filter(path, device) for path in paths]
+
+    def choose(self, event, prefix: Path | None) -> tuple[Any, float]:
+        """(filter, score cut) for the event: the main filter unless it needs cells the event lacks or the
+        event is real data and ``filter.eval_cells`` is off; the configured threshold applies to the main one."""
+        from gnn4hep.tracking.simulation.batch import read_settings
+
+        main = self.filters[0]
+        if main.cell_features:
+            real = prefix is None or read_settings(str(Path(prefix).parent)) is None
+            if event.cells is None or (real and not self.cfg.eval_cells):
+                if len(self.filters) < 2:
+                    raise InputFileError(f"{prefix}-cells.csv", "this model's edge filter needs the event's cells")
+                return self.filters[1], self.filters[1].threshold
+        return main, main.threshold if self.cfg.threshold is None else self.cfg.threshold
+
+    def run(self, state):
+        from gnn4hep.graphs.edge_filter import filter_edges
+
+        model, threshold = self.choose(state.event, state.prefix)
+        state.keep_edges(filter_edges(model, state.table, state.edges, threshold, cells=state.event.cells))
+        state.info["n_edges_filtered"] = int(state.edges.shape[1])
+        state.info["edge_filter"] = "cells" if model.cell_features else "no_cells"
+
+
 class HitGraphStage(Stage):
     """The hit graph (node and edge features) of the table and the edges kept so far: the last step of
     :func:`~gnn4hep.pipelines.trackml_graphs.event_graph`."""
@@ -292,7 +332,7 @@ class RefitStage(Stage):
 
 
 #: The stage types, in pipeline order; each decides from the config whether the model has it.
-STAGE_TYPES: list[type[Stage]] = [GraphStage, HitGraphStage, EdgeClassifierStage, TrackBuildingStage, RefitStage]
+STAGE_TYPES: list[type[Stage]] = [GraphStage, EdgeFilterStage, HitGraphStage, EdgeClassifierStage, TrackBuildingStage, RefitStage]
 
 
 def required_files(config: InferenceConfig) -> list[str]:

@@ -145,7 +145,8 @@ def trackml_build_graphs(ctx: RunContext) -> None:
             fit_tables += [hit_table(read_available(Path(cfg.fit_extra_dir) / name)) for name in extra]
             ctx.logger.info(f"  {len(extra)} extra fit events from {cfg.fit_extra_dir}")
         start = time.perf_counter()
-        fit_graph_builder(fit_tables, cfg, out_dir=ctx.path("graph_builder"), seed=ctx.seed)
+        fit_graph_builder(fit_tables, cfg, out_dir=ctx.path("graph_builder"), seed=ctx.seed,
+                          trainer=getattr(ctx.config, "trainer", None), logger=ctx.logger)
         ctx.log_metrics({"fit_seconds": time.perf_counter() - start}, prefix="graph")
         del fit_tables
     # every event's graph is built with the builder as saved, whichever process builds it

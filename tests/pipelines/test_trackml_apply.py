@@ -21,6 +21,7 @@ import torch
 
 from gnn4hep.cli.errors import run_app
 from gnn4hep.cli.main import app
+from gnn4hep.errors import InputFileError
 from gnn4hep.graphs.hit_graph import make_hit_graph
 from gnn4hep.pipelines import trackml_bundle
 from gnn4hep.pipelines.trackml_apply import STAGE_TYPES, InferenceConfig, Stage, TrackingPipeline, required_files
@@ -301,3 +302,51 @@ def test_a_damaged_later_event_leaves_nothing_behind(tiny_run, tmp_path, capsys)
     assert cli("track", folder, "--model", tiny_run, "--out", out, "--no-progress") == 2
     assert "event000000002-truth.csv.gz" in capsys.readouterr().err
     assert not (tmp_path / "deep").exists()
+
+
+SMALL = REPO / "experiments" / "trackml_gnn_small.yaml"
+
+
+def test_staged_run_with_edge_filter_gives_the_experiments_labels(tmp_path):
+    """The staged pipeline (ring map, edge filter, GNN): the filter stage cuts the edges exactly as the
+    experiment's trackml_filter stage did, and the labels are the experiment's."""
+    from gnn4hep.graphs.io import load_graph
+
+    run = run_experiment(SMALL, [], out=tmp_path / "run")
+    prefix = _test_prefix(run)
+    pipeline = TrackingPipeline.from_model(run)
+    assert pipeline.stage_names == ["graph", "edge_filter", "hit_graph", "edge_classifier", "track_building"]
+    _, result = pipeline.track_prefix(prefix)
+    filtered = load_graph(run / "filtered_graphs" / "test" / f"{prefix.name}.pt")
+    assert result.info["n_edges_filtered"] == filtered.edge_index.shape[1] < result.info["n_edges_graph"]
+    expected = pd.read_csv(run / "submissions" / "test" / f"{prefix.name}.csv")
+    pd.testing.assert_frame_equal(result.labels.reset_index(drop=True), expected)
+    assert cli("export-model", run, tmp_path / "bundle") == 0
+    assert (tmp_path / "bundle" / "filter" / "edge_filter.pt").is_file()
+    _, from_bundle = TrackingPipeline.from_model(tmp_path / "bundle").track_prefix(prefix)
+    pd.testing.assert_frame_equal(from_bundle.labels.reset_index(drop=True), expected)
+
+
+def test_edge_filter_choice_follows_the_experiments_rule(tmp_path, monkeypatch):
+    """Cluster-shape filter for simulated events with cells; the no-cells filter for events without cells and
+    for real events (no simulation.json) unless filter.eval_cells; the configured threshold only for the main one."""
+    from types import SimpleNamespace
+
+    from gnn4hep.pipelines.trackml_apply import EdgeFilterStage
+    from gnn4hep.pipelines.trackml_config import FilterConfig
+
+    sim, real = tmp_path / "sim" / "event000000001", tmp_path / "real" / "event000000001"
+    records = {str(sim.parent): {"field": "recorded"}, str(real.parent): None}
+    monkeypatch.setattr("gnn4hep.tracking.simulation.batch.read_settings", lambda folder: records[str(folder)])
+    stage = EdgeFilterStage.__new__(EdgeFilterStage)  # the decision alone, without filter files
+    main, bare = SimpleNamespace(cell_features=True, threshold=0.3), SimpleNamespace(cell_features=False, threshold=0.2)
+    with_cells, without = SimpleNamespace(cells=object()), SimpleNamespace(cells=None)
+    for eval_cells in (False, True):
+        stage.filters = [main, bare]
+        stage.cfg = FilterConfig(enabled=True, cell_features=True, threshold=0.7, eval_cells=eval_cells)
+        assert stage.choose(with_cells, sim) == (main, 0.7)
+        assert stage.choose(without, sim) == (bare, 0.2)
+        assert stage.choose(with_cells, real) == ((main, 0.7) if eval_cells else (bare, 0.2))
+    stage.filters = [main]  # no no-cells filter: an event without cells is refused, naming the cells file
+    with pytest.raises(InputFileError, match="cells"):
+        stage.choose(without, sim)
