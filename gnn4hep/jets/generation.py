@@ -254,9 +254,11 @@ def generate(config: GenerationConfig, n_jets_per_class: int, seed: int = 0, wor
 
 
 def chunk_file(folder: Path, task: tuple) -> Path:
-    """File of one chunk: ``{signal|background}_seed{chunk seed}_{jets}.npz``."""
+    """File of one chunk: ``{signal|background}_{chunk index}_{jets}.npz``. The names do not carry the run
+    seed (``generation.json`` does, and a folder of another seed is refused), so two seeds give the same files."""
     _, signal, n, chunk_seed = task
-    return folder / f"{'signal' if signal else 'background'}_seed{chunk_seed}_{n}.npz"
+    index = (chunk_seed % 10_000) // 2  # chunk seed = seed * 10^4 + 2 * index + signal (chunk_tasks)
+    return folder / f"{'signal' if signal else 'background'}_{index}_{n}.npz"
 
 
 def _save_chunk(jets: Jets, path: Path) -> None:
