@@ -15,6 +15,8 @@ Calibration (``calibration`` in the JSON): per region, the response (depth fract
 readout side) whose predicted cells, from each real true hit's truth position and momentum (all pT), best overlap
 the real cells (Jaccard index of the (hit, ch0, ch1) sets): a scan of f at tan_L = 0, then of (side, tan_L) at
 that f, then of f again. ``digitisation.TRACKML_RESPONSE`` holds these figures; the script says if they differ.
+For pixels it also gives the spread of the real cell values about the predicted path lengths (value_sigma: the
+interquartile range of their ratio / 1.349; ``digitisation.TRACKML_VALUE_SIGMA``).
 
 Run: python benchmarks/cluster_shapes.py [--pileup 50] [--seed 1]. Writes benchmarks/results/cluster_shapes.json.
 Needs ../shared/data/trackml/sample_event (exit 2 without it) and Pythia.
@@ -144,17 +146,32 @@ def calibrate(event, detector) -> dict[str, dict]:
             return _jaccard(np.unique(keys), real)
 
         best_f = max(FRACTIONS, key=lambda f: overlap(f, 0.0, 1))
-        best_side, best_tan = max(((s, t) for s in (1, -1) for t in TANGENTS), key=lambda st: overlap(best_f, st[1], st[0]))
+        pairs = [(side, tangent) for side in (1, -1) for tangent in TANGENTS]
+        best_side, best_tan = max(pairs, key=lambda pair: overlap(best_f, pair[1], pair[0]))
         best_f = max(FRACTIONS, key=lambda f: overlap(f, best_tan, best_side))
+        spread = {}
+        if not binary:  # pixel values: real over predicted path length, cell by cell
+            best = {v: (best_f, best_tan, best_side, False) for v in volumes}
+            _, sim = digitisation.trackml_clusters(index, module[rows], position[rows], momentum[rows], best)
+            keys = _cell_keys(rows[sim["hit"].to_numpy()], sim["ch0"].to_numpy(), sim["ch1"].to_numpy())
+            predicted = pd.Series(sim["value"].to_numpy(), index=keys)
+            measured = pd.Series(cells["value"].to_numpy(), index=real_keys)
+            measured = measured[~measured.index.duplicated(keep=False)]  # a real cell listed twice: left out
+            both = predicted.index.intersection(measured.index)
+            ratio = measured.loc[both].to_numpy() / predicted.loc[both].to_numpy()
+            quantiles = np.percentile(ratio, [5, 25, 50, 75, 95])
+            spread = {"matched_cells": int(len(both)), "value_ratio_quantiles_5_25_50_75_95": quantiles.tolist(),
+                      "value_sigma": float((quantiles[3] - quantiles[1]) / 1.349)}
         shipped = {v: digitisation.TRACKML_RESPONSE[v] for v in volumes}
         unit = {v: (1.0, 0.0, 1, False) for v in volumes}
         _, old = digitisation.clusters(index, module[rows], position[rows], momentum[rows])
         old_keys = np.unique(_cell_keys(rows[old["hit"].to_numpy()], old["ch0"].to_numpy(), old["ch1"].to_numpy()))
         out[name] = {"hits": int(len(rows)), "depth_fraction": float(best_f), "tan_lorentz": float(best_tan),
                      "readout_side": int(best_side), "jaccard": overlap(best_f, best_tan, best_side),
-                     "jaccard_shipped": overlap(0, 0, 0, shipped), "jaccard_full_depth_no_drift": overlap(0, 0, 0, unit),
+                     "jaccard_shipped": overlap(0, 0, 0, shipped),
+                     "jaccard_full_depth_no_drift": overlap(0, 0, 0, unit),
                      "jaccard_clusters": _jaccard(old_keys, real),
-                     "shipped": [list(map(float, shipped[v][:3])) for v in volumes]}
+                     "shipped": [list(map(float, shipped[v][:3])) for v in volumes], **spread}
     return out
 
 
@@ -223,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     for region, row in calibration.items():
         print(f"  {region:22s} ({row['depth_fraction']:.2f}, {row['tan_lorentz']:+.2f}, {row['readout_side']:+d}) "
               f"{row['jaccard']:.3f}; shipped {row['jaccard_shipped']:.3f}; full depth, no drift "
-              f"{row['jaccard_full_depth_no_drift']:.3f}; clusters {row['jaccard_clusters']:.3f}")
+              f"{row['jaccard_full_depth_no_drift']:.3f}; clusters {row['jaccard_clusters']:.3f}"
+              + (f"; value sigma {row['value_sigma']:.3f} ({row['matched_cells']} cells)"
+                 if "value_sigma" in row else ""))
         best = [row["depth_fraction"], row["tan_lorentz"], row["readout_side"]]
         mismatch |= any(not np.allclose(s, best) for s in row["shipped"]) and row["jaccard"] > row["jaccard_shipped"]
     if mismatch:

@@ -1,34 +1,38 @@
 """Digitisation: true module crossings to measured hits and pixel cells, plus noise hits.
 
-``trackml`` (default): the response of the real TrackML detector, calibrated on the real sample event
-(``benchmarks/cluster_shapes.py``). A straight segment of the particle's path through a charge-collecting
-depth D = f * 2 * module_t, centred on the module mid-plane, is drifted to the readout side with a Lorentz
-shift along u (a point at depth w moves by tan_L * (w + s D / 2), s = +1 or -1 the readout side) and
-projected on the pitch_u x pitch_v grid (ch0 along u, ch1 along v from the module's -u, -v corner). Every
-cell the projected segment crosses, however briefly, is a cell (no threshold: the real pixel cells go down
-to 1.7e-5). Its ``value`` is the 3D path length (mm) of the segment in it for pixels and 1 for strips, as in
-the real cells files. The measured position is the value-weighted mean of the cell centres minus the drift
-correction s * tan_L * D along u; like the real hits it is then off the true crossing by s * tan_L * D / 2.
-The constants :data:`TRACKML_RESPONSE`, per volume, are the grid-search optimum of the Jaccard overlap of
-the predicted and real cell sets of all true hits of the real sample event (event000000001, predicted from
-the truth position and momentum): overlap 0.997 (pixel barrel, 1255 hits), 0.996 (pixel end-caps, 1376),
-0.996 (short-strip barrel, 1020), 0.993 (short-strip end-caps, 619), 1.000 (long-strip barrel, 196) and
-0.999 (long-strip end-caps, 232); the earlier ``clusters`` model gives 0.436, 0.904, 0.612, 0.923, 0.608
-and 0.952. The barrels collect charge over half the nominal thickness (f = 0.5), the end-caps over all of
-it (f = 1). On true pT > 1 GeV hits, the pixel barrel's v extent (distinct ch1) against the straight-track
-extent e_v = 2 module_t |d_v / d_w| / pitch_v has slope 0.499, intercept 0.991 in the real event; 0.993,
-0.785 with ``clusters`` and 0.500, 1.024 with ``trackml`` (a Pythia mu = 50 event); its summed value is
-0.498 (real), 1.99 (``clusters``: fractions summing to 1) and 0.500 (``trackml``) times the path in mm
-through 2 module_t (pixel end-caps: 0.990, 3.32, 1.000). Real strip cells hold 1 each, as ``trackml``'s. The real hits' mean offsets from the truth
-along u (+9.1, -14.4, -15.7 um in volumes 8, 13, 17; :mod:`gnn4hep.tracking.fitting.hit_errors`) follow:
-+9.0, -15.0 and -14.0 um.
+``trackml`` (default): the response of the real TrackML modules, calibrated on the real sample event by
+``benchmarks/cluster_shapes.py``. A straight segment of the particle's path through a charge-collecting
+depth D = f * 2 * module_t, centred on the module mid-plane, is drifted towards the readout side with a
+Lorentz shift along u (a point at depth w moves by tan_L * (w + s D / 2), s = +1 or -1 the readout side)
+and projected on the pitch_u x pitch_v grid (ch0 along u, ch1 along v from the module's -u, -v corner).
+Every cell the projection crosses, however briefly, is a cell (no threshold: real pixel values go down to
+1.7e-5 mm). Its ``value`` is the 3D path length (mm) in it for pixels, times 1 + 0.10 N(0, 1)
+(:data:`TRACKML_VALUE_SIGMA`), and 1 for strips, as in the real cells files. The measured position is the
+value-weighted mean of the cell centres minus the drift correction s * tan_L * D along u; like the real
+hits it is then off the true crossing by s * tan_L * D / 2 (+9.0, -15.0, -14.0 um in volumes 8, 13, 17;
+real: +9.1, -14.4, -15.7 um, :data:`gnn4hep.tracking.fitting.hit_errors.OFFSETS_MM`).
+
+:data:`TRACKML_RESPONSE` (f, tan_L, s per volume) is the grid-search optimum of the Jaccard overlap of the
+predicted and the real cell sets of all true hits of the real sample event (event000000001, predicted from
+each hit's truth position and momentum): 0.997 (pixel barrel, 1255 hits), 0.996 (pixel end-caps, 1376),
+0.996 (short-strip barrel, 1020), 0.993 (short-strip end-caps, 619), 1.000 (long-strip barrel, 196),
+0.999 (long-strip end-caps, 232); the earlier ``clusters`` model scores 0.436, 0.904, 0.612, 0.923, 0.608,
+0.952. The barrels collect charge over half the nominal thickness (f = 0.5), the end-caps over all of it
+(f = 1). On true pT > 1 GeV hits, the pixel barrel's v extent (distinct ch1) against the straight-track
+extent through the full thickness, e_v = 2 module_t |d_v / d_w| / pitch_v, has slope 0.499 and intercept
+0.991 in the real event; 0.993 and 0.785 with ``clusters``, 0.500 and 1.024 with ``trackml`` (a Pythia
+mu = 50 event). The summed pixel value per mm of path through 2 module_t is 0.498 real, 1.99 ``clusters``
+(fractions summing to 1 per hit), 0.501 ``trackml`` in the pixel barrel; 0.990, 3.32, 1.002 in the pixel
+end-caps.
+
 ``clusters``: the earlier geometric model: the straight path through the full thickness (entry and exit at
 local w = -t and +t) is sampled finely; every pixel it crosses becomes a cell whose ``value`` is the
 fraction of the path inside it; the measured position is the value-weighted mean of the cell centres.
 ``smear``: Gaussian local smearing by pitch / sqrt(12) in u and v, one cell per hit.
 
-Noise hits are uniform over the sensitive area of modules chosen uniformly, with one cell each
-(``trackml``: the cluster of a straight track from the origin through the point, with the same response).
+Noise hits are uniform over the sensitive area of the modules chosen. With ``trackml`` each gets the cluster
+of a straight track from the origin through it (real noise clusters are wider along u: 2.3 cells in the
+pixels and the strips, against 1.5 and 1.1 simulated; ``benchmarks/cluster_shapes.py``); otherwise one cell.
 Units: mm, GeV. Shapes: n hits, arrays (n,) or (n, 3).
 """
 
@@ -50,6 +54,12 @@ TRACKML_RESPONSE = {
     12: (1.0, 0.0, 1, True), 13: (0.5, -0.12, -1, True), 14: (1.0, 0.0, 1, True),
     16: (1.0, 0.0, 1, True), 17: (0.5, -0.08, -1, True), 18: (1.0, 0.0, 1, True),
 }  # fmt: skip
+#: relative spread of a real pixel cell's value about the path length in it: the real sample event's pixel cells
+#: matched to the predicted ones (8,776 barrel, 2,202 end-cap) have value / path quantiles 0.83, 0.93, 1.00,
+#: 1.07, 1.18 at 5, 25, 50, 75, 95 % in both: a Gaussian of sigma 0.105 and 0.100 (interquartile range / 1.349,
+#: ``value_sigma`` in ``benchmarks/cluster_shapes.py``). Summed over a cluster it leaves the real 0.033 (barrel)
+#: and 0.10 (end-caps) relative spread of the charge per path length.
+TRACKML_VALUE_SIGMA = 0.10
 #: the response of modules in other volumes: pixels over the full thickness, no drift
 DEFAULT_RESPONSE = (1.0, 0.0, 1, False)
 
@@ -151,11 +161,13 @@ def response_of(index: GeometryIndex, module: np.ndarray, table: dict | None = N
 
 
 def trackml_clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, momentum: np.ndarray,
-                     response: dict | None = None):
+                     response: dict | None = None, rng: np.random.Generator | None = None):
     """Clusters with the real TrackML response (module docstring). ``position`` (n, 3) mm: the true crossing
     at the module's mid-plane, ``momentum`` (n, 3) GeV (only its direction is used), ``response``: a
     volume table like :data:`TRACKML_RESPONSE` (the default). Exact: the projected segment is cut at every
-    pixel boundary it crosses (no sampling). Returns (measured (n, 3) mm, cells DataFrame with columns
+    pixel boundary it crosses (no sampling). With ``rng``, each pixel value is multiplied by
+    1 + :data:`TRACKML_VALUE_SIGMA` * N(0, 1) (floored at 1e-3) before the centroid; without, values are exact
+    path lengths. Returns (measured (n, 3) mm, cells DataFrame with columns
     ``hit`` (row 0..n-1), ``ch0``, ``ch1``, ``value``: mm of path for pixels, 1 for strips)."""
     n = len(module)
     fraction, tan_lorentz, side, binary = response_of(index, module, response)
@@ -198,6 +210,9 @@ def trackml_clusters(index: GeometryIndex, module: np.ndarray, position: np.ndar
     cell_hit, cell_ch0, cell_ch1 = hit[starts], ch0[starts], ch1[starts]
     path = depth * np.linalg.norm(direction, axis=1) / np.abs(dw)  # mm of path through the depth D
     value = np.where(binary[cell_hit], 1.0, share * path[cell_hit])
+    if rng is not None:
+        spread = np.maximum(1.0 + TRACKML_VALUE_SIGMA * rng.standard_normal(len(value)), 1e-3)
+        value = np.where(binary[cell_hit], value, value * spread)
     weight = value / np.bincount(cell_hit, value, minlength=n)[cell_hit]
     centre_u = (cell_ch0 + 0.5) * pitch_u[cell_hit] - half_u[cell_hit]
     centre_v = (cell_ch1 + 0.5) * pitch_v[cell_hit] - half_v[cell_hit]
@@ -244,7 +259,7 @@ def noise_hits(index: GeometryIndex, n: int, rng: np.random.Generator, distribut
     u = rng.uniform(-1, 1, n) * index.half_width_u(module, v)
     position = to_global(index, module, np.stack([u, v, np.zeros(n)], axis=1))
     if response == "trackml":
-        _, cells = trackml_clusters(index, module, position, position)
+        _, cells = trackml_clusters(index, module, position, position, rng=rng)
         return module, position, cells
     ch0, ch1 = _channels(index, module, u, v)
     cells = pd.DataFrame({"hit": np.arange(n), "ch0": ch0, "ch1": ch1, "value": rng.uniform(0.05, 1.0, n)})

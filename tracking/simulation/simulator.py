@@ -194,7 +194,8 @@ def simulate_event(
         index, n_noise, efficiency_rng, config.noise_distribution, config.digitisation
     )
     if config.digitisation == "trackml":
-        measured, cells = digitisation.trackml_clusters(index, module, true_position, true_momentum)
+        measured, cells = digitisation.trackml_clusters(index, module, true_position, true_momentum,
+                                                        rng=digitisation_rng)
     elif config.digitisation == "clusters":
         measured, cells = digitisation.clusters(index, module, true_position, true_momentum)
     else:
