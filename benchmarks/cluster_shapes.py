@@ -5,7 +5,8 @@ pixel end-caps 7/9, short-strip barrel 13 and end-caps 12/14, long-strip barrel 
 the cluster extents n_u, n_v (distinct ch0 and ch1 channels of the hit's cells) and the summed cell value with the
 extents a straight track would leave through the module: e_u = 2 t |d_u / d_w| / p_u and e_v = 2 t |d_v / d_w| / p_v
 (d the truth direction in the module frame of ``detectors.csv``, t = module_t the half-thickness, p the pitches).
-Per region and source it fits n = intercept + slope * e by least squares and gives the mean cluster size, the
+Per region and source it fits n = intercept + slope * e by least squares, the ratio of n_v to 1 + e_v (the edge
+filter's extent1 / expected1, through the origin), and gives the mean cluster size, the
 mean summed value, its median ratio to the path length through 2 t, and the mean offset (um) of the measured from
 the true position along u. Sources: the real sample event (event000000001), and one simulated Pythia event
 (``--pileup``, default 50) digitised twice from the same crossings: ``clusters`` (the response before issue 12's
@@ -89,7 +90,12 @@ def region_figures(table: pd.DataFrame) -> dict[str, dict]:
         part = signal[signal["volume_id"].isin(volumes)]
         slope_u, intercept_u = _line(part["e_u"].abs().to_numpy(), part["n_u"].to_numpy(np.float64))
         slope_v, intercept_v = _line(part["e_v"].abs().to_numpy(), part["n_v"].to_numpy(np.float64))
+        # the edge filter's feature pair (gnn4hep.graphs.pair_features): extent1 against expected1 = 1 + |e_v|,
+        # as one ratio (least squares through the origin)
+        expected1 = 1 + part["e_v"].abs().to_numpy()
+        ratio_v = float(np.sum(part["n_v"].to_numpy() * expected1) / np.sum(expected1**2)) if len(part) else np.nan
         out[name] = {"hits": int(len(part)), "slope_u": slope_u, "intercept_u": intercept_u, "slope_v": slope_v,
+                     "extent1_over_expected1": ratio_v,
                      "intercept_v": intercept_v, "mean_n_cells": float(part["n_cells"].mean()),
                      "mean_n_u": float(part["n_u"].mean()), "mean_n_v": float(part["n_v"].mean()),
                      "mean_charge": float(part["charge"].mean()),
@@ -206,8 +212,8 @@ def digitisation_seconds(event, detector, repeat: int = 3) -> dict[str, float]:
 
 
 def print_table(figures: dict) -> None:
-    columns = ("hits", "slope_u", "intercept_u", "slope_v", "intercept_v", "mean_n_cells", "mean_n_u",
-               "mean_n_v", "mean_charge", "median_charge_over_path", "mean_offset_u_um")
+    columns = ("hits", "slope_u", "intercept_u", "slope_v", "intercept_v", "extent1_over_expected1", "mean_n_cells",
+               "mean_n_u", "mean_n_v", "mean_charge", "median_charge_over_path", "mean_offset_u_um")
     print(f"{'region':22s} {'source':9s} " + " ".join(f"{c[:11]:>11s}" for c in columns))
     for region in REGIONS:
         for source, per_region in figures.items():
