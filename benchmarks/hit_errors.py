@@ -17,8 +17,9 @@ strip barrels, the signature of a Lorentz drift), which the fitter subtracts fro
 Run: OMP_NUM_THREADS=1 python benchmarks/hit_errors.py
 
 ``--simulated``: the same tables from our own simulated clusters (the ``hit_errors="simulated"`` model, for
-events made by ``gnn4hep simulate``): one Pythia event (mu = ``SIMULATED_PILEUP``, seed ``SIMULATED_SEED``,
-the Pythia defaults: cluster digitisation, solenoid, material, noise) simulated in memory, its true hits'
+events made with the geometric ``clusters`` digitisation; the default ``trackml`` one gets the real tables): one
+Pythia event (mu = ``SIMULATED_PILEUP``, seed ``SIMULATED_SEED``, the Pythia defaults with ``clusters``:
+solenoid, material, noise) simulated in memory, its true hits'
 residuals from their true crossing points, with no offsets and a floor of ``FLOOR_MM`` = 5 um (a multi-cell
 cluster of the simulator is the path-fraction-weighted mean of its cells, exact for a straight path: its
 residual is then a few um or less, below what the fitter's linearisation and material model describe).
@@ -77,7 +78,7 @@ def simulated_residual_table(pileup: float = SIMULATED_PILEUP, seed: int = SIMUL
     from gnn4hep.tracking.simulation.batch import default_config
 
     event = simulate_event(make_source("pythia", pileup=pileup), read_detector(), seed=seed,
-                           config=default_config("pythia"))
+                           config=default_config("pythia", digitisation="clusters"))
     return residuals_of(event.hits, event.truth, event.cells)
 
 

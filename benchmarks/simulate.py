@@ -65,10 +65,12 @@ class _Timers:
 
 def _timed_event(source, detector, seed, index, config=None):
     timers = _Timers()
-    original = (source.generate, simulator_module.propagate, simulator_module.digitisation.clusters)
+    original = (source.generate, simulator_module.propagate, simulator_module.digitisation.clusters,
+                simulator_module.digitisation.trackml_clusters)
     source.generate = timers.wrap("generation", source.generate)
     simulator_module.propagate = timers.wrap("propagation", original[1])
     simulator_module.digitisation.clusters = timers.wrap("digitisation", original[2])
+    simulator_module.digitisation.trackml_clusters = timers.wrap("digitisation", original[3])
     try:
         start = _clock()
         event = simulate_event(source, detector, seed=seed, event_index=index, config=config)
@@ -77,6 +79,7 @@ def _timed_event(source, detector, seed, index, config=None):
         del source.generate
         simulator_module.propagate = original[1]
         simulator_module.digitisation.clusters = original[2]
+        simulator_module.digitisation.trackml_clusters = original[3]
     stages = dict(timers.seconds)
     stages["tables_noise_weights"] = total - sum(stages.values())
     return event, total, stages

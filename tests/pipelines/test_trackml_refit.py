@@ -108,6 +108,8 @@ def test_fit_settings_follow_the_simulation_record_and_real_events_get_the_measu
     assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "simulator", "simulated")
     smeared = {**quick, "config": {"trackml_material": False, "digitisation": "smear"}}
     assert cfg.fit_config(simulation=smeared).hit_errors == "pitch"  # Gaussian smearing by pitch / sqrt(12)
+    calibrated = {**quick, "config": {"trackml_material": False, "digitisation": "trackml"}}
+    assert cfg.fit_config(simulation=calibrated).hit_errors == "trackml"  # clusters with the real response
     # test events without a simulation record are real data: the physics measured on the real truth
     fit = cfg.fit_config()
     assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "trackml", "trackml")

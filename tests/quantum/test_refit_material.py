@@ -29,7 +29,7 @@ def test_auto_refit_uses_the_simulation_record_and_real_events_get_the_real_dete
     _, loaded = load_qubo(tmp_path / "q.json")
     assert loaded["meta"]["simulation"] == read_settings(tmp_path / "ev")  # kept in the QUBO file
     gun = refit_config(loaded)
-    assert (gun.material_model, gun.field, gun.hit_errors) == ("sensors", "uniform", "simulated")
+    assert (gun.material_model, gun.field, gun.hit_errors) == ("sensors", "uniform", "trackml")
     result = CliRunner().invoke(app, ["qubo", "solve", str(tmp_path / "q.json"), "--reads", "1", "--min-hits", "3",
                                       "--refit", "-o", str(tmp_path / "s.csv"), "--json"])
     assert result.exit_code == 0, result.output

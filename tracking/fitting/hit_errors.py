@@ -24,7 +24,8 @@ only. Modules outside these volumes, or a zero table entry, fall back to pitch /
 
 ``model="simulated"``: the same tables measured on our own simulator's clusters
 (``benchmarks/hit_errors.py --simulated``: 25,856 true hits of a mu = 50 Pythia event), for events made by
-``gnn4hep simulate`` with cluster digitisation. No offsets (the simulator has no Lorentz drift), and a floor
+``gnn4hep simulate`` with the geometric ``clusters`` digitisation (events with the default ``trackml`` response,
+which reproduces the real cells and offsets, get the ``trackml`` tables). No offsets (no Lorentz drift), and a floor
 of :data:`SIMULATED_FLOOR_MM` = 5 um: the simulator's multi-cell clusters weight the cells by the straight
 path's length in each, so two or more cells give residuals of 0-5 um (pixel barrel sigma_v: 1.5 um over all
 sizes). Pitch / sqrt(12) is right for single cells only; across the pixel barrel the RMS is 5.7 um in u and

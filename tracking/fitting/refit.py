@@ -135,16 +135,19 @@ def simulated_physics(simulation: dict | None) -> dict[str, str]:
     ``simulation`` is the events' ``simulation.json`` record
     (:func:`gnn4hep.tracking.simulation.batch.read_settings`): the field they were simulated in, the
     simulator's layer material when they had it (else bare sensors), and the errors measured on the
-    simulator's clusters (``"simulated"``; ``"pitch"`` for the Gaussian ``smear`` digitisation). None means
+    simulator's geometric ``clusters`` (``"simulated"``; ``"pitch"`` for the Gaussian ``smear`` digitisation;
+    ``"trackml"`` for the ``trackml`` response, whose clusters and offsets reproduce the real ones). None means
     real TrackML data: the solenoid, and the material and hit errors measured on the real truth.
     """
     if simulation is None:
         return {"field": "solenoid", "material_model": "trackml", "hit_errors": "trackml"}
     config = simulation.get("config", {})
     layer_material = bool(config.get("trackml_material", False))
-    smeared = config.get("digitisation", "clusters") == "smear"
+    # records without the key predate the trackml response: their clusters are the geometric ones
+    digitised = config.get("digitisation", "clusters")
+    errors = {"smear": "pitch", "trackml": "trackml"}.get(digitised, "simulated")
     return {"field": simulation["field"]["field"], "material_model": "simulator" if layer_material else "sensors",
-            "hit_errors": "pitch" if smeared else "simulated"}
+            "hit_errors": errors}
 
 
 def fit_field(config: FitConfig, detector: Detector):

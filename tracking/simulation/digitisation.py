@@ -1,14 +1,38 @@
 """Digitisation: true module crossings to measured hits and pixel cells, plus noise hits.
 
-``clusters`` (default): the straight path of the particle through the sensor (thickness
-2 * module_t, entry and exit at local w = -t and +t) is sampled finely; every pixel (pitch_u x
-pitch_v, numbered ch0 along u and ch1 along v from the module's -u, -v corner) the path crosses
-becomes a cell whose ``value`` is the fraction of the path inside it. The measured position is the
-value-weighted mean of the cell centres, mapped back to the module mid-plane. For a one-pixel
-cluster the error is uniform over the pixel: RMS pitch / sqrt(12).
+``trackml`` (default): the response of the real TrackML modules, calibrated on the real sample event by
+``benchmarks/cluster_shapes.py``. A straight segment of the particle's path through a charge-collecting
+depth D = f * 2 * module_t, centred on the module mid-plane, is drifted towards the readout side with a
+Lorentz shift along u (a point at depth w moves by tan_L * (w + s D / 2), s = +1 or -1 the readout side)
+and projected on the pitch_u x pitch_v grid (ch0 along u, ch1 along v from the module's -u, -v corner).
+Every cell the projection crosses, however briefly, is a cell (no threshold: real pixel values go down to
+1.7e-5 mm). Its ``value`` is the 3D path length (mm) in it for pixels, times 1 + 0.10 N(0, 1)
+(:data:`TRACKML_VALUE_SIGMA`), and 1 for strips, as in the real cells files. The measured position is the
+value-weighted mean of the cell centres minus the drift correction s * tan_L * D along u; like the real
+hits it is then off the true crossing by s * tan_L * D / 2 (+9.0, -15.0, -14.0 um in volumes 8, 13, 17;
+real: +9.1, -14.4, -15.7 um, :data:`gnn4hep.tracking.fitting.hit_errors.OFFSETS_MM`).
+
+:data:`TRACKML_RESPONSE` (f, tan_L, s per volume) is the grid-search optimum of the Jaccard overlap of the
+predicted and the real cell sets of all true hits of the real sample event (event000000001, predicted from
+each hit's truth position and momentum): 0.997 (pixel barrel, 1255 hits), 0.996 (pixel end-caps, 1376),
+0.996 (short-strip barrel, 1020), 0.993 (short-strip end-caps, 619), 1.000 (long-strip barrel, 196),
+0.999 (long-strip end-caps, 232); the earlier ``clusters`` model scores 0.436, 0.904, 0.612, 0.923, 0.608,
+0.952. The barrels collect charge over half the nominal thickness (f = 0.5), the end-caps over all of it
+(f = 1). On true pT > 1 GeV hits, the pixel barrel's v extent (distinct ch1) against the straight-track
+extent through the full thickness, e_v = 2 module_t |d_v / d_w| / pitch_v, has slope 0.499 and intercept
+0.991 in the real event; 0.993 and 0.785 with ``clusters``, 0.500 and 1.024 with ``trackml`` (a Pythia
+mu = 50 event). The summed pixel value per mm of path through 2 module_t is 0.498 real, 1.99 ``clusters``
+(fractions summing to 1 per hit), 0.501 ``trackml`` in the pixel barrel; 0.990, 3.32, 1.002 in the pixel
+end-caps.
+
+``clusters``: the earlier geometric model: the straight path through the full thickness (entry and exit at
+local w = -t and +t) is sampled finely; every pixel it crosses becomes a cell whose ``value`` is the
+fraction of the path inside it; the measured position is the value-weighted mean of the cell centres.
 ``smear``: Gaussian local smearing by pitch / sqrt(12) in u and v, one cell per hit.
 
-Noise hits are uniform over the sensitive area of modules chosen uniformly, with one cell each.
+Noise hits are uniform over the sensitive area of the modules chosen. With ``trackml`` each gets the cluster
+of a straight track from the origin through it (real noise clusters are wider along u: 2.3 cells in the
+pixels and the strips, against 1.5 and 1.1 simulated; ``benchmarks/cluster_shapes.py``); otherwise one cell.
 Units: mm, GeV. Shapes: n hits, arrays (n,) or (n, 3).
 """
 
@@ -19,7 +43,25 @@ import pandas as pd
 
 from gnn4hep.tracking.simulation.geometry_index import GeometryIndex
 
-MAX_SAMPLES = 256  # samples per hit along its path through the sensor
+MAX_SAMPLES = 256  # samples per hit along its path through the sensor (``clusters``)
+
+#: volume_id -> (depth fraction f, tan of the Lorentz angle tan_L, readout side s, binary strips): the
+#: response of the real TrackML modules, fitted by ``benchmarks/cluster_shapes.py`` on the real sample event
+#: (module docstring). Grid: f in 0.40-1.10 (step 0.05), tan_L in -0.20-0.20 (step 0.01), s = +-1; the
+#: end-caps' optimum has tan_L = 0 (their u extents of 1.03 cells leave no drift to see).
+TRACKML_RESPONSE = {
+    7: (1.0, 0.0, 1, False), 8: (0.5, -0.12, 1, False), 9: (1.0, 0.0, 1, False),
+    12: (1.0, 0.0, 1, True), 13: (0.5, -0.12, -1, True), 14: (1.0, 0.0, 1, True),
+    16: (1.0, 0.0, 1, True), 17: (0.5, -0.08, -1, True), 18: (1.0, 0.0, 1, True),
+}  # fmt: skip
+#: relative spread of a real pixel cell's value about the path length in it: the real sample event's pixel cells
+#: matched to the predicted ones (8,776 barrel, 2,202 end-cap) have value / path quantiles 0.83, 0.93, 1.00,
+#: 1.07, 1.18 at 5, 25, 50, 75, 95 % in both: a Gaussian of sigma 0.105 and 0.100 (interquartile range / 1.349,
+#: ``value_sigma`` in ``benchmarks/cluster_shapes.py``). Summed over a cluster it leaves the real 0.033 (barrel)
+#: and 0.10 (end-caps) relative spread of the charge per path length.
+TRACKML_VALUE_SIGMA = 0.10
+#: the response of modules in other volumes: pixels over the full thickness, no drift
+DEFAULT_RESPONSE = (1.0, 0.0, 1, False)
 
 #: Noise hits per volume_id in the real TrackML sample event (event000000001, which has 829 noise
 #: hits, particle_id 0, in its truth): the challenge's noise is concentrated in the outer strips.
@@ -105,6 +147,82 @@ def clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, mom
     return to_global(index, module, measured_local), cells
 
 
+def response_of(index: GeometryIndex, module: np.ndarray, table: dict | None = None):
+    """Per hit (depth fraction f, tan_L, readout side s, binary) arrays (n,) of ``module`` from the volume
+    table ``table`` (:data:`TRACKML_RESPONSE` when None)."""
+    table = TRACKML_RESPONSE if table is None else table
+    volume = index.module_ids[module, 0]
+    size = int(max(max(table, default=0), volume.max(initial=0))) + 1
+    lookup = np.tile(np.array(DEFAULT_RESPONSE, dtype=np.float64), (size, 1))
+    for key, row in table.items():
+        lookup[key] = row
+    row = lookup[volume]
+    return row[:, 0], row[:, 1], row[:, 2], row[:, 3] > 0
+
+
+def trackml_clusters(index: GeometryIndex, module: np.ndarray, position: np.ndarray, momentum: np.ndarray,
+                     response: dict | None = None, rng: np.random.Generator | None = None):
+    """Clusters with the real TrackML response (module docstring). ``position`` (n, 3) mm: the true crossing
+    at the module's mid-plane, ``momentum`` (n, 3) GeV (only its direction is used), ``response``: a
+    volume table like :data:`TRACKML_RESPONSE` (the default). Exact: the projected segment is cut at every
+    pixel boundary it crosses (no sampling). With ``rng``, each pixel value is multiplied by
+    1 + :data:`TRACKML_VALUE_SIGMA` * N(0, 1) (floored at 1e-3) before the centroid; without, values are exact
+    path lengths. Returns (measured (n, 3) mm, cells DataFrame with columns
+    ``hit`` (row 0..n-1), ``ch0``, ``ch1``, ``value``: mm of path for pixels, 1 for strips)."""
+    n = len(module)
+    fraction, tan_lorentz, side, binary = response_of(index, module, response)
+    local = to_local(index, module, position)
+    direction = np.einsum("nji,nj->ni", index.rotations[module], momentum)
+    dw = np.where(np.abs(direction[:, 2]) < 1e-9, 1e-9, direction[:, 2])
+    depth = fraction * 2 * index.half_thickness[module]
+    slope_u, slope_v = direction[:, 0] / dw, direction[:, 1] / dw
+    # the drifted segment from w = -D/2 to w = +D/2, parameter q in [0, 1]
+    u0 = local[:, 0] - slope_u * depth / 2 + tan_lorentz * (side - 1) * depth / 2
+    u1 = local[:, 0] + slope_u * depth / 2 + tan_lorentz * (side + 1) * depth / 2
+    v0, v1 = local[:, 1] - slope_v * depth / 2, local[:, 1] + slope_v * depth / 2
+    pitch_u, pitch_v, n_u, n_v = _pixel_grid(index, module)
+    half_u, half_v = index.max_hu[module], index.hv[module]
+    hits, params = [np.arange(n)], [np.zeros(n)]
+    for x0, x1, half, pitch, n_ch in ((u0, u1, half_u, pitch_u, n_u), (v0, v1, half_v, pitch_v, n_v)):
+        c0, c1 = _pixel_index(x0, half, pitch, n_ch), _pixel_index(x1, half, pitch, n_ch)
+        count = np.abs(c1 - c0)  # boundaries crossed inside the module (channels are clipped to it)
+        hit = np.repeat(np.arange(n), count)
+        first = np.cumsum(count) - count
+        boundary = np.minimum(c0, c1)[hit] + 1 + np.arange(len(hit)) - first[hit]
+        span = x1 - x0
+        params.append((boundary * pitch[hit] - half[hit] - x0[hit]) / span[hit])
+        hits.append(hit)
+    hit, start = np.concatenate(hits), np.concatenate(params)
+    order = np.lexsort((start, hit))
+    hit, start = hit[order], start[order]
+    end = np.append(start[1:], 1.0)
+    end[np.append(hit[1:] != hit[:-1], True)] = 1.0
+    keep = end > start  # a corner crossed in u and v at once leaves an empty piece
+    hit, start, length = hit[keep], start[keep], (end - start)[keep]
+    middle = start + length / 2
+    ch0 = _pixel_index(u0[hit] + middle * (u1 - u0)[hit], half_u[hit], pitch_u[hit], n_u[hit])
+    ch1 = _pixel_index(v0[hit] + middle * (v1 - v0)[hit], half_v[hit], pitch_v[hit], n_v[hit])
+    # the projection is straight, so the pieces of one cell are consecutive: run-length encode them
+    change = np.ones(len(hit), dtype=bool)
+    change[1:] = (hit[1:] != hit[:-1]) | (ch0[1:] != ch0[:-1]) | (ch1[1:] != ch1[:-1])
+    starts = np.flatnonzero(change)
+    share = np.add.reduceat(length, starts) if len(starts) else np.zeros(0)
+    cell_hit, cell_ch0, cell_ch1 = hit[starts], ch0[starts], ch1[starts]
+    path = depth * np.linalg.norm(direction, axis=1) / np.abs(dw)  # mm of path through the depth D
+    value = np.where(binary[cell_hit], 1.0, share * path[cell_hit])
+    if rng is not None:
+        spread = np.maximum(1.0 + TRACKML_VALUE_SIGMA * rng.standard_normal(len(value)), 1e-3)
+        value = np.where(binary[cell_hit], value, value * spread)
+    weight = value / np.bincount(cell_hit, value, minlength=n)[cell_hit]
+    centre_u = (cell_ch0 + 0.5) * pitch_u[cell_hit] - half_u[cell_hit]
+    centre_v = (cell_ch1 + 0.5) * pitch_v[cell_hit] - half_v[cell_hit]
+    measured_local = np.zeros((n, 3))
+    measured_local[:, 0] = np.bincount(cell_hit, weight * centre_u, minlength=n) - side * tan_lorentz * depth
+    measured_local[:, 1] = np.bincount(cell_hit, weight * centre_v, minlength=n)
+    cells = pd.DataFrame({"hit": cell_hit, "ch0": cell_ch0, "ch1": cell_ch1, "value": value})
+    return to_global(index, module, measured_local), cells
+
+
 def smear(index: GeometryIndex, module: np.ndarray, position: np.ndarray, rng: np.random.Generator):
     """Gaussian smearing by pitch / sqrt(12) in local u and v; one cell per hit."""
     local = to_local(index, module, position)
@@ -117,12 +235,14 @@ def smear(index: GeometryIndex, module: np.ndarray, position: np.ndarray, rng: n
     return to_global(index, module, local), cells
 
 
-def noise_hits(index: GeometryIndex, n: int, rng: np.random.Generator, distribution: str = "trackml"):
+def noise_hits(index: GeometryIndex, n: int, rng: np.random.Generator, distribution: str = "trackml",
+               response: str = "clusters"):
     """``n`` noise hits: (module (n,), position (n, 3) mm on the module plane, cells DataFrame).
 
     ``distribution``: ``"trackml"`` spreads them over volumes like the challenge data
     (:data:`TRACKML_NOISE_PER_VOLUME`), then uniformly over the modules of the volume; ``"uniform"``
-    picks modules uniformly.
+    picks modules uniformly. ``response``: ``"trackml"`` gives each the :func:`trackml_clusters` cluster of
+    a straight track from the origin through it; otherwise one cell of uniform value in 0.05-1.
     """
     if distribution == "uniform":
         module = rng.integers(0, len(index.hv), n)
@@ -138,6 +258,9 @@ def noise_hits(index: GeometryIndex, n: int, rng: np.random.Generator, distribut
     v = rng.uniform(-1, 1, n) * index.hv[module]
     u = rng.uniform(-1, 1, n) * index.half_width_u(module, v)
     position = to_global(index, module, np.stack([u, v, np.zeros(n)], axis=1))
+    if response == "trackml":
+        _, cells = trackml_clusters(index, module, position, position, rng=rng)
+        return module, position, cells
     ch0, ch1 = _channels(index, module, u, v)
     cells = pd.DataFrame({"hit": np.arange(n), "ch0": ch0, "ch1": ch1, "value": rng.uniform(0.05, 1.0, n)})
     return module, position, cells

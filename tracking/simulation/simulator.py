@@ -116,7 +116,10 @@ class SimulationConfig(BaseModel):
         "end-caps' weaker field)",
     )
     max_generations: int = Field(3, ge=0, description="with interactions: generations of secondaries followed")
-    digitisation: Literal["clusters", "smear"] = "clusters"
+    digitisation: Literal["trackml", "clusters", "smear"] = Field(
+        "trackml", description="trackml: the real detector's cluster response (digitisation.TRACKML_RESPONSE, "
+        "calibrated by benchmarks/cluster_shapes.py); clusters: straight path through the full thickness; "
+        "smear: Gaussian pitch/sqrt(12)")
     primaries_only_weights: bool = False
 
     def propagation_settings(self, index: GeometryIndex | None = None) -> PropagationSettings:
@@ -188,9 +191,12 @@ def simulate_event(
     true_position, true_momentum = result.position[detected], result.momentum[detected]
     n_noise = config.noise_hits + int(round(config.noise_fraction * len(part)))
     noise_module, noise_position, noise_cells = digitisation.noise_hits(
-        index, n_noise, efficiency_rng, config.noise_distribution
+        index, n_noise, efficiency_rng, config.noise_distribution, config.digitisation
     )
-    if config.digitisation == "clusters":
+    if config.digitisation == "trackml":
+        measured, cells = digitisation.trackml_clusters(index, module, true_position, true_momentum,
+                                                        rng=digitisation_rng)
+    elif config.digitisation == "clusters":
         measured, cells = digitisation.clusters(index, module, true_position, true_momentum)
     else:
         measured, cells = digitisation.smear(index, module, true_position, digitisation_rng)

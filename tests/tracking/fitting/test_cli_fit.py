@@ -65,7 +65,7 @@ def test_fit_defaults_follow_the_events_simulation_record(tmp_path, capsys):
     result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
-    assert (figures["field"], figures["material_model"], figures["hit_errors"]) == ("uniform", "sensors", "simulated")
+    assert (figures["field"], figures["material_model"], figures["hit_errors"]) == ("uniform", "sensors", "trackml")
     result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--json", "--field", "solenoid"])
     assert json.loads(result.stdout)["field"] == "solenoid"
     (tmp_path / "ev" / "simulation.json").write_text("{not json")

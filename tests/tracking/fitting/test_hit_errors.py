@@ -89,7 +89,7 @@ def test_simulated_model_matches_the_residuals_of_freshly_simulated_clusters():
     assert np.all(hit_offsets(np.array([8, 13, 17]), model="simulated") == 0.0)
     detector = read_detector()
     event = simulate_event(GunSource(n_particles=400, pt_gev=(0.5, 10.0), eta=(-2.5, 2.5)), detector, seed=31,
-                           config=SimulationConfig(hit_efficiency=1.0))
+                           config=SimulationConfig(hit_efficiency=1.0, digitisation="clusters"))
     hits = event.hits.merge(event.truth, on="hit_id")
     hits = hits[(hits["particle_id"] != 0) & hits["volume_id"].isin([7, 8, 9])]
     row = detector.module_index(hits["volume_id"], hits["layer_id"], hits["module_id"])
