@@ -120,6 +120,21 @@ def _row_chunks(module_map: pd.DataFrame, table: pd.DataFrame, max_pairs: int) -
     return np.split(np.arange(len(module_map)), bounds)
 
 
+def widened_ranges(pair_map: pd.DataFrame, variables, margin: float, tolerance: float,
+                   statistical: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(low, high): per variable, each map row's fitted [min, max] widened on both sides by
+    ``margin * (max - min) + tolerance * TOLERANCE_SCALE[variable]`` (plus the order-statistics padding of
+    :func:`statistical_padding` when ``statistical``). Shared by the module map and the ring map."""
+    low, high = {}, {}
+    for name in variables:
+        lo = pair_map[f"{name}_min"].to_numpy(np.float64)
+        hi = pair_map[f"{name}_max"].to_numpy(np.float64)
+        pad = statistical_padding(pair_map, name) if statistical else 0.0
+        width = margin * (hi - lo) + tolerance * TOLERANCE_SCALE[name] + pad
+        low[name], high[name] = lo - width, hi + width
+    return low, high
+
+
 def statistical_padding(module_map: pd.DataFrame, name: str) -> np.ndarray:
     """W_layer_pair / (n_true + 1) of each map row for variable ``name`` (module docstring)."""
     layer_pair = pd.DataFrame({"a": module_map["module_a"].to_numpy() // 10**4, "b": module_map["module_b"].to_numpy() // 10**4})
@@ -152,13 +167,7 @@ def build_module_map_edges(
             (bounds the memory: about 100 bytes per candidate).
     """
     cut_variables = [name for name in variables if f"{name}_min" in module_map]
-    low, high = {}, {}
-    for name in cut_variables:
-        lo = module_map[f"{name}_min"].to_numpy(np.float64)
-        hi = module_map[f"{name}_max"].to_numpy(np.float64)
-        pad = statistical_padding(module_map, name) if statistical else 0.0
-        width = margin * (hi - lo) + tolerance * TOLERANCE_SCALE[name] + pad
-        low[name], high[name] = lo - width, hi + width
+    low, high = widened_ranges(module_map, cut_variables, margin, tolerance, statistical)
     module_a = module_map["module_a"].to_numpy(np.int64)
     module_b = module_map["module_b"].to_numpy(np.int64)
     radius = np.hypot(table["r"].to_numpy(), table["z"].to_numpy())

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from gnn4hep.graphs.geometric import pair_variables, true_pair_table
-from gnn4hep.graphs.module_map import TOLERANCE_SCALE, VARIABLES, statistical_padding
+from gnn4hep.graphs.module_map import VARIABLES, widened_ranges
 
 BARREL_VOLUMES = (8, 13, 17)
 #: Padding of the phi windows of the binary search [rad]; the exact dphi cut follows.
@@ -168,13 +168,7 @@ def build_ring_map_edges(
     # one sortable coordinate: block of the key, then phi + pi inside it (blocks 8 apart)
     unique_keys = np.unique(keys)
     coordinate = np.searchsorted(unique_keys, sorted_keys) * 8.0 + (sorted_phi + np.pi)
-    low, high = {}, {}
-    for name in VARIABLES:
-        lo = ring_map[f"{name}_min"].to_numpy(np.float64)
-        hi = ring_map[f"{name}_max"].to_numpy(np.float64)
-        pad = statistical_padding(ring_map, name) if statistical else 0.0
-        width = margin * (hi - lo) + tolerance * TOLERANCE_SCALE[name] + pad
-        low[name], high[name] = lo - width, hi + width
+    low, high = widened_ranges(ring_map, VARIABLES, margin, tolerance, statistical)
     key_a = ring_map["module_a"].to_numpy(np.int64)
     key_b = ring_map["module_b"].to_numpy(np.int64)
     known = np.isin(key_a, sorted_keys) & np.isin(key_b, sorted_keys)
