@@ -41,6 +41,24 @@ OUT = ROOT / "benchmarks" / "results" / "scattering_material.json"
 MIN_SEGMENTS = 20
 
 
+def angle_changes(detector, p, q, start, row, p_after) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Carry each particle's true momentum ``p`` (n, 3) GeV and charge ``q`` (n,) from ``start`` (n, 3) mm to the
+    plane of module ``row`` (n,) in the TrackML solenoid, without material. Returns (miss (n,), d1, d2): the true
+    direction there (of ``p_after`` (n, 3)) minus the predicted one, on two axes normal to the predicted direction
+    (radians; ``miss`` is inf where the plane is not reached)."""
+    p_mag = np.linalg.norm(p, axis=1)
+    params = np.stack([np.zeros(len(p)), np.zeros(len(p)), np.arctan2(p[:, 1], p[:, 0]), np.arccos(p[:, 2] / p_mag),
+                       q / p_mag], -1)
+    eye = np.broadcast_to(np.eye(3), (len(p), 3, 3))
+    _, _, _, miss, _, predicted = propagate_field(params, start, eye, detector.centers[row], detector.rotations[row],
+                                                  TRACKML_SOLENOID, jacobian=False)
+    change = p_after / np.linalg.norm(p_after, axis=1, keepdims=True) - predicted
+    e1 = np.cross(predicted, [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(predicted, e1)
+    return miss, np.einsum("ij,ij->i", change, e1), np.einsum("ij,ij->i", change, e2)
+
+
 def segment_ratios(prefix: Path = DATA) -> pd.DataFrame:
     """Per segment a -> b: volume and layer of a, and the two measured angles over the predicted theta_0."""
     event = read_event(prefix)
@@ -59,23 +77,13 @@ def segment_ratios(prefix: Path = DATA) -> pd.DataFrame:
     row_b = detector.module_index(b["volume_id"], b["layer_id"], b["module_id"])
     p = a[["tpx", "tpy", "tpz"]].to_numpy(np.float64)
     p_mag = np.linalg.norm(p, axis=1)
-    params = np.stack([np.zeros(len(p)), np.zeros(len(p)), np.arctan2(p[:, 1], p[:, 0]), np.arccos(p[:, 2] / p_mag),
-                       a["q"].to_numpy(np.float64) / p_mag], -1)
-    eye = np.broadcast_to(np.eye(3), (len(p), 3, 3))
-    _, _, _, miss, _, predicted = propagate_field(params, a[["tx", "ty", "tz"]].to_numpy(np.float64), eye,
-                                                  detector.centers[row_b], detector.rotations[row_b], TRACKML_SOLENOID,
-                                                  jacobian=False)
-    p_b = b[["tpx", "tpy", "tpz"]].to_numpy(np.float64)
-    true_dir = p_b / np.linalg.norm(p_b, axis=1, keepdims=True)
-    e1 = np.cross(predicted, [0.0, 0.0, 1.0])
-    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    e2 = np.cross(predicted, e1)
+    miss, d1, d2 = angle_changes(detector, p, a["q"].to_numpy(np.float64), a[["tx", "ty", "tz"]].to_numpy(np.float64),
+                                 row_b, b[["tpx", "tpy", "tpz"]].to_numpy(np.float64))
     material = layer_material_mm(a["volume_id"].to_numpy(), a["layer_id"].to_numpy())
     cos = np.abs(np.einsum("ij,ij->i", p / p_mag[:, None], detector.rotations[row_a][:, :, 2]))
     theta0 = highland_theta0(p_mag, mass_of(a["particle_type"].to_numpy()), 1.0, material / np.maximum(cos, 1e-3))
     out = pd.DataFrame({"volume_id": a["volume_id"], "layer_id": a["layer_id"], "material_mm": material,
-                        "r1": np.einsum("ij,ij->i", true_dir - predicted, e1) / theta0,
-                        "r2": np.einsum("ij,ij->i", true_dir - predicted, e2) / theta0})
+                        "r1": d1 / theta0, "r2": d2 / theta0})
     return out[np.isfinite(miss)]
 
 
@@ -96,22 +104,13 @@ def beam_pipe_ratios(prefix: Path = DATA) -> pd.DataFrame:
             & (np.hypot(first["tx"], first["ty"]) > TRACKML_BEAM_PIPE_RADIUS_MM + 5.0)).to_numpy()
     first, p, p_mag = first[keep].reset_index(drop=True), p[keep], p_mag[keep]
     row = detector.module_index(first["volume_id"], first["layer_id"], first["module_id"])
-    params = np.stack([np.zeros(len(p)), np.zeros(len(p)), np.arctan2(p[:, 1], p[:, 0]), np.arccos(p[:, 2] / p_mag),
-                       first["q"].to_numpy(np.float64) / p_mag], -1)
-    eye = np.broadcast_to(np.eye(3), (len(p), 3, 3))
-    _, _, _, miss, _, predicted = propagate_field(params, first[["vx", "vy", "vz"]].to_numpy(np.float64), eye,
-                                                  detector.centers[row], detector.rotations[row], TRACKML_SOLENOID,
-                                                  jacobian=False)
     p_b = first[["tpx", "tpy", "tpz"]].to_numpy(np.float64)
-    true_dir = p_b / np.linalg.norm(p_b, axis=1, keepdims=True)
-    e1 = np.cross(predicted, [0.0, 0.0, 1.0])
-    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
-    e2 = np.cross(predicted, e1)
+    miss, d1, d2 = angle_changes(detector, p, first["q"].to_numpy(np.float64),
+                                 first[["vx", "vy", "vz"]].to_numpy(np.float64), row, p_b)
     sin_theta = np.hypot(p[:, 0], p[:, 1]) / p_mag
     theta0 = highland_theta0(p_mag, mass_of(first["particle_type"].to_numpy()), 1.0, TRACKML_BEAM_PIPE_MM / sin_theta,
                              BERYLLIUM_X0_MM)
-    out = pd.DataFrame({"p": p_mag, "r1": np.einsum("ij,ij->i", true_dir - predicted, e1) / theta0,
-                        "r2": np.einsum("ij,ij->i", true_dir - predicted, e2) / theta0,
+    out = pd.DataFrame({"p": p_mag, "r1": d1 / theta0, "r2": d2 / theta0,
                         "dp": p_mag - np.linalg.norm(p_b, axis=1), "sin_theta": sin_theta})
     return out[np.isfinite(miss)]
 
