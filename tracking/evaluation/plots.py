@@ -21,6 +21,23 @@ def _binned_efficiency(values: np.ndarray, matched: np.ndarray, edges: np.ndarra
     return eff, err, total
 
 
+def _pt_eta_figure(largest_pt: float):
+    """(figure, pT axis, eta axis, pT bin edges (GeV, 15 log bins from 0.1 to ``largest_pt``), eta bin edges)."""
+    fig, (ax_pt, ax_eta) = plt.subplots(1, 2, figsize=(11, 4.2))
+    return fig, ax_pt, ax_eta, np.logspace(np.log10(0.1), np.log10(largest_pt), 16), np.linspace(-4, 4, 17)
+
+
+def _style_pt_eta_axes(ax_pt, ax_eta, ylabel: str, who: str, pt_min_eta: float) -> None:
+    """Log pT axis, labels (``who``: whose pT and eta), rates from 0 to 1.05, grids."""
+    ax_pt.set_xscale("log")
+    ax_pt.set_xlabel(f"{who} pT [GeV]")
+    ax_pt.set_ylabel(ylabel)
+    ax_eta.set_xlabel(f"{who} eta (pT > {pt_min_eta:g} GeV)")
+    for ax in (ax_pt, ax_eta):
+        ax.set_ylim(0, 1.05)
+        ax.grid(alpha=0.3)
+
+
 def plot_efficiency(particles: pd.DataFrame | dict[str, pd.DataFrame], pt_min_eta: float = 1.0,
                     rates: dict[str, dict] | None = None):
     """Figure with efficiency vs pT (log bins) and vs eta (pT > ``pt_min_eta``), binomial errors.
@@ -35,10 +52,7 @@ def plot_efficiency(particles: pd.DataFrame | dict[str, pd.DataFrame], pt_min_et
     """
     samples = particles if isinstance(particles, dict) else {"tracks": particles}
     rates = rates or {}
-    fig, (ax_pt, ax_eta) = plt.subplots(1, 2, figsize=(11, 4.2))
-    largest = max([20.0] + [float(t["pt"].max()) for t in samples.values() if len(t)])
-    pt_edges = np.logspace(np.log10(0.1), np.log10(largest), 16)
-    eta_edges = np.linspace(-4, 4, 17)
+    fig, ax_pt, ax_eta, pt_edges, eta_edges = _pt_eta_figure(max([20.0] + [float(t["pt"].max()) for t in samples.values() if len(t)]))
     offsets = np.linspace(-0.15, 0.15, len(samples)) if len(samples) > 1 else [0.0]
     for (label, table), offset, marker in zip(samples.items(), offsets, "osD^v"):
         legend = label
@@ -53,13 +67,7 @@ def plot_efficiency(particles: pd.DataFrame | dict[str, pd.DataFrame], pt_min_et
         eff, err, _ = _binned_efficiency(high["eta"].to_numpy(), high["matched"].to_numpy(), eta_edges)
         ax_eta.errorbar(0.5 * (eta_edges[1:] + eta_edges[:-1]) + offset * (eta_edges[1] - eta_edges[0]), eff, yerr=err,
                         fmt=marker, ms=4, label=label)
-    ax_pt.set_xscale("log")
-    ax_pt.set_xlabel("particle pT [GeV]")
-    ax_pt.set_ylabel("double-majority efficiency")
-    ax_eta.set_xlabel(f"particle eta (pT > {pt_min_eta:g} GeV)")
-    for ax in (ax_pt, ax_eta):
-        ax.set_ylim(0, 1.05)
-        ax.grid(alpha=0.3)
+    _style_pt_eta_axes(ax_pt, ax_eta, "double-majority efficiency", "particle", pt_min_eta)
     ax_pt.legend(loc="lower right", fontsize=7)
     if len(samples) > 1:
         ax_eta.legend(loc="lower center", fontsize=7)
@@ -103,23 +111,14 @@ def plot_fake_rate(tracks: pd.DataFrame, pt_min_eta: float = 1.0, label: str = "
     Args:
         tracks: columns pt, eta, fake (e.g. :func:`gnn4hep.tracking.evaluation.aggregate.track_fake_table`).
     """
-    fig, (ax_pt, ax_eta) = plt.subplots(1, 2, figsize=(11, 4.2))
     particle = tracks[tracks["pt"] > 0]
-    largest = max(20.0, float(particle["pt"].max()) if len(particle) else 0.0)
-    pt_edges = np.logspace(np.log10(0.1), np.log10(largest), 16)
-    eta_edges = np.linspace(-4, 4, 17)
+    fig, ax_pt, ax_eta, pt_edges, eta_edges = _pt_eta_figure(max(20.0, float(particle["pt"].max()) if len(particle) else 0.0))
     rate, err, _ = _binned_efficiency(particle["pt"].to_numpy(), particle["fake"].to_numpy(), pt_edges)
     ax_pt.errorbar(np.sqrt(pt_edges[1:] * pt_edges[:-1]), rate, yerr=err, fmt="o", ms=4, color="C3", label=label)
     high = particle[particle["pt"] > pt_min_eta]
     rate, err, _ = _binned_efficiency(high["eta"].to_numpy(), high["fake"].to_numpy(), eta_edges)
     ax_eta.errorbar(0.5 * (eta_edges[1:] + eta_edges[:-1]), rate, yerr=err, fmt="o", ms=4, color="C3", label=label)
-    ax_pt.set_xscale("log")
-    ax_pt.set_xlabel("majority-particle pT [GeV]")
-    ax_pt.set_ylabel("fake rate")
-    ax_eta.set_xlabel(f"majority-particle eta (pT > {pt_min_eta:g} GeV)")
-    for ax in (ax_pt, ax_eta):
-        ax.set_ylim(0, 1.05)
-        ax.grid(alpha=0.3)
+    _style_pt_eta_axes(ax_pt, ax_eta, "fake rate", "majority-particle", pt_min_eta)
     ax_pt.legend(loc="upper right", fontsize=7)
     n_noise = int((tracks["pt"] <= 0).sum())
     fig.suptitle(f"{len(tracks)} tracks, {int(tracks['fake'].sum())} fake ({n_noise} with a noise or unknown majority)", fontsize=9)
