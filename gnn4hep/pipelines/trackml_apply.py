@@ -221,16 +221,17 @@ class EdgeFilterStage(Stage):
     def choose(self, event, prefix: Path | None) -> tuple[Any, float]:
         """(filter, score cut) for the event: the main filter unless it needs cells the event lacks or the
         event is real data and ``filter.eval_cells`` is off; the configured threshold applies to the main one."""
+        from gnn4hep.pipelines.trackml_filter import filter_cut, use_no_cells_filter
         from gnn4hep.tracking.simulation.batch import read_settings
 
         main = self.filters[0]
         if main.cell_features:
             real = prefix is None or read_settings(str(Path(prefix).parent)) is None
-            if event.cells is None or (real and not self.cfg.eval_cells):
+            if use_no_cells_filter(event.cells is not None, prefer_no_cells=real and not self.cfg.eval_cells):
                 if len(self.filters) < 2:
                     raise InputFileError(f"{prefix}-cells.csv", "this model's edge filter needs the event's cells")
-                return self.filters[1], self.filters[1].threshold
-        return main, main.threshold if self.cfg.threshold is None else self.cfg.threshold
+                return self.filters[1], filter_cut(self.filters[1], self.cfg.threshold, no_cells_variant=True)
+        return main, filter_cut(main, self.cfg.threshold, no_cells_variant=False)
 
     def run(self, state):
         from gnn4hep.graphs.edge_filter import filter_edges

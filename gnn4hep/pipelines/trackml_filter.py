@@ -124,6 +124,19 @@ def _train_one(ctx: RunContext, train, val, file: tuple[str, str], cells_used: b
                     f"(pT>1: {info['efficiency_pt1']:.4f}) and {info['kept_fake_fraction']:.4f} of fake ones")
 
 
+def use_no_cells_filter(event_has_cells: bool, prefer_no_cells: bool) -> bool:
+    """Whether an event is scored with the no-cells variant of a cluster-shape filter: when it has no cells
+    file (the cluster-shape filter cannot score it), or when no-cells scoring is preferred for it (real
+    events unless ``filter.eval_cells``). Shared by this stage and ``gnn4hep track``."""
+    return prefer_no_cells or not event_has_cells
+
+
+def filter_cut(model, configured: float | None, no_cells_variant: bool) -> float:
+    """Score cut of a loaded filter: ``filter.threshold`` when set, for the main filter; otherwise (and always
+    for the no-cells variant) the cut chosen at training for ``filter.target_efficiency``."""
+    return float(model.threshold) if configured is None or no_cells_variant else float(configured)
+
+
 @dataclass(frozen=True)
 class FilterTask:
     """Filter the graph ``graph_path`` of the event ``prefix`` with ``model_path``; write ``out``."""
@@ -149,12 +162,12 @@ def filter_graph(task: FilterTask) -> dict[str, Any]:
     from gnn4hep.tracking.io import available_parts
 
     model_path = task.model_path
-    if task.no_cells_path is not None and (task.prefer_no_cells or not available_parts(task.prefix, ("cells",))):
-        model_path = task.no_cells_path  # the cluster-shape filter cannot score an event without cells
+    if task.no_cells_path is not None and use_no_cells_filter(available_parts(task.prefix, ("cells",)), task.prefer_no_cells):
+        model_path = task.no_cells_path
     model = cached(f"edge_filter_{model_path.name}", model_path, lambda: load_edge_filter(model_path))
     table, cells, graph = _table_and_graph(task.prefix, task.graph_path, model.cell_features)
     edges = graph.edge_index.numpy()
-    threshold = model.threshold if task.threshold is None or model_path != task.model_path else task.threshold
+    threshold = filter_cut(model, task.threshold, no_cells_variant=model_path != task.model_path)
     start = time.perf_counter()
     keep = edge_filter_scores(model, table, edges, cells) >= threshold
     kept = edges[:, keep]
