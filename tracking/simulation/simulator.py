@@ -101,7 +101,12 @@ class SimulationConfig(BaseModel):
     noise_hits: int = Field(0, ge=0, description="noise hits per event")
     noise_fraction: float = Field(0.0, ge=0, description="extra noise hits as a fraction of signal hits "
                                   "(0.23 in the real event 1001)")
-    noise_distribution: Literal["trackml", "uniform"] = "trackml"
+    noise_distribution: Literal["trackml", "uniform", "volumes"] = Field(
+        "trackml",
+        description="trackml (or its older name uniform): noise hits uniform over the modules, as measured "
+        "on the real data (digitisation.TRACKML_NOISE_PER_MODULE); volumes: spread over volumes like the "
+        "sample event's 829 noise hits (digitisation.TRACKML_NOISE_PER_VOLUME)",
+    )
     interactions: bool = Field(
         False,
         description="hadronic interactions in the layer material end particles and make secondaries "
