@@ -17,7 +17,7 @@ hit it; loop protection stops a particle after 0.6 of a turn of path (``loop_fra
 ``benchmarks/path_limit.py``). The realistic sources (``pythia``, ``replay:``) default to the real
 detector's measured behaviour (``batch.default_config``): the finite solenoid field (Runge-Kutta-Nystroem
 propagation, ``field_navigation``), per-layer material with energy loss, noise at the real event 1001's
-rate spread like the sample event's truth-labelled noise, propagation from pT = 0.15 GeV, and for Pythia
+rate spread uniformly over the modules, as the real noise is (``digitisation.TRACKML_NOISE_PER_MODULE``), propagation from pT = 0.15 GeV, and for Pythia
 hadronic interactions in the material with secondaries (``interactions``). The ``quick`` and ``gun``
 sources keep the light defaults of :class:`SimulationConfig` (uniform 2 T, exact helices). Fitted on the
 reduced sample event, opt-in and biased high: random ends without recorded products (``unrecorded_ends``).
