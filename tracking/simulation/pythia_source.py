@@ -37,7 +37,7 @@ TTBAR = ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on")
 #: The shapes agree (the same multiplicity distribution per collision, within 2-3% in every eta and pT
 #: bin), so the -7% lies in the share of collisions that leave nothing in the acceptance (elastic and
 #: low-mass diffractive ones: 30% in this Pythia, 25% in the challenge if its mu was 200 too) and in a 2% lower
-#: multiplicity: a generator-version difference, not a missing process or a fixed pile-up count (the
+#: multiplicity: most likely the generator version or tune, not a missing process or a fixed pile-up count (the
 #: real count of collisions varies by 13.1 per event, as Poisson(150) does).
 MINBIAS = ("SoftQCD:all = on",)
 #: Final-state neutral hadrons that interact in the detector material (n, anti-n, K0_L).
