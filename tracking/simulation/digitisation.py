@@ -76,9 +76,10 @@ TRACKML_NOISE_PER_VOLUME = {7: 37, 8: 82, 9: 33, 12: 54, 13: 246, 14: 49, 16: 24
 #: event 1001 the hits left after a replay of its particles (real hits minus the simulated signal) are
 #: 0.73-1.24 per module in every pixel-barrel and strip-barrel layer (0.93 expected: 17,470 noise hits over
 #: 18,728 modules), where the per-volume weights above predict 0.69 in the pixel barrel. A replay of event
-#: 1001 with the per-volume weights has 40 of its 48 layers within 15% of the real hit counts, 46 with noise
-#: uniform per module (benchmarks/simulation_realism.py): the weights' -z / +z end-cap asymmetry (24 against
-#: 38 hits in the long-strip end-caps) was a fluctuation of the 829 sample hits.
+#: 1001 with the per-volume weights has 40 of its 48 layers within 15% of the real hit counts, 47 with noise
+#: uniform per module (benchmarks/simulation_realism.py; 46 with the expected noise counts in place of a
+#: draw): the weights' -z / +z end-cap asymmetry (24 against 38 hits in the long-strip end-caps) was a
+#: fluctuation of the 829 sample hits.
 TRACKML_NOISE_PER_MODULE = 17_470 / 18_728
 
 #: Noise hits per signal hit in the real full event 1001: its hits file holds 93,680 hits and its
