@@ -22,6 +22,13 @@ Two fits:
    constant (B_r sign(z - z_c), B_z), z_c the fitted centre: linear least squares, compared with the
    fitted model averaged over the same segments.
 
+``--segments K`` instead fits a thin current sheet of the solenoid's radius with a piecewise-constant
+current along z (K equal segments over |z| < ``SHEET_HALF_LENGTH_MM``,
+:class:`gnn4hep.tracking.field.SegmentedSolenoidField`): the field is linear in the K currents, so it is a
+linear least-squares fit (re-weighted with the same soft-L1 loss) on the same residuals. Both models are
+compared by a two-fold cross-validation over particles (fit on one half, soft-L1 cost on the other) and by
+the per-bin table above; writes benchmarks/results/field_fit_segments.json.
+
 Hits are ordered by their distance from the production vertex (monotonic within half a turn, the
 real data's path limit); segments whose displacement points against the mean momentum, with p_T <
 0.1 GeV, shorter than 20 mm (two
@@ -38,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from gnn4hep.tracking.field import SolenoidField, solenoid_rho_z
+from gnn4hep.tracking.field import SegmentedSolenoidField, SolenoidField, sheet_segment_rho_z, solenoid_rho_z
 from gnn4hep.tracking.simulation.helix import C_GEV_PER_T_MM
 from gnn4hep.utils.atomic import atomic_write_json
 
@@ -47,6 +54,9 @@ DATA = ROOT.parent / "shared" / "data" / "trackml" / "sample_event" / "event0000
 OUT = ROOT / "benchmarks" / "results" / "field_fit.json"
 Z_BINS_MM = (-3000, -2200, -1800, -1500, -1200, -900, -600, -300, 0, 300, 600, 900, 1200, 1500, 1800, 2200, 3000)
 N_BOOTSTRAP = 30
+#: the segmented sheet spans |z| < this (mm): the segment currents beyond the data (|z| > 3 m) are unconstrained
+SHEET_HALF_LENGTH_MM = 2700.0
+SOFT_L1_SCALE_GEV = 0.01
 
 
 def segments(prefix: Path = DATA) -> dict[str, np.ndarray]:
@@ -147,17 +157,127 @@ def bin_fit(seg, rows, center_z_mm: float = 0.0):
     return solution, np.sqrt(np.diag(cov))
 
 
+def soft_l1_cost(res: np.ndarray) -> float:
+    """sum of 2 f^2 (sqrt(1 + (r / f)^2) - 1), f = SOFT_L1_SCALE_GEV: scipy's soft-L1 cost, times 2."""
+    return float(np.sum(2 * SOFT_L1_SCALE_GEV**2 * (np.sqrt(1 + (res / SOFT_L1_SCALE_GEV) ** 2) - 1)))
+
+
+def segment_design(seg, radius_mm: float, edges_mm) -> tuple[np.ndarray, np.ndarray]:
+    """(design (2n, K), target (2n,)): column k is the predicted dp (projected as in :func:`residuals`) of
+    segment k of the sheet at unit strength (mu0 K = 1 T), chord-averaged like :func:`chord_mean_b`."""
+    e1, e2 = perpendicular_basis(seg["p"])
+    fractions = np.linspace(-0.5, 0.5, 9)
+    weights = np.array([1, 4, 2, 4, 2, 4, 2, 4, 1], dtype=np.float64) / 24.0
+    points = (seg["mid"][:, None, :] + fractions[None, :, None] * seg["dx"][:, None, :]).reshape(-1, 3)
+    rho = np.hypot(points[:, 0], points[:, 1])
+    safe = np.where(rho > 0, rho, 1.0)
+    columns = []
+    for lo, hi in zip(edges_mm[:-1], edges_mm[1:]):
+        b_rho, b_z = sheet_segment_rho_z(rho, points[:, 2], radius_mm, lo, hi, 1.0)
+        field = np.stack([b_rho * points[:, 0] / safe, b_rho * points[:, 1] / safe, b_z], -1)
+        mean = np.einsum("k,nki->ni", weights, field.reshape(-1, 9, 3))
+        force = C_GEV_PER_T_MM * seg["q"][:, None] * np.cross(seg["dx"], mean)
+        columns.append(np.concatenate([np.einsum("ij,ij->i", force, e1), np.einsum("ij,ij->i", force, e2)]))
+    target = np.concatenate([np.einsum("ij,ij->i", seg["dp"], e1), np.einsum("ij,ij->i", seg["dp"], e2)])
+    return np.stack(columns, -1), target
+
+
+def fit_linear_soft_l1(design: np.ndarray, target: np.ndarray, rounds: int = 30) -> np.ndarray:
+    """Minimum of the soft-L1 cost of ``target - design @ x`` by iteratively re-weighted least squares
+    (weights 1 / sqrt(1 + (r / f)^2), the soft-L1 loss's)."""
+    weight = np.ones(len(target))
+    for _ in range(rounds):
+        root = np.sqrt(weight)
+        solution = np.linalg.lstsq(design * root[:, None], target * root, rcond=None)[0]
+        weight = 1.0 / np.sqrt(1.0 + ((target - design @ solution) / SOFT_L1_SCALE_GEV) ** 2)
+    return solution
+
+
+def segmented_study(seg, n_segments: int, solenoid_params) -> dict:
+    """The segmented sheet against the 4-parameter solenoid: fit, two-fold cross-validation, per-bin table."""
+    radius = float(solenoid_params[0])
+    edges = np.linspace(-SHEET_HALF_LENGTH_MM, SHEET_HALF_LENGTH_MM, n_segments + 1)
+    design, target = segment_design(seg, radius, edges)
+    currents = fit_linear_soft_l1(design, target)
+    e1, e2 = perpendicular_basis(seg["p"])
+    rng = np.random.default_rng(3)
+    ids = np.unique(seg["particle"])
+    fold_of = dict(zip(ids, rng.integers(0, 2, len(ids))))
+    fold = np.array([fold_of[p] for p in seg["particle"]])
+    cv = {"solenoid": 0.0, "segmented": 0.0}
+    for k in (0, 1):
+        train = {key: value[fold != k] for key, value in seg.items()}
+        test = {key: value[fold == k] for key, value in seg.items()}
+        params = fit_solenoid(train, solenoid_params)[0]
+        cv["solenoid"] += soft_l1_cost(residuals(params, test, *perpendicular_basis(test["p"])))
+        rows = np.concatenate([fold != k, fold != k])
+        x = fit_linear_soft_l1(design[rows], target[rows])
+        cv["segmented"] += soft_l1_cost(target[~rows] - design[~rows] @ x)
+    field = SegmentedSolenoidField(radius, tuple(map(float, edges)), tuple(map(float, currents)))
+    solenoid_b = chord_mean_b(seg, solenoid_params)
+    fractions = np.linspace(-0.5, 0.5, 9)
+    weights = np.array([1, 4, 2, 4, 2, 4, 2, 4, 1], dtype=np.float64) / 24.0
+    points = seg["mid"][:, None, :] + fractions[None, :, None] * seg["dx"][:, None, :]
+    segmented_b = np.einsum("k,nki->ni", weights, field.exact(points.reshape(-1, 3)).reshape(points.shape))
+    center = float(solenoid_params[3])
+    z = seg["mid"][:, 2]
+    bins = []
+    print(f"\n{'z bin (mm)':14s} {'n':>5s} {'B_z meas':>14s} {'solenoid':>9s} {'segmented':>9s}   (tesla; pulls of the models)")
+    for lo, hi in zip(Z_BINS_MM[:-1], Z_BINS_MM[1:]):
+        rows = np.flatnonzero((z >= lo) & (z < hi))
+        if len(rows) < 20:
+            continue
+        (_, b_z), (_, s_z) = bin_fit(seg, rows, center)
+        m_sol, m_seg = float(solenoid_b[rows, 2].mean()), float(segmented_b[rows, 2].mean())
+        print(f"{lo:6d} {hi:<7d} {len(rows):5d} {b_z:7.3f}±{s_z:5.3f} {m_sol:9.3f} {m_seg:9.3f}   "
+              f"{(m_sol - b_z) / s_z:+5.1f} {(m_seg - b_z) / s_z:+5.1f}")
+        bins.append({"z_lo_mm": lo, "z_hi_mm": hi, "n": int(len(rows)), "bz_measured": float(b_z), "bz_sigma": float(s_z),
+                     "bz_solenoid": m_sol, "bz_segmented": m_seg})
+    cost_solenoid = soft_l1_cost(residuals(solenoid_params, seg, e1, e2))
+    cost_segmented = soft_l1_cost(target - design @ currents)
+    chi2 = {name: float(sum(((b[f"bz_{name}"] - b["bz_measured"]) / b["bz_sigma"]) ** 2 for b in bins))
+            for name in ("solenoid", "segmented")}
+    print(f"\nsoft-L1 cost (x 1e4 GeV^2), all segments: solenoid (4 parameters) {1e4 * cost_solenoid:.2f}, segmented "
+          f"({n_segments} currents) {1e4 * cost_segmented:.2f}; two-fold cross-validation: solenoid "
+          f"{1e4 * cv['solenoid']:.2f}, segmented {1e4 * cv['segmented']:.2f}; chi2 of the {len(bins)} B_z bins: "
+          f"solenoid {chi2['solenoid']:.1f}, segmented {chi2['segmented']:.1f}")
+    print("sheet strengths mu0 K (T) per segment:", np.round(currents, 3).tolist())
+    return {"n_segments": n_segments, "radius_mm": radius, "edges_mm": edges.tolist(), "sheet_tesla": currents.tolist(),
+            "cost_x1e4": {"solenoid": 1e4 * cost_solenoid, "segmented": 1e4 * cost_segmented},
+            "cross_validation_cost_x1e4": {k: 1e4 * v for k, v in cv.items()}, "bin_chi2": chi2, "bins": bins}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    n_segments = None
+    if "--segments" in argv:
+        at = argv.index("--segments")
+        value = argv[at + 1] if at + 1 < len(argv) else ""
+        if not value.isdigit() or int(value) < 1:
+            print(f"field_fit: --segments needs a positive integer, got {value!r}", file=sys.stderr)
+            return 2
+        n_segments = int(value)
+        argv = argv[:at] + argv[at + 2:]
     unknown = [a for a in argv if a != "--centered"]
     if unknown:
-        print(f"field_fit: unknown option {unknown[0]!r} (only --centered)", file=sys.stderr)
+        print(f"field_fit: unknown option {unknown[0]!r} (only --centered, --segments K)", file=sys.stderr)
         return 2
     centered = "--centered" in argv
+    if n_segments is not None and centered:
+        print("field_fit: --segments compares with the off-centre solenoid; drop --centered", file=sys.stderr)
+        return 2
     if not Path(f"{DATA}-truth.csv.gz").exists():
         print(f"field_fit: the real sample event is missing ({DATA}-truth.csv.gz); nothing to fit", file=sys.stderr)
         return 2
     seg = segments()
+    if n_segments is not None:
+        params = fit_solenoid(seg)[0]
+        result = segmented_study(seg, n_segments, params)
+        out = OUT.with_name("field_fit_segments.json")
+        atomic_write_json(out, {"segments": int(len(seg["q"])), "solenoid_fit": [float(v) for v in params], **result,
+                                "command": f"OMP_NUM_THREADS=1 python benchmarks/field_fit.py --segments {n_segments}"})
+        print(f"\nwrote {out}")
+        return 0
     params, sigma_jac, scale = fit_solenoid(seg, (1200.0, 2600.0, 2.0) if centered else (1200.0, 2600.0, 2.0, 0.0))
     rng = np.random.default_rng(12)
     ids = np.unique(seg["particle"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gnn4hep.tracking.field import TRACKML_SOLENOID
+from gnn4hep.tracking.field import TRACKML_SEGMENTED, TRACKML_SOLENOID
 from gnn4hep.tracking.fitting.perigee import wrap_angle
 from gnn4hep.tracking.fitting.track_fit import fit_surfaces
 from tests.tracking.fitting.field_generator import generate_in_field
@@ -40,3 +40,14 @@ def test_a_uniform_field_model_fails_on_solenoid_tracks(solenoid_muons):
     fit = fit_surfaces(surfaces, 2.0)
     assert _pulls(truth, fit)[:, 4].std() > 3.0
     assert (fit.chi2 / fit.ndf).mean() > 3.0
+
+
+def test_pulls_in_the_segmented_sheet_field():
+    """The fitter takes any field with tables(): muons generated in the segmented sheet, fitted in it."""
+    truth, surfaces, n_hits = generate_in_field(300, TRACKML_SEGMENTED, seed=4)
+    keep = np.flatnonzero(n_hits >= 7)
+    fit = fit_surfaces(surfaces.take(keep), TRACKML_SEGMENTED)
+    assert len(keep) > 250 and fit.ok.all()
+    pulls = _pulls(truth[keep], fit)
+    assert np.all(np.abs(pulls.mean(axis=0)) < 0.15), pulls.mean(axis=0)
+    assert np.all((pulls.std(axis=0) > 0.85) & (pulls.std(axis=0) < 1.15)), pulls.std(axis=0)
