@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from gnn4hep.tracking.field import (TRACKML_SEGMENTED, TRACKML_SOLENOID, SegmentedSolenoidField, SolenoidField,
+from gnn4hep.tracking.field import (TRACKML_FIELD, TRACKML_SEGMENTED, TRACKML_SOLENOID, SegmentedSolenoidField, SolenoidField,
                                     UniformField, bulirsch_cel,
                                     field_from_metadata, field_from_name)
 
@@ -121,12 +121,13 @@ def _field_fit_module():
 
 
 def test_field_fit_recovers_a_known_offset_solenoid():
-    """benchmarks/field_fit.py on synthetic segments: dp = K q dx x <B> of a known solenoid (centre +150 mm)
-    with 0.5 MeV of scattering noise perpendicular to p; the four-parameter fit finds it from the default start."""
+    """benchmarks/field_fit.py on synthetic segments: dp = K q dx x <B> of a known solenoid (centre +150 mm, axis
+    at (-120, 80) mm) with 0.5 MeV of scattering noise perpendicular to p; the six-parameter fit finds it from
+    the default start."""
     from gnn4hep.tracking.simulation.helix import C_GEV_PER_T_MM
 
     field_fit = _field_fit_module()
-    truth = (1100.0, 2500.0, 1.95, 150.0)
+    truth = (1100.0, 2500.0, 1.95, 150.0, -120.0, 80.0)
     rng = np.random.default_rng(11)
     n = 1500
     rho, phi = rng.uniform(50, 1000, n), rng.uniform(-np.pi, np.pi, n)
@@ -142,11 +143,12 @@ def test_field_fit_recovers_a_known_offset_solenoid():
     seg["dp"] += 5e-4 * (rng.normal(size=(n, 1)) * e1 + rng.normal(size=(n, 1)) * e2)
     params, sigma, _ = field_fit.fit_solenoid(seg)
     assert np.all(np.abs(params - truth) < 4 * sigma + 1e-9), (params, sigma)
-    assert np.all(np.abs(params - truth) < [20.0, 10.0, 0.003, 5.0]), (params, sigma)
-    # the centred fit cannot describe it: a worse cost on the same segments
-    centred, _, _ = field_fit.fit_solenoid(seg, (1200.0, 2600.0, 2.0))
-    cost = [np.sum(np.square(field_fit.residuals(x, seg, e1, e2))) for x in (params, centred)]
-    assert cost[1] > 2 * cost[0]
+    assert np.all(np.abs(params - truth) < [20.0, 10.0, 0.003, 5.0, 5.0, 5.0]), (params, sigma)
+    # the fits on the z axis cannot describe it: worse costs on the same segments
+    on_axis, _, _ = field_fit.fit_solenoid(seg, field_fit.START[:4])
+    centred, _, _ = field_fit.fit_solenoid(seg, field_fit.START[:3])
+    cost = [np.sum(np.square(field_fit.residuals(x, seg, e1, e2))) for x in (params, on_axis, centred)]
+    assert cost[1] > 2 * cost[0] and cost[2] > cost[1]
 
 
 def test_one_sheet_segment_is_the_solenoid():
@@ -200,3 +202,22 @@ def test_segmented_field_table_metadata_and_name():
         SegmentedSolenoidField(1177.0, (0.0, -1.0), (1.0,))
     with pytest.raises(ValueError, match="edges_mm"):
         SegmentedSolenoidField(1177.0, (0.0, 1.0, 2.0), (1.0,))
+
+
+def test_solenoid_with_its_axis_off_the_beam_line_is_the_translated_field():
+    """B of a solenoid whose axis crosses (x0, y0) at point p is the on-axis solenoid's B at p - (x0, y0, 0)."""
+    on_axis = SolenoidField(TRACKML_FIELD.radius_mm, TRACKML_FIELD.half_length_mm, TRACKML_FIELD.b_center_tesla,
+                            TRACKML_FIELD.center_z_mm)
+    shift = np.array([TRACKML_FIELD.axis_x_mm, TRACKML_FIELD.axis_y_mm, 0.0])
+    assert np.hypot(*shift[:2]) > 100.0
+    rng = np.random.default_rng(7)
+    points = np.c_[rng.uniform(-1000, 1000, (3000, 2)), rng.uniform(-3500, 3500, 3000)]
+    np.testing.assert_allclose(TRACKML_FIELD.exact(points), on_axis.exact(points - shift), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(TRACKML_FIELD(points), on_axis(points - shift), rtol=1e-12, atol=1e-14)
+    # on the beam line B_r no longer vanishes: it points away from the axis
+    beam_line = TRACKML_FIELD.exact(np.array([[0.0, 0.0, 1500.0]]))[0]
+    assert np.dot(beam_line[:2], -shift[:2]) > 0 and np.hypot(*beam_line[:2]) > 0.01
+    assert field_from_name("trackml") is TRACKML_FIELD
+    assert field_from_metadata(TRACKML_FIELD.metadata()) == TRACKML_FIELD
+    old = {k: v for k, v in TRACKML_SOLENOID.metadata().items() if not k.startswith("axis")}
+    assert field_from_metadata(old) == TRACKML_SOLENOID  # records from before the axis existed
