@@ -13,11 +13,14 @@
    hits back in their own particle's track, fraction of good hits still in theirs. TrackML score of
    the candidates, after rejection only, and after the full refit.
 5. Real data (``real``): the real TrackML sample event (../shared/data), refit of the true tracks with
-   the default settings (solenoid, measured material and hit errors); pulls of the five perigee
+   the default settings (the real data's field ``trackml``: the solenoid with its axis off the beam line;
+   measured material and hit errors; ``--real-field solenoid`` / ``segmented`` repeats it in another field,
+   stored as ``real_<field>``); pulls of the five perigee
    parameters against the particles' vertex and momentum carried to the beam line in the field, for
    pT > 1 GeV and >= 7 hits; pulls and residuals versus eta and pT (PNG); the pT bias of forward tracks
    (|eta| > 2); the TrackML score of the truth submission after the refit; what widens the q/p pulls (the
-   tracks beyond 5 sigma, central and forward tracks apart).
+   tracks beyond 5 sigma, central and forward tracks apart); the standard errors of the pull means, also for
+   pT > 0.5 GeV (the sample event is the only real truth), and the momentum scale q * (q/p pull) per |eta|.
 6. Solenoid muons (``solenoid``): muons of 1-100 GeV, |eta| < 2.5, from the tests' independent 1 mm
    Runge-Kutta generator in the solenoid (tests/tracking/fitting/field_generator.py), fitted in the solenoid.
 
@@ -486,7 +489,7 @@ def main() -> int:
     parser.add_argument("--pileup", type=float, default=200.0)
     parser.add_argument("--events", type=int, default=1, help="pileup events of the cleaning study")
     parser.add_argument("--skip", nargs="*", default=[], choices=["pulls", "resolution", "cleaning", "real", "solenoid"])
-    parser.add_argument("--real-field", default=None, choices=["solenoid", "segmented"],
+    parser.add_argument("--real-field", default=None, choices=["trackml", "solenoid", "segmented"],
                         help="field of the real-data study (default: the fitter's); other than the default, its "
                              "result goes under 'real_<field>' and its plots to real_*_<field>.png")
     args = parser.parse_args()
