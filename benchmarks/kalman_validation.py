@@ -13,11 +13,14 @@
    hits back in their own particle's track, fraction of good hits still in theirs. TrackML score of
    the candidates, after rejection only, and after the full refit.
 5. Real data (``real``): the real TrackML sample event (../shared/data), refit of the true tracks with
-   the default settings (solenoid, measured material and hit errors); pulls of the five perigee
+   the default settings (the real data's field ``trackml``: the solenoid with its axis off the beam line;
+   measured material and hit errors; ``--real-field solenoid`` / ``segmented`` repeats it in another field,
+   stored as ``real_<field>``); pulls of the five perigee
    parameters against the particles' vertex and momentum carried to the beam line in the field, for
    pT > 1 GeV and >= 7 hits; pulls and residuals versus eta and pT (PNG); the pT bias of forward tracks
    (|eta| > 2); the TrackML score of the truth submission after the refit; what widens the q/p pulls (the
-   tracks beyond 5 sigma, central and forward tracks apart).
+   tracks beyond 5 sigma, central and forward tracks apart); the standard errors of the pull means, also for
+   pT > 0.5 GeV (the sample event is the only real truth), and the momentum scale q * (q/p pull) per |eta|.
 6. Solenoid muons (``solenoid``): muons of 1-100 GeV, |eta| < 2.5, from the tests' independent 1 mm
    Runge-Kutta generator in the solenoid (tests/tracking/fitting/field_generator.py), fitted in the solenoid.
 
@@ -26,7 +29,7 @@
    keep (97 % of the true edges, fakes 3 % of the true ones), TrackML score before / after the refit.
 
 Writes PNGs under benchmarks/results/kalman/ and benchmarks/results/kalman_validation.json.
-Run: OMP_NUM_THREADS=1 python benchmarks/kalman_validation.py [--muons 10000] [--pileup 200]
+Run: OMP_NUM_THREADS=1 python benchmarks/kalman_validation.py [--muons 10000] [--pileup 200] [--real-field segmented]
 """
 
 from __future__ import annotations
@@ -349,8 +352,32 @@ def candidates_study(train_event, event, detector, keep_true: float = 0.97, fake
     return out
 
 
-def study_real(min_pt: float = 1.0, min_hits: int = 7) -> dict:
-    """Refit of the real sample event's true tracks with the default FitConfig (see the module docstring)."""
+def pull_significance(pulls: pd.DataFrame, charge: np.ndarray, eta: np.ndarray) -> dict:
+    """Pull means with their standard errors (all, and within 5 sigma), and the momentum scale: the mean of
+    q * (q/p pull) (> 0: fitted |p| too low) within 5 sigma, per |eta| range."""
+    out = {"n_tracks": int(len(pulls))}
+    for name in NAMES:
+        values = pulls[name].to_numpy()
+        core = np.abs(values) < 5.0
+        out[name] = {"mean": float(values.mean()), "mean_error": float(values.std() / np.sqrt(len(values))),
+                     "std": float(values.std()), "n_beyond_5": int((~core).sum()),
+                     "mean_within_5": float(values[core].mean()),
+                     "mean_within_5_error": float(values[core].std() / np.sqrt(core.sum())),
+                     "std_within_5": float(values[core].std())}
+    scaled = charge * pulls["qop"].to_numpy()
+    out["q_times_qop_pull_within_5"] = {}
+    for lo, hi in ((0.0, 1.0), (1.0, 2.0), (2.0, 5.0)):
+        rows = (np.abs(eta) >= lo) & (np.abs(eta) < hi) & (np.abs(scaled) < 5.0)
+        out["q_times_qop_pull_within_5"][f"{lo:g}-{hi:g}"] = {
+            "n": int(rows.sum()), "mean": float(scaled[rows].mean()),
+            "mean_error": float(scaled[rows].std() / np.sqrt(max(rows.sum(), 1)))}
+    return out
+
+
+def study_real(min_pt: float = 1.0, min_hits: int = 7, field: str | None = None, loose_pt: float = 0.5) -> dict:
+    """Refit of the real sample event's true tracks with the default FitConfig (see the module docstring);
+    ``field`` replaces the default field (truth perigee and fit in it). The significance of the pull means is
+    also given for the looser selection pT > ``loose_pt`` (the sample event holds no other truth)."""
     from gnn4hep.tracking.field import field_from_name
     from gnn4hep.tracking.io import read_event
 
@@ -358,7 +385,7 @@ def study_real(min_pt: float = 1.0, min_hits: int = 7) -> dict:
         return {"skipped": f"the real sample event is missing ({SAMPLE_EVENT})"}
     event = read_event(SAMPLE_EVENT)
     detector = read_detector()
-    config = FitConfig()
+    config = FitConfig() if field is None else FitConfig(field=field)
     true_hits = event.truth[event.truth["particle_id"] != 0]
     candidates = pd.DataFrame({"hit_id": true_hits["hit_id"], "track_id": true_hits["particle_id"].astype(np.int64)})
     start = time.process_time()
@@ -374,9 +401,16 @@ def study_real(min_pt: float = 1.0, min_hits: int = 7) -> dict:
         params[f"true_{name}"] = truth[:, j]
     params["true_pt"] = np.hypot(part["px"], part["py"]).to_numpy()
     params["true_eta"] = -np.log(np.tan(0.5 * truth[:, 3]))
-    selected = params[params["fitted"] & (params["true_pt"] > min_pt) & (params["n_hits"] + params["n_outliers"] >= min_hits)]
+    params["true_q"] = part["q"].to_numpy(float)
+    long_enough = params["fitted"] & (params["n_hits"] + params["n_outliers"] >= min_hits)
+    loose = params[long_enough & (params["true_pt"] > loose_pt)]
+    significance = {f"pt_above_{min_pt:g}": None, f"pt_above_{loose_pt:g}": pull_significance(
+        pulls_of(loose), loose["true_q"].to_numpy(), loose["true_eta"].to_numpy())}
+    selected = params[long_enough & (params["true_pt"] > min_pt)]
     pulls = pulls_of(selected)
-    result = {"n_tracks": int(len(selected)), "score_after_refit": float(score), "refit_cpu_seconds": seconds,
+    significance[f"pt_above_{min_pt:g}"] = pull_significance(pulls, selected["true_q"].to_numpy(),
+                                                             selected["true_eta"].to_numpy())
+    result = {"field": config.field, "n_tracks": int(len(selected)), "score_after_refit": float(score), "refit_cpu_seconds": seconds,
               "n_outliers": int(params["n_outliers"].sum()), "n_attached": int(params["n_attached"].sum()),
               "chi2_ndf_mean": float((selected["chi2"] / selected["ndf"]).mean()), "pulls": {}}
     for name in NAMES:
@@ -401,6 +435,7 @@ def study_real(min_pt: float = 1.0, min_hits: int = 7) -> dict:
                          "pt_bias_mean": float(np.mean(ratio)), "inverse_pt_bias_mean": float(np.mean(inverse))}
     central = selected[np.abs(selected["true_eta"]) < 1.0]
     result["central_pt_bias_median"] = float(np.median(central["pt"] / central["true_pt"] - 1.0))
+    result["significance"] = significance
     residual = pd.DataFrame({name: (selected[name] - selected[f"true_{name}"]).to_numpy() for name in NAMES})
     residual["phi"] = wrap_angle(residual["phi"].to_numpy())
     for kind, values in (("pulls", pulls), ("residuals", residual)):
@@ -421,7 +456,7 @@ def study_real(min_pt: float = 1.0, min_hits: int = 7) -> dict:
         fig.suptitle(f"Real TrackML sample event: {kind} of the refitted true tracks (pT > {min_pt} GeV, >= {min_hits} hits, "
                      f"{len(selected)} tracks) against the true perigee in the solenoid; TrackML score after the refit {score:.4f}")
         fig.tight_layout()
-        atomic_savefig(fig, FIGURES / f"real_{kind}.png", dpi=80)
+        atomic_savefig(fig, FIGURES / (f"real_{kind}.png" if field is None else f"real_{kind}_{field}.png"), dpi=80)
         plt.close(fig)
     return result
 
@@ -454,6 +489,9 @@ def main() -> int:
     parser.add_argument("--pileup", type=float, default=200.0)
     parser.add_argument("--events", type=int, default=1, help="pileup events of the cleaning study")
     parser.add_argument("--skip", nargs="*", default=[], choices=["pulls", "resolution", "cleaning", "real", "solenoid"])
+    parser.add_argument("--real-field", default=None, choices=["trackml", "solenoid", "segmented"],
+                        help="field of the real-data study (default: the fitter's); other than the default, its "
+                             "result goes under 'real_<field>' and its plots to real_*_<field>.png")
     args = parser.parse_args()
     detector = read_detector()
     result = {}
@@ -465,9 +503,12 @@ def main() -> int:
     for name, func, call in (("pulls", study_pulls, lambda: study_pulls(detector, args.muons)),
                              ("resolution", study_resolution, lambda: study_resolution(detector, args.per_point)),
                              ("cleaning", study_cleaning, lambda: study_cleaning(detector, args.pileup, args.events)),
-                             ("real", study_real, study_real), ("solenoid", study_solenoid, study_solenoid)):
+                             ("real", study_real, lambda: study_real(field=args.real_field)),
+                             ("solenoid", study_solenoid, study_solenoid)):
         if name in args.skip:
             continue
+        if name == "real" and args.real_field not in (None, FitConfig().field):
+            name = f"real_{args.real_field}"
         start = time.perf_counter()
         result[name] = call()
         result[name]["seconds"] = time.perf_counter() - start
@@ -478,7 +519,7 @@ def main() -> int:
         for name, values in result["pulls"]["pulls"].items():
             print(f"{name:>6} {values['mean']:>8.3f} {values['std']:>7.3f}")
         print(f"chi2/ndf mean {result['pulls']['chi2_ndf_mean']:.3f}")
-    for study in ("real", "solenoid"):
+    for study in [k for k in result if k.startswith("real")] + ["solenoid"]:
         if study in result and "pulls" in result[study]:
             print(f"{study}: {result[study]['n_tracks']} tracks, chi2/ndf mean {result[study]['chi2_ndf_mean']:.3f}")
             for name, values in result[study]["pulls"].items():
@@ -488,6 +529,12 @@ def main() -> int:
         print(f"real: q/p pulls: {q['n_beyond_5']} beyond 5 sigma; the others: mean {q['mean_within_5']:+.3f} sigma "
               f"{q['std_within_5']:.3f}; |eta| < 2: sigma {q['std_central']:.3f} ({q['std_central_within_5']:.3f} within "
               f"5); |eta| > 2: sigma {q['std_forward']:.3f} (robust {q['robust_std_forward']:.3f})")
+    for key, sig in result.get("real", {}).get("significance", {}).items():
+        print(f"real, {key.replace('_', ' ')} GeV: {sig['n_tracks']} tracks; pull means within 5 sigma (+- standard error), "
+              f"tracks beyond: " + ", ".join(f"{n} {sig[n]['mean_within_5']:+.2f}+-{sig[n]['mean_within_5_error']:.2f} "
+                                             f"({sig[n]['n_beyond_5']})" for n in NAMES))
+        print("  q * (q/p pull) mean by |eta|: " + ", ".join(f"{k}: {v['mean']:+.2f}+-{v['mean_error']:.2f} (n {v['n']})"
+                                                      for k, v in sig["q_times_qop_pull_within_5"].items()))
     if "real" in result and "forward" in result["real"]:
         real = result["real"]
         print(f"real: TrackML score after the refit {real['score_after_refit']:.4f}; forward pT bias median "

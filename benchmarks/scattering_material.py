@@ -2,7 +2,8 @@
 
 For consecutive true hits a -> b of a particle (b on another layer, pT > 0.3 GeV, at least 20 mm apart),
 the true state at a (truth position and momentum) is carried to b's module by the fitter's Runge-Kutta
-propagator in the fitted solenoid (:data:`gnn4hep.tracking.field.TRACKML_SOLENOID`), without material.
+propagator in the fitter's field for real data (:data:`gnn4hep.tracking.field.TRACKML_FIELD`, the solenoid with its
+axis off the beam line), without material.
 The angle between the propagated direction and the true direction at b, in the two directions
 perpendicular to the track, is the scattering at a (plus any error of the field model). Its robust width
 (1.4826 MAD) divided by the Highland theta_0 of the layer's energy-loss material
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gnn4hep.tracking.field import TRACKML_SOLENOID
+from gnn4hep.tracking.field import TRACKML_FIELD
 from gnn4hep.tracking.fitting.beam_pipe import BERYLLIUM_DEDX_GEV_PER_MM
 from gnn4hep.tracking.fitting.stepper import propagate_field
 from gnn4hep.tracking.io import read_detector, read_event
@@ -51,7 +52,7 @@ def angle_changes(detector, p, q, start, row, p_after) -> tuple[np.ndarray, np.n
                        q / p_mag], -1)
     eye = np.broadcast_to(np.eye(3), (len(p), 3, 3))
     _, _, _, miss, _, predicted = propagate_field(params, start, eye, detector.centers[row], detector.rotations[row],
-                                                  TRACKML_SOLENOID, jacobian=False)
+                                                  TRACKML_FIELD, jacobian=False)
     change = p_after / np.linalg.norm(p_after, axis=1, keepdims=True) - predicted
     e1 = np.cross(predicted, [0.0, 0.0, 1.0])
     e1 /= np.linalg.norm(e1, axis=1, keepdims=True)

@@ -13,7 +13,7 @@ from gnn4hep.cli import params
 from gnn4hep.errors import InputFileError
 
 MATERIALS = ("auto", "trackml", "simulator", "sensors")
-FIELDS = ("auto", "solenoid", "uniform")
+FIELDS = ("auto", "trackml", "solenoid", "uniform", "segmented")
 HIT_ERRORS = ("auto", "trackml", "pitch", "simulated")
 AUTO = ("auto: as the events were simulated (their folder's simulation.json), else real TrackML data: ")
 
@@ -40,7 +40,7 @@ def fit(
     mass: Annotated[float, typer.Option("--mass", parser=params.number(0.0, 1000.0), help="scattering mass hypothesis, GeV")] = 0.1056584,
     error_scale: Annotated[float, typer.Option("--error-scale", parser=params.positive_float, help="factor on the hit errors (> 0)")] = 1.0,
     material: Annotated[str, typer.Option("--material", parser=_choice(MATERIALS), help=AUTO + "trackml; trackml (scattering and energy loss measured on the real truth), simulator (the simulator's measured layer material) or sensors (bare silicon)")] = "auto",
-    field: Annotated[str, typer.Option("--field", parser=_choice(FIELDS), help=AUTO + "solenoid; solenoid (the TrackML field fitted to the real data; Runge-Kutta propagation) or uniform (B_z = 2 T helices)")] = "auto",
+    field: Annotated[str, typer.Option("--field", parser=_choice(FIELDS), help=AUTO + "trackml; trackml (the solenoid fitted to the real data, axis free; Runge-Kutta propagation), solenoid (the simulator's fit, axis on the z axis), uniform (B_z = 2 T helices) or segmented (a sheet with 10 fitted segment currents, for comparisons)")] = "auto",
     hit_errors: Annotated[str, typer.Option("--hit-errors", parser=_choice(HIT_ERRORS), help="auto: as the events were simulated (their folder's simulation.json: simulated, or pitch for smeared hits), else real TrackML data: trackml; trackml (errors measured on real TrackML clusters), simulated (measured on the simulator's clusters) or pitch (pitch/sqrt(12))")] = "auto",
     split: Annotated[bool, typer.Option("--split/--no-split", help="split candidates no helix fits")] = True,
     attach: Annotated[bool, typer.Option("--attach/--no-attach", help="give orphan hits to the fitted track whose chi2 accepts them")] = True,

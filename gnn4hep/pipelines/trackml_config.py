@@ -113,9 +113,10 @@ class RefitConfig(Section):
     attach_neighbours: int = Field(2, ge=1, description="helices tried per orphan hit (the nearest)")
     attach_min_hits: int = Field(4, ge=3, description="hits of a track that can take orphans; shorter candidates' hits are orphans")
     mass_gev: float = Field(0.13957, gt=0, description="scattering mass hypothesis, GeV (the pion: most tracks)")
-    field: Literal["auto", "solenoid", "uniform"] = Field(
+    field: Literal["auto", "trackml", "solenoid", "uniform"] = Field(
         "auto", description="field of the fit of the test events: auto (the field they were simulated in, from "
-        "their folder's simulation.json; solenoid without one), solenoid (fitted to the real data) or uniform 2 T")
+        "their folder's simulation.json; trackml without one), trackml (the solenoid fitted to the real data, axis "
+        "free), solenoid (the simulator's fit, axis on the z axis) or uniform 2 T")
     material_model: Literal["auto", "trackml", "simulator", "sensors"] = Field(
         "auto", description="material of the test events: auto (simulator when they were simulated with the "
         "measured layer material, sensors when with bare sensors, trackml without a simulation record), simulator "
@@ -131,7 +132,7 @@ class RefitConfig(Section):
 
     def fit_config(self, eval_events: bool = False, simulation: dict | None = None):
         """The :class:`~gnn4hep.tracking.fitting.FitConfig` of these settings: for the eval events (real
-        TrackML events) with ``eval_material_model`` and ``eval_hit_errors`` in the solenoid; for the test
+        TrackML events) with ``eval_material_model`` and ``eval_hit_errors`` in the real data's field (``trackml``); for the test
         events with the ``auto`` choices resolved from ``simulation``, the test folder's ``simulation.json``
         (:func:`gnn4hep.tracking.simulation.batch.read_settings`; None: real data)."""
         from gnn4hep.tracking.fitting import FitConfig
@@ -139,7 +140,7 @@ class RefitConfig(Section):
 
         settings = self.model_dump(exclude={"enabled", "eval_material_model", "eval_hit_errors"})
         if eval_events:
-            settings.update(field="solenoid", material_model=self.eval_material_model, hit_errors=self.eval_hit_errors)
+            settings.update(field="trackml", material_model=self.eval_material_model, hit_errors=self.eval_hit_errors)
             return FitConfig(**settings)
         matching = simulated_physics(simulation)
         for key in ("field", "material_model", "hit_errors"):

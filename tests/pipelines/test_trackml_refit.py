@@ -112,8 +112,8 @@ def test_fit_settings_follow_the_simulation_record_and_real_events_get_the_measu
     assert cfg.fit_config(simulation=calibrated).hit_errors == "trackml"  # clusters with the real response
     # test events without a simulation record are real data: the physics measured on the real truth
     fit = cfg.fit_config()
-    assert (fit.field, fit.material_model, fit.hit_errors) == ("solenoid", "trackml", "trackml")
+    assert (fit.field, fit.material_model, fit.hit_errors) == ("trackml", "trackml", "trackml")
     real = cfg.fit_config(eval_events=True, simulation=quick)
-    assert (real.material_model, real.hit_errors, real.field) == ("trackml", "trackml", "solenoid")
+    assert (real.material_model, real.hit_errors, real.field) == ("trackml", "trackml", "trackml")
     explicit = RefitConfig(material_model="trackml", field="uniform").fit_config(simulation=pythia)
     assert (explicit.material_model, explicit.field) == ("trackml", "uniform")

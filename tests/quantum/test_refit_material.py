@@ -15,7 +15,7 @@ from gnn4hep.tracking.simulation.batch import read_settings
 def test_auto_refit_uses_the_simulation_record_and_real_events_get_the_real_detector(tmp_path):
     # no record (real TrackML data, or QUBO files written before records were kept): the real detector
     real = refit_config({"event": None, "meta": {}})
-    assert (real.material_model, real.field, real.hit_errors) == ("trackml", "solenoid", "trackml")
+    assert (real.material_model, real.field, real.hit_errors) == ("trackml", "trackml", "trackml")
     pythia = {"simulation": {"field": {"field": "solenoid"}, "config": {"trackml_material": True}}}
     simulated = refit_config({"meta": pythia})
     assert (simulated.material_model, simulated.field, simulated.hit_errors) == ("simulator", "solenoid", "simulated")

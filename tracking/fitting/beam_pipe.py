@@ -18,10 +18,11 @@ The TrackML pipe: beryllium at r = 19 mm, 0.8 mm thick in the description of the
 which the TrackML detector was built (X0(Be) = 352.8 mm, so x / X0 = 0.227%). Measured on the real sample
 event by ``benchmarks/scattering_material.py`` (268 particles from within 5 mm of the beam line, pT > 0.3 GeV,
 vertex state carried to the first hit in the fitted solenoid), the pipe acts like less: the core width
-(1.4826 MAD) of the angle change is 0.76 of Highland's theta_0 for 0.227% (0.81 in the bending direction,
-0.70 in the other; rms 0.91, a tail), the width of 0.137% X0; and the median momentum lost on the way is
+(1.4826 MAD) of the angle change is 0.70 of Highland's theta_0 for 0.227% (0.76 in the bending direction,
+0.64 in the other; rms 0.89, a tail; states carried in the real data's field, :data:`~gnn4hep.tracking.field.TRACKML_FIELD`;
+0.76 and 0.137% in the on-axis solenoid), the width of 0.119% X0; and the median momentum lost on the way is
 0.108 MeV at normal incidence, against a Landau most probable loss of about 0.19 MeV (Bethe mean 0.24 MeV)
-for 0.8 mm of beryllium. Both point to about 0.5 mm. The fitter takes the measured 0.137%, as for the layers
+for 0.8 mm of beryllium. Both point to about 0.5 mm. The fitter takes the measured 0.119%, as for the layers
 (:data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`: MAD widths of the same truth).
 The energy loss in the pipe (0.1-0.2 MeV) is far below the q/p resolution and is not corrected.
 Units: mm, GeV, rad.
@@ -43,7 +44,7 @@ TRACKML_BEAM_PIPE_MM = 0.8
 BERYLLIUM_X0_MM = 352.8
 BERYLLIUM_DEDX_GEV_PER_MM = 2.948e-4
 #: Effective x / X0 of the pipe at normal incidence for scattering, MEASURED (see the module docstring).
-TRACKML_BEAM_PIPE_X0 = 0.00137
+TRACKML_BEAM_PIPE_X0 = 0.00119
 
 _STEP_RAD = 1e-6
 

@@ -74,24 +74,23 @@ TRACKML_ENERGY_LOSS_SCALE = 1.3
 
 #: Effective scattering material (mm of silicon at normal incidence) of each TrackML layer, MEASURED by
 #: ``benchmarks/scattering_material.py`` on the real sample event: the width of the angle change between
-#: consecutive true hits (truth momentum at a carried to b by the fitter's propagator in the fitted
-#: solenoid, centred at z = -138 mm) over the Highland theta_0 of the energy-loss material, turned into a
-#: thickness. Pixels and strip barrels (0.5-2.5 mm) agree with the energy-loss material within a factor 1.5-2
-#: (pixel end-cap disks: up to 13x the energy-loss value of 0.15-0.3 mm, below the sensors' own 0.3 mm). In
-#: the strip end-caps (volumes 12, 14, |z| > 1.2 m) it reaches 6-75 mm: more than material; the field model's
-#: error there (B_z 1.42-1.58 T measured against 1.52-1.69 T at |z| = 1.8-2.2 m) acts like scattering,
-#: and this table absorbs it (the centre offset lowered it there: 10-27 mm before at (12, 8), (12, 10),
-#: (14, 2), (14, 4), 6-17 mm now). Layers with < 20 segments take their volume's median (or the energy-loss
-#: value). The beam pipe: :mod:`~gnn4hep.tracking.fitting.beam_pipe`.
+#: consecutive true hits (truth momentum at a carried to b by the fitter's propagator in the real data's field,
+#: :data:`~gnn4hep.tracking.field.TRACKML_FIELD`, the solenoid with its axis off the beam line) over the Highland
+#: theta_0 of the energy-loss material, turned into a thickness. Pixels and strip barrels (0.3-2.7 mm) agree
+#: with the energy-loss material within a factor 1.5-2. In the strip end-caps (volumes 12, 14) it is 1.4-3.9 mm;
+#: carried in the on-axis solenoid it was 6-71 mm there, the field model's error acting like scattering (and
+#: 0.5-4.8 mm in the pixel end-caps, 0.3-1.2 mm now): the axis offset removed most of that error. Layers with
+#: < 20 segments take their volume's median (or the energy-loss value). The beam pipe:
+#: :mod:`~gnn4hep.tracking.fitting.beam_pipe`.
 TRACKML_SCATTERING_MATERIAL_MM = {
-    (7, 2): 1.06, (7, 4): 2.47, (7, 6): 1.58, (7, 8): 1.11, (7, 10): 0.69, (7, 12): 1.0, (7, 14): 0.5,
-    (8, 2): 0.53, (8, 4): 0.66, (8, 6): 1.01, (8, 8): 2.49,
-    (9, 2): 0.57, (9, 4): 0.53, (9, 6): 0.69, (9, 8): 1.09, (9, 10): 2.53, (9, 12): 4.83, (9, 14): 0.89,
-    (12, 4): 62.75, (12, 6): 27.65, (12, 8): 17.28, (12, 10): 6.14, (12, 12): 2.89,
-    (13, 2): 1.14, (13, 4): 1.43, (13, 6): 1.8, (13, 8): 1.82,
-    (14, 2): 7.47, (14, 4): 6.73, (14, 6): 34.28, (14, 8): 70.95, (14, 10): 41.61,
+    (7, 2): 0.58, (7, 4): 0.91, (7, 6): 0.51, (7, 8): 0.45, (7, 10): 0.62, (7, 12): 0.76, (7, 14): 0.54,
+    (8, 2): 0.57, (8, 4): 0.59, (8, 6): 0.95, (8, 8): 2.71,
+    (9, 2): 0.38, (9, 4): 0.31, (9, 6): 0.37, (9, 8): 0.47, (9, 10): 0.38, (9, 12): 1.2, (9, 14): 0.38,
+    (12, 4): 1.4, (12, 6): 2.16, (12, 8): 1.49, (12, 10): 2.12, (12, 12): 1.98,
+    (13, 2): 1.14, (13, 4): 1.4, (13, 6): 1.6, (13, 8): 2.01,
+    (14, 2): 1.81, (14, 4): 2.47, (14, 6): 1.8, (14, 8): 1.64, (14, 10): 3.9,
     (16, 4): 3.56, (16, 6): 3.56, (16, 8): 3.17, (16, 10): 3.8, (16, 12): 4.58,
-    (17, 2): 1.89,
+    (17, 2): 2.0,
     (18, 2): 2.77, (18, 4): 3.15, (18, 6): 2.82, (18, 8): 2.82, (18, 10): 2.82,
 }  # fmt: skip
 

@@ -71,8 +71,11 @@ class FitConfig:
         beam pipe's scattering in the perigee covariance, :mod:`~gnn4hep.tracking.fitting.beam_pipe`),
         "simulator" (the simulator's measured layer material for both: events simulated with it) or
         "sensors" (each module's bare silicon), see :func:`~gnn4hep.tracking.fitting.measurements.crossed_material_mm`.
-    field: "solenoid" (the default: :data:`~gnn4hep.tracking.field.TRACKML_SOLENOID`, fitted to the real
-        data, Runge-Kutta propagation) or "uniform" (B_z = the detector's ``field_tesla``, exact helices).
+    field: "trackml" (the default, for real data: :data:`~gnn4hep.tracking.field.TRACKML_FIELD`, the solenoid
+        fitted to the real data with its axis free, Runge-Kutta propagation), "solenoid" (the simulator's
+        :data:`~gnn4hep.tracking.field.TRACKML_SOLENOID`, axis on the z axis: events simulated in it),
+        "segmented" (:data:`~gnn4hep.tracking.field.TRACKML_SEGMENTED`, for comparisons) or "uniform" (B_z =
+        the detector's ``field_tesla``, exact helices).
     hit_errors: "trackml" (the default: errors measured on real TrackML clusters, per volume and cluster
         size with cells, per volume without; :mod:`~gnn4hep.tracking.fitting.hit_errors`), "simulated" (the
         same measured on the simulator's clusters, for simulated events) or "pitch" (pitch / sqrt(12)). error_scale: multiplies sigma_u, sigma_v. cluster_errors: with
@@ -103,7 +106,7 @@ class FitConfig:
     mass_gev: float = MUON_MASS_GEV
     material: bool = True
     material_model: str = "trackml"
-    field: str = "solenoid"
+    field: str = "trackml"
     error_scale: float = 1.0
     hit_errors: str = "trackml"
     cluster_errors: bool = False
@@ -137,10 +140,10 @@ def simulated_physics(simulation: dict | None) -> dict[str, str]:
     simulator's layer material when they had it (else bare sensors), and the errors measured on the
     simulator's geometric ``clusters`` (``"simulated"``; ``"pitch"`` for the Gaussian ``smear`` digitisation;
     ``"trackml"`` for the ``trackml`` response, whose clusters and offsets reproduce the real ones). None means
-    real TrackML data: the solenoid, and the material and hit errors measured on the real truth.
+    real TrackML data: the field, material and hit errors measured on the real truth.
     """
     if simulation is None:
-        return {"field": "solenoid", "material_model": "trackml", "hit_errors": "trackml"}
+        return {"field": "trackml", "material_model": "trackml", "hit_errors": "trackml"}
     config = simulation.get("config", {})
     layer_material = bool(config.get("trackml_material", False))
     # records without the key predate the trackml response: their clusters are the geometric ones

@@ -56,8 +56,9 @@ MIN_SIN_THETA = 1e-6
 
 
 @njit(cache=True, inline="always")
-def _field(x, y, z, table_rho, table_z, uniform_bz, b, grad, want_grad):
-    """B (tesla) at (x, y, z) into ``b`` (3,), and its gradient grad[i, j] = dB_i/dx_j into ``grad`` (3, 3)."""
+def _field(x, y, z, table_rho, table_z, uniform_bz, axis, b, grad, want_grad):
+    """B (tesla) at (x, y, z) into ``b`` (3,), and its gradient grad[i, j] = dB_i/dx_j into ``grad`` (3, 3).
+    ``axis``: (x, y) mm of the field's symmetry axis (the table's rho is measured from it)."""
     if table_rho.shape[0] == 0:
         b[0] = 0.0
         b[1] = 0.0
@@ -67,6 +68,8 @@ def _field(x, y, z, table_rho, table_z, uniform_bz, b, grad, want_grad):
                 for j in range(3):
                     grad[i, j] = 0.0
         return
+    x = x - axis[0]
+    y = y - axis[1]
     rho = np.sqrt(x * x + y * y)
     fr = rho / TABLE_STEP_MM
     fz = (z + TABLE_Z_MAX_MM) / TABLE_STEP_MM
@@ -108,9 +111,9 @@ def _field(x, y, z, table_rho, table_z, uniform_bz, b, grad, want_grad):
 
 
 @njit(cache=True, inline="always")
-def _derivative(pos, tan, lam, jac, table_rho, table_z, uniform_bz, want_jac, b, grad, k_x, k_t, k_jac):
+def _derivative(pos, tan, lam, jac, table_rho, table_z, uniform_bz, axis, want_jac, b, grad, k_x, k_t, k_jac):
     """Right-hand sides at one stage: k_x = t, k_t = K lam t x B, k_jac (6, 5) the linearised equations."""
-    _field(pos[0], pos[1], pos[2], table_rho, table_z, uniform_bz, b, grad, want_jac)
+    _field(pos[0], pos[1], pos[2], table_rho, table_z, uniform_bz, axis, b, grad, want_jac)
     c = C_GEV_PER_T_MM * lam
     k_x[0], k_x[1], k_x[2] = tan[0], tan[1], tan[2]
     k_t[0] = c * (tan[1] * b[2] - tan[2] * b[1])
@@ -138,7 +141,7 @@ def _derivative(pos, tan, lam, jac, table_rho, table_z, uniform_bz, want_jac, b,
 
 
 @njit(cache=True)
-def _propagate_kernel(params, positions, start_rot, centers, rotations, table_rho, table_z, uniform_bz,
+def _propagate_kernel(params, positions, start_rot, centers, rotations, table_rho, table_z, uniform_bz, axis,
                       want_jac, max_step, max_turn, out, rows, path, miss, out_pos, out_dir):
     n = params.shape[0]
     b = np.empty(3)
@@ -185,7 +188,7 @@ def _propagate_kernel(params, positions, start_rot, centers, rotations, table_rh
                 break
             if abs(along) < 1e-12 or abs(s_total) > MAX_PATH_MM:
                 break
-            _field(pos[0], pos[1], pos[2], table_rho, table_z, uniform_bz, b, grad, False)
+            _field(pos[0], pos[1], pos[2], table_rho, table_z, uniform_bz, axis, b, grad, False)
             c = C_GEV_PER_T_MM * lam
             curve = 0.5 * c * (wx * (tan[1] * b[2] - tan[2] * b[1]) + wy * (tan[2] * b[0] - tan[0] * b[2])
                                + wz * (tan[0] * b[1] - tan[1] * b[0]))
@@ -221,7 +224,7 @@ def _propagate_kernel(params, positions, start_rot, centers, rotations, table_rh
                     for i in range(6):
                         for j in range(5):
                             stage_jac[i, j] = jac[i, j] + frac * kj[stage - 1, i, j] if stage > 0 else jac[i, j]
-                _derivative(stage_pos, stage_tan, lam, stage_jac, table_rho, table_z, uniform_bz, want_jac, b, grad,
+                _derivative(stage_pos, stage_tan, lam, stage_jac, table_rho, table_z, uniform_bz, axis, want_jac, b, grad,
                             kx[stage], kt[stage], kj[stage])
             sixth = h / 6.0
             for i in range(3):
@@ -265,7 +268,7 @@ def _propagate_kernel(params, positions, start_rot, centers, rotations, table_rh
             out_dir[trk, i] = tan[i]
         if not want_jac:
             continue
-        _field(pos[0], pos[1], pos[2], table_rho, table_z, uniform_bz, b, grad, False)
+        _field(pos[0], pos[1], pos[2], table_rho, table_z, uniform_bz, axis, b, grad, False)
         c = C_GEV_PER_T_MM * lam
         tp0 = c * (tan[1] * b[2] - tan[2] * b[1])
         tp1 = c * (tan[2] * b[0] - tan[0] * b[2])
@@ -307,12 +310,14 @@ def bz_at(field, points: np.ndarray) -> np.ndarray:
     return field(np.asarray(points, dtype=np.float64))[..., 2]
 
 
-def field_tables(field) -> tuple[np.ndarray, np.ndarray, float]:
-    """(table_rho, table_z, uniform_bz) of a field for the kernel: a solenoid's tables, or empty tables and B_z."""
+def field_tables(field) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """(table_rho, table_z, uniform_bz, axis) of a field for the kernel: a solenoid's tables and the (x, y) mm of
+    its symmetry axis (``axis_xy_mm``; (0, 0) for a field without one), or empty tables and B_z."""
     if hasattr(field, "tables"):
         table_rho, table_z = field.tables()
-        return np.ascontiguousarray(table_rho), np.ascontiguousarray(table_z), 0.0
-    return _EMPTY, _EMPTY, float(getattr(field, "b_tesla", field))
+        axis = np.array(getattr(field, "axis_xy_mm", (0.0, 0.0)), dtype=np.float64)
+        return np.ascontiguousarray(table_rho), np.ascontiguousarray(table_z), 0.0, axis
+    return _EMPTY, _EMPTY, float(getattr(field, "b_tesla", field)), np.zeros(2)
 
 
 def propagate_field(params, position, rotations, new_centers, new_rotations, field, jacobian: bool = True,
@@ -324,7 +329,7 @@ def propagate_field(params, position, rotations, new_centers, new_rotations, fie
     Jacobian (its q/p row is that of the identity). ``field``: a :class:`~gnn4hep.tracking.field.MagneticField`
     with ``tables()`` (solenoid) or a uniform field / B_z in tesla.
     """
-    table_rho, table_z, uniform_bz = field_tables(field)
+    table_rho, table_z, uniform_bz, axis = field_tables(field)
     n = len(params)
     out = np.empty((n, 5))
     rows = np.zeros((n, 4, 5))
@@ -335,6 +340,6 @@ def propagate_field(params, position, rotations, new_centers, new_rotations, fie
     f64 = np.float64
     _propagate_kernel(np.ascontiguousarray(params, f64), np.ascontiguousarray(position, f64),
                       np.ascontiguousarray(rotations, f64), np.ascontiguousarray(new_centers, f64),
-                      np.ascontiguousarray(new_rotations, f64), table_rho, table_z, uniform_bz, jacobian,
+                      np.ascontiguousarray(new_rotations, f64), table_rho, table_z, uniform_bz, axis, jacobian,
                       float(max_step_mm), float(max_turn), out, rows, path, miss, out_pos, out_dir)
     return out, (rows if jacobian else None), path, miss, out_pos, out_dir

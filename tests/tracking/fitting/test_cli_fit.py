@@ -77,7 +77,7 @@ def test_fit_defaults_follow_the_events_simulation_record(tmp_path, capsys):
     (tmp_path / "ev" / "simulation.json").unlink()
     result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--json"])
     figures = json.loads(result.stdout)
-    assert (figures["field"], figures["material_model"], figures["hit_errors"]) == ("solenoid", "trackml", "trackml")
+    assert (figures["field"], figures["material_model"], figures["hit_errors"]) == ("trackml", "trackml", "trackml")
     result = CliRunner().invoke(app, ["fit", str(prefix), str(candidates), "--out", str(out), "--json", "--hit-errors", "simulated"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["hit_errors"] == "simulated"

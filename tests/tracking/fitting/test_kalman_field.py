@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gnn4hep.tracking.field import TRACKML_SOLENOID
+from gnn4hep.tracking.field import TRACKML_FIELD, TRACKML_SEGMENTED, TRACKML_SOLENOID
 from gnn4hep.tracking.fitting.perigee import wrap_angle
 from gnn4hep.tracking.fitting.track_fit import fit_surfaces
 from tests.tracking.fitting.field_generator import generate_in_field
@@ -40,3 +40,16 @@ def test_a_uniform_field_model_fails_on_solenoid_tracks(solenoid_muons):
     fit = fit_surfaces(surfaces, 2.0)
     assert _pulls(truth, fit)[:, 4].std() > 3.0
     assert (fit.chi2 / fit.ndf).mean() > 3.0
+
+
+@pytest.mark.parametrize("field", [TRACKML_SEGMENTED, TRACKML_FIELD], ids=["segmented", "axis-off-beam-line"])
+def test_pulls_in_the_other_fields(field):
+    """The fitter takes any field with tables() (and an axis off the beam line): muons generated in it by the
+    independent integrator (which calls the field's closed form / table in numpy), fitted in it."""
+    truth, surfaces, n_hits = generate_in_field(300, field, seed=4)
+    keep = np.flatnonzero(n_hits >= 7)
+    fit = fit_surfaces(surfaces.take(keep), field)
+    assert len(keep) > 250 and fit.ok.all()
+    pulls = _pulls(truth[keep], fit)
+    assert np.all(np.abs(pulls.mean(axis=0)) < 0.15), pulls.mean(axis=0)
+    assert np.all((pulls.std(axis=0) > 0.85) & (pulls.std(axis=0) < 1.15)), pulls.std(axis=0)

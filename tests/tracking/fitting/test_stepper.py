@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gnn4hep.tracking.field import TRACKML_SOLENOID, UniformField
+from gnn4hep.tracking.field import TRACKML_FIELD, TRACKML_SOLENOID, SolenoidField, UniformField
 from gnn4hep.tracking.fitting.perigee import bound_to_perigee, particles_to_perigee, to_perigee
 from gnn4hep.tracking.fitting.propagation import bound_to_global, propagate
 from gnn4hep.tracking.fitting.stepper import propagate_field
@@ -55,10 +55,15 @@ def test_runge_kutta_in_a_uniform_field_matches_the_exact_helix(module_pairs):
     assert np.all(np.abs(rows[both] - jac[both, :4]) <= 1e-3 * scale)
 
 
-def test_transported_jacobian_matches_finite_differences_in_the_solenoid(module_pairs):
+@pytest.mark.parametrize("field", [TRACKML_SOLENOID, TRACKML_FIELD], ids=["on-axis", "axis-off-beam-line"])
+def test_transported_jacobian_matches_finite_differences_in_the_solenoid(module_pairs, field):
     params, position, rot0, c1, rot1, c0 = module_pairs
-    _, rows, _, miss, _, _ = propagate_field(params, position, rot0, c1, rot1, TRACKML_SOLENOID)
+    _, rows, _, miss, end, _ = propagate_field(params, position, rot0, c1, rot1, field)
     ok = np.isfinite(miss)
+    assert ok.mean() > 0.95
+    # B jumps across the current sheet: tracks that reach it (the target planes are unbounded) have no smooth map
+    # (with the axis at (-142, -157) mm, one of 600 ends 1299 mm from it, past the sheet at 1267 mm)
+    ok &= np.hypot(end[:, 0] - field.axis_x_mm, end[:, 1] - field.axis_y_mm) < field.radius_mm - 10.0
     assert ok.mean() > 0.95
     steps = np.array([1e-4, 1e-4, 1e-7, 1e-7])
     numeric = np.empty((len(params), 4, 5))
@@ -66,9 +71,9 @@ def test_transported_jacobian_matches_finite_differences_in_the_solenoid(module_
         shift = np.zeros_like(params)
         shift[:, j] = steps[j] if j < 4 else 1e-6 * np.abs(params[:, 4])
         plus = propagate_field(params + shift, bound_to_global(params + shift, c0, rot0), rot0, c1, rot1,
-                               TRACKML_SOLENOID, jacobian=False)[0]
+                               field, jacobian=False)[0]
         minus = propagate_field(params - shift, bound_to_global(params - shift, c0, rot0), rot0, c1, rot1,
-                                TRACKML_SOLENOID, jacobian=False)[0]
+                                field, jacobian=False)[0]
         numeric[:, :, j] = (plus - minus)[:, :4] / (2.0 * shift[:, j : j + 1])
     ok &= np.all(np.isfinite(numeric), axis=(1, 2))
     # forward tracks cross the end of the solenoid: theta changes there (B_r), and its row is not the identity's
@@ -78,6 +83,26 @@ def test_transported_jacobian_matches_finite_differences_in_the_solenoid(module_
     scale = np.abs(numeric[ok]) + np.array([1e-2, 1e-2, 1e-5, 1e-5, 1e-2])
     assert np.all(np.abs(rows[ok] - numeric[ok]) <= 2e-3 * scale)
     assert np.median(np.abs(rows[ok] - numeric[ok]) / scale) < 1e-5
+
+
+def test_axis_offset_equals_translating_the_tracks(module_pairs):
+    """Propagating in a solenoid whose axis is off the beam line equals propagating the translated tracks and
+    planes in the same solenoid on the z axis (positions shifted back, directions and Jacobians unchanged)."""
+    params, position, rot0, c1, rot1, _ = module_pairs
+    on_axis = SolenoidField(TRACKML_FIELD.radius_mm, TRACKML_FIELD.half_length_mm, TRACKML_FIELD.b_center_tesla,
+                            TRACKML_FIELD.center_z_mm)
+    shift = np.array([TRACKML_FIELD.axis_x_mm, TRACKML_FIELD.axis_y_mm, 0.0])
+    out, rows, s, miss, pos, direction = propagate_field(params, position, rot0, c1, rot1, TRACKML_FIELD)
+    out_t, rows_t, s_t, miss_t, pos_t, dir_t = propagate_field(params, position - shift, rot0, c1 - shift, rot1, on_axis)
+    ok = np.isfinite(miss) & np.isfinite(miss_t)
+    assert ok.mean() > 0.95
+    np.testing.assert_allclose(pos[ok], pos_t[ok] + shift, atol=1e-6)
+    np.testing.assert_allclose(direction[ok], dir_t[ok], atol=1e-9)
+    np.testing.assert_allclose(out[ok], out_t[ok], atol=1e-6)
+    np.testing.assert_allclose(rows[ok], rows_t[ok], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(s[ok], s_t[ok], atol=1e-6)
+    # and the offset matters: the on-axis field without the translation lands elsewhere
+    assert np.abs(propagate_field(params, position, rot0, c1, rot1, on_axis)[0][ok, :2] - out[ok, :2]).max() > 0.1
 
 
 def test_unreachable_plane_is_flagged():
