@@ -62,6 +62,22 @@ def test_saved_filter_reloads_to_the_same_scores(trained, tmp_path):
     np.testing.assert_array_equal(filter_edges(loaded, table, edges, 0.3), scores >= 0.3)
 
 
+def test_chunked_scores_equal_one_pass_scores(trained, monkeypatch):
+    """edge_filter_scores works in chunks of CHUNK_EDGES; any chunk size gives the scores of one pass of the MLP
+    over all pair features (computed here directly)."""
+    import gnn4hep.graphs.edge_filter as edge_filter
+    from gnn4hep.graphs.pair_features import pair_features
+
+    model, _, graphs = trained
+    model.cell_features = False
+    table, edges = graphs[-1]
+    with torch.inference_mode():
+        direct = torch.sigmoid(model(torch.from_numpy(pair_features(table, edges)))).numpy()
+    for chunk in (7, 1000, edges.shape[1] + 1):
+        monkeypatch.setattr(edge_filter, "CHUNK_EDGES", chunk)
+        np.testing.assert_allclose(edge_filter.edge_filter_scores(model, table, edges), direct, rtol=0, atol=1e-6)
+
+
 def test_bad_files_and_missing_cells(trained, tmp_path):
     model, info, graphs = trained
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
