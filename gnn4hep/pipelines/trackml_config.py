@@ -173,3 +173,5 @@ class FilterConfig(Section):
                                    "trains on the true edges of particles above it only (slower ones weigh 0) and its cut keeps target_efficiency of them; 0: all "
                                    "true edges, as the main filter. 1.0 cuts a real full event's ring-map graph ~9x at 99 % of its "
                                    "pT > 1 GeV true edges instead of ~1.7x (benchmarks/results/filter_stages.json)")
+    no_cells_target_efficiency: Optional[float] = Field(None, gt=0, le=1, description="target_efficiency of the no-cells "
+                                                        "variant (None: filter.target_efficiency)")
