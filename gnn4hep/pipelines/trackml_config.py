@@ -175,3 +175,5 @@ class FilterConfig(Section):
                                    "pT > 1 GeV true edges instead of ~1.7x (benchmarks/results/filter_stages.json)")
     no_cells_target_efficiency: Optional[float] = Field(None, gt=0, le=1, description="target_efficiency of the no-cells "
                                                         "variant (None: filter.target_efficiency)")
+    no_cells_target_pt_min: Optional[float] = Field(None, ge=0, description="GeV: target_pt_min of the no-cells variant "
+                                                    "(None: the larger of filter.target_pt_min and no_cells_pt_min)")
