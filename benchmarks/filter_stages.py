@@ -91,12 +91,12 @@ def main() -> None:
 
     stages = list(rows[0]["cpu_s"])
     print(f"model {args.model}; cells {'kept' if args.keep_cells else 'stripped'}; CPU s on one thread")
-    header = f"{'event':<28}{'hits':>8}{'graph':>10}{'eff':>7}{'pT>1':>7}{'filter':>9}{'eff':>7}{'pT>1':>7}"
+    header = f"{'event':<28}{'hits':>8}{'graph':>11}{'eff':>7}{'pT>1':>7}{'filter':>10}{'eff':>7}{'pT>1':>7}"
     print(header + "".join(f"{name[:9]:>10}" for name in stages) + f"{'to tracks':>10}{'score':>7}")
     for row in rows:
         graph, kept = row["edges"]["graph"], row["edges"].get("edge_filter", row["edges"]["graph"])
-        cells = [f"{graph['n_edges']:>10,}", f"{graph.get('efficiency', float('nan')):>7.4f}",
-                 f"{graph.get('efficiency_pt1', float('nan')):>7.4f}", f"{kept['n_edges']:>9,}",
+        cells = [f"{graph['n_edges']:>11,}", f"{graph.get('efficiency', float('nan')):>7.4f}",
+                 f"{graph.get('efficiency_pt1', float('nan')):>7.4f}", f"{kept['n_edges']:>10,}",
                  f"{kept.get('efficiency', float('nan')):>7.4f}", f"{kept.get('efficiency_pt1', float('nan')):>7.4f}"]
         name = f"{Path(row['prefix']).parent.name}/{row['event']}"[-28:]
         print(f"{name:<28}{row['n_hits']:>8,}" + "".join(cells) + "".join(f"{row['cpu_s'][s]:>10.2f}" for s in stages)
