@@ -118,10 +118,15 @@ def main() -> None:
     if filter_cfg.cell_features:  # the variant for events without cells, as trackml_train_filter makes it
         n_base = len(feature_names(False))
         base = [EdgeSamples(s.features[:, :n_base], s.y, s.weight, s.pt) for s in samples]
+        focus = filter_cfg.no_cells_pt_min  # the variant's focus and cut, as trackml_train_filter sets them
+        target_pt_min = (filter_cfg.no_cells_target_pt_min if filter_cfg.no_cells_target_pt_min is not None
+                         else max(filter_cfg.target_pt_min, focus))
         no_cells, no_cells_info = train_edge_filter(
-            EdgeSamples.concat(base[n_val:]), EdgeSamples.concat(base[:n_val]), hidden=tuple(filter_cfg.hidden),
-            epochs=filter_cfg.epochs, batch_size=filter_cfg.batch_size, learning_rate=filter_cfg.learning_rate, seed=0,
-            target_efficiency=filter_cfg.target_efficiency, target_pt_min=filter_cfg.target_pt_min)
+            EdgeSamples.concat(base[n_val:]).focused(focus), EdgeSamples.concat(base[:n_val]).focused(focus),
+            hidden=tuple(filter_cfg.hidden), epochs=filter_cfg.epochs, batch_size=filter_cfg.batch_size,
+            learning_rate=filter_cfg.learning_rate, seed=0,
+            target_efficiency=filter_cfg.no_cells_target_efficiency or filter_cfg.target_efficiency,
+            target_pt_min=target_pt_min)
         no_cells.cell_features = False
     # the validation ROC: share of fake edges kept at several target efficiencies (all true edges, pT > 1 GeV ones)
     val_scores = predict_scores(model, val.features)

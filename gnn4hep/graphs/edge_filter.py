@@ -30,8 +30,10 @@ from gnn4hep.errors import InputFileError
 from gnn4hep.graphs.pair_features import CELL_PAIR_FEATURES, cluster_shape, feature_names, pair_features
 from gnn4hep.models.edge_filter import EdgeFilterMLP
 
-#: Edges featurised and scored at once (bounds the memory: about 200 bytes per edge in flight).
-CHUNK_EDGES = 1_000_000
+#: Edges featurised and scored at once (about 200 bytes per edge in flight). Small enough that the MLP's
+#: (chunk, hidden) activations stay in the CPU caches: on the real full event 1001 (2.7M ring-map edges, one
+#: thread, no-cells filter) chunks of 32k edges score in 0.8 CPU s what chunks of 1M edges scored in 2.4 s, with identical scores.
+CHUNK_EDGES = 32_768
 
 
 def load_edge_filter(path: str | Path, device: str = "cpu") -> EdgeFilterMLP:

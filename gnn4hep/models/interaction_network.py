@@ -22,6 +22,7 @@ from torch_geometric.data import Data
 
 from gnn4hep.nn.interaction_layer import InteractionLayer
 from gnn4hep.nn.mlp import make_mlp
+from gnn4hep.nn.row_chunks import in_row_chunks
 
 
 class InteractionNetwork(nn.Module):
@@ -74,15 +75,20 @@ class InteractionNetwork(nn.Module):
         if x.shape[-1] != self.node_features:
             raise ValueError(f"x has {x.shape[-1]} features, the model expects node_features={self.node_features}")
         source, target = edge_index
-        edge_inputs = [x[target], x[source]]
-        if self.edge_features:
-            if edge_attr is None or edge_attr.shape[-1] != self.edge_features:
-                got = None if edge_attr is None else tuple(edge_attr.shape)
-                raise ValueError(f"the model expects edge_attr of shape (E, {self.edge_features}), got {got}")
-            edge_inputs.append(edge_attr)
+        if self.edge_features and (edge_attr is None or edge_attr.shape[-1] != self.edge_features):
+            got = None if edge_attr is None else tuple(edge_attr.shape)
+            raise ValueError(f"the model expects edge_attr of shape (E, {self.edge_features}), got {got}")
+
+        def encode(rows: slice) -> Tensor:
+            inputs = [x[target[rows]], x[source[rows]]] + ([edge_attr[rows]] if self.edge_features else [])
+            return self.edge_encoder(torch.cat(inputs, dim=1))
+
+        # edge-wise maps run a cache-sized block of edges at a time in CPU inference (gnn4hep.nn.row_chunks)
+        n_edges = edge_index.shape[1]
         h = self.node_encoder(x)
-        e = self.edge_encoder(torch.cat(edge_inputs, dim=1))
+        e = in_row_chunks(encode, n_edges, x.device)
         for step in range(self.n_iterations):
             layer = self.layers[step if len(self.layers) > 1 else 0]
             h, e = layer(h, edge_index, e)
-        return self.edge_head(torch.cat([h[target], h[source], e], dim=1)).squeeze(-1)
+        return in_row_chunks(lambda rows: self.edge_head(torch.cat([h[target[rows]], h[source[rows]], e[rows]], dim=1)),
+                             n_edges, x.device).squeeze(-1)

@@ -20,6 +20,7 @@ from torch import Tensor
 from torch_geometric.nn import MessagePassing
 
 from gnn4hep.nn.mlp import make_mlp
+from gnn4hep.nn.row_chunks import in_row_chunks
 
 
 class InteractionLayer(MessagePassing):
@@ -44,12 +45,20 @@ class InteractionLayer(MessagePassing):
         self.node_mlp = make_mlp(n_inputs * hidden, hidden, hidden, n_mlp_layers, layer_norm)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> tuple[Tensor, Tensor]:
-        edge_attr = edge_attr + self.edge_updater(edge_index, x=x, edge_attr=edge_attr)
+        if torch.is_grad_enabled() or x.device.type != "cpu":
+            edge_attr = edge_attr + self.edge_updater(edge_index, x=x, edge_attr=edge_attr)
+        else:  # CPU inference: the same edge update, a cache-sized block of edges at a time (gnn4hep.nn.row_chunks)
+            source, target = edge_index
+            old = edge_attr
+            edge_attr = in_row_chunks(
+                lambda rows: old[rows] + self.edge_update(x[target[rows]], x[source[rows]], old[rows]),
+                old.shape[0], old.device)
         incoming = self.propagate(edge_index, edge_attr=edge_attr, size=(x.shape[0], x.shape[0]))
         parts = [x, incoming]
         if self.bidirectional:
             parts.append(self.propagate(edge_index.flip(0), edge_attr=edge_attr, size=(x.shape[0], x.shape[0])))
-        x = x + self.node_mlp(torch.cat(parts, dim=1))
+        x = in_row_chunks(lambda rows: x[rows] + self.node_mlp(torch.cat([part[rows] for part in parts], dim=1)),
+                          x.shape[0], x.device)
         return x, edge_attr
 
     def edge_update(self, x_i: Tensor, x_j: Tensor, edge_attr: Tensor) -> Tensor:

@@ -170,3 +170,11 @@ class FilterConfig(Section):
                              "false: the no-cells one (for filters trained on clusters that differ from real ones; with today's "
                              "calibrated digitisation the cluster-shape filter keeps 99.1 % of the real sample event's true "
                              "edges, so experiments/trackml_gnn.yaml sets true)")
+    no_cells_pt_min: float = Field(0.0, ge=0, description="GeV: the no-cells variant (the only filter without cell_features) "
+                                   "trains on the true edges of particles above it only (slower ones weigh 0) and its cut keeps target_efficiency of them; 0: all "
+                                   "true edges, as the main filter. 1.0 cuts a real full event's ring-map graph ~9x at 99 % of its "
+                                   "pT > 1 GeV true edges instead of ~1.7x (benchmarks/results/filter_stages.json)")
+    no_cells_target_efficiency: Optional[float] = Field(None, gt=0, le=1, description="target_efficiency of the no-cells "
+                                                        "variant (None: filter.target_efficiency)")
+    no_cells_target_pt_min: Optional[float] = Field(None, ge=0, description="GeV: target_pt_min of the no-cells variant "
+                                                    "(None: the larger of filter.target_pt_min and no_cells_pt_min)")

@@ -7,7 +7,9 @@ trackml_train_filter       train :class:`~gnn4hep.models.edge_filter.EdgeFilterM
                            ``data.val_fraction`` of them held out to choose the cut ->
                            ``filter/edge_filter.pt`` (:func:`gnn4hep.graphs.edge_filter.load_edge_filter`);
                            with ``filter.cell_features`` and ``filter.no_cells_variant`` also the
-                           filter without cluster shapes, ``filter/edge_filter_no_cells.pt``
+                           filter without cluster shapes, ``filter/edge_filter_no_cells.pt``; with
+                           ``filter.no_cells_pt_min`` that variant (or the only filter, without
+                           cell features) trains and sets its cut on the true edges of faster particles
 trackml_filter             apply it to every graph: ``filtered_graphs/{train,test,eval}/eventN.pt``
                            (the hit-graph schema, with ``edge_attr``), which the GNN stages read
                            when ``filter.enabled``; events without cells get the no-cells filter, and so
@@ -85,29 +87,39 @@ def trackml_train_filter(ctx: RunContext) -> None:
         samples.append(sample_edges(table, graph.edge_index.numpy(), graph.y.numpy(), rng, cfg.fake_fraction,
                                     cells=cells, cell_features=cfg.cell_features))
     sample_seconds = time.perf_counter() - start
-    variants = [(FILTER_FILE, cfg.cell_features, "filter_training")]
+    # (file, cell features, metrics prefix, focus pT [GeV], cut target efficiency, pT [GeV] of the edges it counts)
+    no_cells = (cfg.no_cells_pt_min, cfg.no_cells_target_efficiency or cfg.target_efficiency,
+                cfg.no_cells_target_pt_min if cfg.no_cells_target_pt_min is not None
+                else max(cfg.target_pt_min, cfg.no_cells_pt_min))
+    variants = [(FILTER_FILE, cfg.cell_features, "filter_training", 0.0, cfg.target_efficiency, cfg.target_pt_min)]
     if cfg.cell_features and cfg.no_cells_variant:
-        variants.append((NO_CELLS_FILE, False, "filter_training_no_cells"))
-    for file, cells_used, prefix in variants:
+        variants.append((NO_CELLS_FILE, False, "filter_training_no_cells", *no_cells))
+    elif not cfg.cell_features:  # the filter is the no-cells one
+        variants = [(FILTER_FILE, False, "filter_training", *no_cells)]
+    for file, cells_used, prefix, pt_min, target, target_pt_min in variants:
         n_base = len(feature_names(False))
         parts = [s if cells_used else EdgeSamples(s.features[:, :n_base], s.y, s.weight, s.pt) for s in samples]
         val = EdgeSamples.concat(parts[:n_val]) if n_val else None
-        train = EdgeSamples.concat(parts[n_val:])
+        train = EdgeSamples.concat(parts[n_val:]).focused(pt_min)
         del parts
-        _train_one(ctx, train, val, file, cells_used, prefix, len(events), n_val, sample_seconds)
+        _train_one(ctx, train, val, file, cells_used, prefix, len(events), n_val, sample_seconds, pt_min, target,
+                   target_pt_min)
 
 
 def _train_one(ctx: RunContext, train, val, file: tuple[str, str], cells_used: bool, prefix: str, n_events: int,
-               n_val: int, sample_seconds: float) -> None:
-    """Train, choose the cut, save ``file`` and log metrics under ``prefix``."""
+               n_val: int, sample_seconds: float, pt_min: float, target_efficiency: float, target_pt_min: float) -> None:
+    """Train (true edges of particles at or below ``pt_min`` GeV weighted 0), choose the cut (keeping
+    ``target_efficiency`` of the true edges of particles above ``target_pt_min`` GeV), save ``file`` and log
+    metrics under ``prefix``."""
     from gnn4hep.graphs.pair_features import feature_names
     from gnn4hep.training.edge_filter_training import operating_point, predict_scores, save_edge_filter, train_edge_filter
 
     cfg = ctx.config.filter
     start = time.perf_counter()
-    model, info = train_edge_filter(train, val, hidden=tuple(cfg.hidden), epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                    learning_rate=cfg.learning_rate, seed=ctx.seed, target_efficiency=cfg.target_efficiency,
-                                    target_pt_min=cfg.target_pt_min, logger=ctx.logger)
+    model, info = train_edge_filter(train, val.focused(pt_min) if val is not None else None, hidden=tuple(cfg.hidden),
+                                    epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                                    seed=ctx.seed, target_efficiency=target_efficiency, target_pt_min=target_pt_min,
+                                    logger=ctx.logger)
     threshold = cfg.threshold if cfg.threshold is not None else info["threshold"]
     if cfg.threshold is not None:
         check = val if val is not None and val.y.sum() > 0 else train
@@ -115,7 +127,8 @@ def _train_one(ctx: RunContext, train, val, file: tuple[str, str], cells_used: b
     save_edge_filter(ctx.path(*file), model, feature_names(cells_used), threshold,
                      extra={"history": info["history"], "seed": ctx.seed, "n_train_edges": int(len(train.y)),
                             "n_val_edges": int(len(val.y)) if val is not None else 0,
-                            "target_efficiency": cfg.target_efficiency, "target_pt_min": cfg.target_pt_min})
+                            "target_efficiency": target_efficiency, "target_pt_min": target_pt_min,
+                            "focus_pt_min": pt_min})
     summary = {key: info[key] for key in ("threshold", "efficiency", "efficiency_pt1", "kept_fake_fraction",
                                           "pos_weight", "best_epoch")}
     ctx.log_metrics({**summary, "n_events": n_events, "n_val_events": n_val, "n_train_edges": int(len(train.y)),

@@ -40,6 +40,16 @@ class EdgeSamples:
         return EdgeSamples(*(np.concatenate([getattr(p, name) for p in parts])
                              for name in ("features", "y", "weight", "pt")))
 
+    def focused(self, pt_min: float) -> "EdgeSamples":
+        """The same edges with the true edges of particles at or below ``pt_min`` [GeV] weighted 0: the
+        loss then neither rewards nor penalises them, so the filter learns to separate the true edges of
+        faster particles from the fakes (a sharper cut for them; slow particles' edges may be cut). They
+        stay in the sample, so the all-pT efficiency can still be measured on it. ``pt_min`` <= 0: unchanged."""
+        if pt_min <= 0:
+            return self
+        slow = (self.y > 0.5) & (self.pt <= pt_min)
+        return EdgeSamples(self.features, self.y, np.where(slow, 0.0, self.weight).astype(np.float32), self.pt)
+
 
 def sample_edges(table: pd.DataFrame, edge_index: np.ndarray, y: np.ndarray, rng: np.random.Generator,
                  fake_fraction: float = 0.1, cells: pd.DataFrame | None = None,
@@ -129,7 +139,9 @@ def train_edge_filter(train: EdgeSamples, val: EdgeSamples | None, hidden: tuple
     features = torch.from_numpy(train.features)
     model.set_normalisation(features)
     y = torch.from_numpy(train.y)
-    n_true = float(train.y.sum())
+    n_true = float(train.weight[train.y > 0.5].sum())  # weighted: true edges weighted 0 (EdgeSamples.focused) do not count
+    if n_true <= 0:
+        raise ValueError("edge filter training needs true edges of nonzero weight (none above the focus pT?)")
     weighted_fakes = float(train.weight[train.y < 0.5].sum())
     positive = weighted_fakes / n_true if pos_weight == "auto" else float(pos_weight)
     weight = torch.from_numpy(train.weight) * torch.where(y > 0.5, positive, 1.0)

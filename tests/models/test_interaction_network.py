@@ -101,3 +101,38 @@ def test_bad_inputs_raise_clear_errors():
         model(torch.rand(5, 4), graph.edge_index, graph.edge_attr)
     with pytest.raises(ValueError, match="n_iterations"):
         InteractionNetwork(n_iterations=0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"bidirectional": False, "shared_weights": True}, {"edge_features": 0}])
+def test_chunked_cpu_inference_equals_one_piece(kwargs, monkeypatch):
+    """Gradient-free CPU calls evaluate the edge and node maps in row chunks (gnn4hep.nn.row_chunks); any chunk
+    size, uneven ones included, gives the logits of the one-piece route that training uses (gradients on)."""
+    import gnn4hep.nn.row_chunks as row_chunks
+
+    model, graph = _model(**kwargs), _graph()
+    attr = graph.edge_attr if model.edge_features else None
+    one_piece = model(graph.x, graph.edge_index, attr).detach()  # gradients on: no chunks
+    assert graph.edge_index.shape[1] > 40
+    for chunk in (1, 7, 40, 10**6):
+        monkeypatch.setattr(row_chunks, "CHUNK_ROWS", chunk)
+        with torch.inference_mode():
+            chunked = model(graph.x, graph.edge_index, attr)
+        torch.testing.assert_close(chunked, one_piece, rtol=0, atol=1e-6)
+
+
+def test_in_row_chunks_chunks_only_without_gradients():
+    from gnn4hep.nn.row_chunks import in_row_chunks
+
+    calls = []
+
+    def rows(part):
+        calls.append(part)
+        return torch.arange(10.0)[part, None] * 2
+
+    expected = torch.arange(10.0)[:, None] * 2
+    assert torch.equal(in_row_chunks(rows, 10, torch.device("cpu"), chunk=3), expected)
+    assert calls == [slice(0, 10)]  # gradients on: one call, the autograd graph of the unchunked code
+    calls.clear()
+    with torch.inference_mode():
+        assert torch.equal(in_row_chunks(rows, 10, torch.device("cpu"), chunk=3), expected)
+    assert calls == [slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 10)]

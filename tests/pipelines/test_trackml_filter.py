@@ -69,3 +69,35 @@ def test_cell_filter_falls_back_to_no_cells_variant(tmp_path):
     assert metrics["filter_test"]["n_edges"] > 0 and np.isfinite(metrics["filter_test"]["efficiency"])
     # the test event lacks cells; the eval event has them but real-data events get the no-cells filter too
     assert metrics["filter_variant"] == {"test_no_cells_events": 1, "eval_no_cells_events": 1}
+
+
+def test_no_cells_variant_focused_on_fast_particles(tmp_path):
+    """filter.no_cells_pt_min=0.5, no_cells_target_efficiency=0.995, no_cells_target_pt_min=1: the no-cells filter's
+    saved cut keeps >= 99.5 % of the validation event's true edges of pT > 1 GeV particles, counted edge by edge
+    from its graph (an independent route to the stage's threshold); the cluster-shape filter is trained as
+    without these options."""
+    from gnn4hep.graphs.edge_filter import edge_filter_scores
+    from gnn4hep.graphs.features import hit_table
+    from gnn4hep.pipelines.trackml_data import read_available
+    from gnn4hep.utils.torch_files import load_torch_file
+
+    overrides = ["data.source=quick", "data.n_train=2", "data.n_test=1", "data.val_fraction=0.5", "filter.cell_features=true",
+                 "stages=[trackml_simulate,trackml_build_graphs,trackml_train_filter]"]
+    run = run_experiment(SMALL, [*overrides, "filter.no_cells_pt_min=0.5",
+                                                 "filter.no_cells_target_efficiency=0.995",
+                                                 "filter.no_cells_target_pt_min=1.0"], out=tmp_path / "focused")
+    payload = load_torch_file(run / "filter" / "edge_filter_no_cells.pt", "edge filter file")
+    assert payload["extra"]["focus_pt_min"] == 0.5 and payload["extra"]["target_pt_min"] == 1.0
+    assert payload["extra"]["target_efficiency"] == 0.995
+    main = load_torch_file(run / "filter" / "edge_filter.pt", "edge filter file")["extra"]
+    assert main["focus_pt_min"] == 0.0 and main["target_pt_min"] == 0.0 and main["target_efficiency"] == 0.99
+    model = load_edge_filter(run / "filter" / "edge_filter_no_cells.pt")
+    prefix = sorted((run / "data" / "train").glob("*-hits.csv*"))[0]
+    prefix = prefix.parent / prefix.name.split("-")[0]  # the first training event: the validation one
+    table = hit_table(read_available(prefix))
+    graph = load_graph(run / "graphs" / "train" / f"{prefix.name}.pt")
+    edges, y = graph.edge_index.numpy(), graph.y.numpy() > 0.5
+    scores = edge_filter_scores(model, table, edges)
+    fast = [i for i in range(len(y)) if y[i] and table["pt"].iloc[edges[0, i]] > 1.0]
+    assert len(fast) > 50
+    assert sum(scores[i] >= model.threshold for i in fast) >= 0.995 * len(fast)
