@@ -40,7 +40,9 @@ from gnn4hep.graphs.io import load_graph
 from gnn4hep.pipelines.trackml_config import RefitConfig, TrackBuildingConfig
 from gnn4hep.pipelines.trackml_data import read_available
 from gnn4hep.pipelines.trackml_tasks import InferTask, infer_edges, track_candidates
-from gnn4hep.tracking.building import components_tracks
+from gnn4hep.graphs.layers import LAYER_RANK
+from gnn4hep.tracking.building import components_tracks, kink_walk_tracks
+from gnn4hep.tracking.building.kink_walk import graph_positions
 from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries, event_track_summary
 from gnn4hep.tracking.fitting import refit
 from gnn4hep.tracking.io import read_detector
@@ -63,12 +65,13 @@ def variants(tune: bool) -> dict[str, object]:
     if tune:
         rows.update({
             "walkthrough_cut0.3": TrackBuildingConfig(builder="walkthrough", score_cut=0.3),
-            "kink_walk_max_kink0.3": chosen.model_copy(update={"max_kink": 0.3}),
+            "kink_walk_straight": "straight",
+            "kink_walk_max_kink0.05": chosen.model_copy(update={"max_kink": 0.05}),
             "kink_walk_max_kink0.1": chosen.model_copy(update={"max_kink": 0.1}),
+            "kink_walk_walk_cut0.1": chosen.model_copy(update={"walk_cut": 0.1}),
             "kink_walk_no_merge": chosen.model_copy(update={"merge_cut": None}),
-            "kink_walk_walk_cut0.3": chosen.model_copy(update={"walk_cut": 0.3}),
             "kink_walk_kink_weight0": chosen.model_copy(update={"kink_weight": 0.0}),
-            **{f"kink_walk_min_hits{m}": chosen.model_copy(update={"min_hits": m}) for m in (1, 3, 4, 5, 6) if m != chosen.min_hits},
+            **{f"kink_walk_min_hits{m}": chosen.model_copy(update={"min_hits": m}) for m in (1, 4, 5, 6) if m != chosen.min_hits},
         })
     return rows
 
@@ -86,7 +89,18 @@ def candidates(kind, graph, scores: np.ndarray, run_tracks: TrackBuildingConfig)
         return components_tracks(hit_id, edges, y.astype(np.float64), score_cut=0.5)
     if kind == "truth_above_cut":
         return components_tracks(hit_id, edges, (y * (scores > 0.5)).astype(np.float64), score_cut=0.5)
+    if kind == "straight":  # the chosen kink walk with straight-line instead of helix predictions
+        cfg = chosen_config()
+        return kink_walk_tracks(hit_id, edges, scores, graph_positions(graph.x.numpy()), walk_cut=cfg.walk_cut, max_kink=cfg.max_kink,
+                                kink_weight=cfg.kink_weight, min_step_mm=cfg.min_step_mm, merge_cut=cfg.merge_cut,
+                                node_order=walk_order(graph), min_hits=cfg.min_hits, helix=False)
     return track_candidates(graph, scores, run_tracks if kind is None else kind)
+
+
+def walk_order(graph) -> np.ndarray:
+    """The visit order of :func:`~gnn4hep.pipelines.trackml_tasks.track_candidates` (layer rank, then distance from the origin)."""
+    x = graph.x.numpy()
+    return LAYER_RANK[graph.layer.numpy()] * 1e4 + np.hypot(x[:, 0], x[:, 2])
 
 
 def evaluate(split: str, names: list[str], run: Path, score_dir: Path, event_dir: Path, rows: dict, fit_config, run_tracks) -> dict:

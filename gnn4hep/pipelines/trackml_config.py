@@ -78,7 +78,7 @@ class TrackBuildingConfig(Section):
     walk_cut: Optional[float] = Field(None, ge=0, le=1, description="walkthrough, kink_walk: edges the walk may follow (default score_cut)")
     min_hits: int = Field(1, ge=1, description="shorter candidates become single-hit tracks")
     # kink_walk (gnn4hep.tracking.building.kink_walk)
-    max_kink: float = Field(0.15, gt=0, le=3.1416, description="kink_walk: largest kink angle between path and next edge, rad")
+    max_kink: float = Field(0.03, gt=0, le=3.1416, description="kink_walk: largest kink angle between path and next edge, rad")
     kink_weight: float = Field(3.0, ge=0, description="kink_walk: score units one max_kink of kink costs")
     min_step_mm: float = Field(20.0, ge=0, description="kink_walk: shortest hit distance that defines a direction, mm")
     merge_cut: Optional[float] = Field(0.001, ge=0, le=1, description="kink_walk: edge score above which continuing fragments are joined (None: no merge)")

@@ -43,14 +43,38 @@ def graph_positions(x: np.ndarray) -> np.ndarray:
     return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+class _Chord:
+    """The last chord of a path, from hit ``a`` to hit ``c`` (mm), and the helix it implies: with
+    ``helix``, the circle through the beam line (x = y = 0), a and c in the transverse plane
+    (signed curvature [1/mm]) and a constant dz per transverse length; without, a straight line."""
 
+    def __init__(self, a, c, helix: bool):
+        d = (c[0] - a[0], c[1] - a[1], c[2] - a[2])
+        norm = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+        self.direction = (d[0] / norm, d[1] / norm, d[2] / norm)
+        self.transverse = math.hypot(d[0], d[1])
+        radii = math.hypot(a[0], a[1]) * math.hypot(c[0], c[1])
+        self.curved = helix and self.transverse > 1e-3 and radii > 1e-3
+        if self.curved:
+            self.curvature = 2.0 * (a[0] * c[1] - a[1] * c[0]) / (radii * self.transverse)
+            self.slope = d[2] / self.transverse
 
-def _kink(direction: tuple[float, float, float], edge: list[float]) -> float:
-    """Angle [rad] between two unit vectors."""
-    cosine = direction[0] * edge[0] + direction[1] * edge[1] + direction[2] * edge[2]
-    return math.acos(max(-1.0, min(1.0, cosine)))
+    def kink(self, edge: list[float], length: float) -> float:
+        """Angle [rad] between the next chord (unit ``edge``, ``length`` mm) and its prediction: the
+        last chord's transverse direction turned by curvature * (both transverse lengths) / 2 (the
+        chord-tangent angle of a circle), with the same dz per transverse length."""
+        if self.curved:
+            turn = self.curvature * (self.transverse + math.hypot(edge[0], edge[1]) * length) / 2.0
+            cos_t, sin_t = math.cos(turn), math.sin(turn)
+            ux, uy = self.direction[0], self.direction[1]
+            px, py = ux * cos_t - uy * sin_t, ux * sin_t + uy * cos_t
+            scale = math.hypot(ux, uy)
+            norm = math.sqrt(scale * scale + (self.slope * scale) ** 2)
+            predicted = (px / norm, py / norm, self.slope * scale / norm)
+        else:
+            predicted = self.direction
+        cosine = predicted[0] * edge[0] + predicted[1] * edge[1] + predicted[2] * edge[2]
+        return math.acos(max(-1.0, min(1.0, cosine)))
 
 
 def walk_paths(
@@ -62,6 +86,7 @@ def walk_paths(
     max_kink: float,
     kink_weight: float,
     min_step_mm: float,
+    helix: bool = True,
 ) -> list[list[int]]:
     """The walked paths (lists of node indices, inner to outer) covering every node once (step 1-2
     of the module docstring)."""
@@ -89,26 +114,21 @@ def walk_paths(
         used[node] = True
         path, current, anchor = [node], node, -1
         while True:
-            direction = None
-            if anchor >= 0:
-                a, c = xyz[anchor], xyz[current]
-                d = (c[0] - a[0], c[1] - a[1], c[2] - a[2])
-                norm = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
-                direction = (d[0] / norm, d[1] / norm, d[2] / norm)
+            chord = _Chord(xyz[anchor], xyz[current], helix) if anchor >= 0 else None
             step, best = -1, -math.inf
             for k in range(starts[current], starts[current + 1]):
                 if used[targets[k]]:
                     continue
-                if direction is None or lengths[k] < min_step_mm:
+                if chord is None or lengths[k] < min_step_mm:
                     value = scores[k]
                 else:
-                    theta = _kink(direction, units[k])
+                    theta = chord.kink(units[k], lengths[k])
                     if theta > max_kink:
                         continue
                     value = scores[k] - kink_weight * theta / max_kink
                 if value > best:
                     step, best = targets[k], value
-                if direction is None:
+                if chord is None:
                     break  # sorted by score: the first unused target is the best
             if step < 0:
                 break
@@ -121,22 +141,29 @@ def walk_paths(
     return paths
 
 
-def _arriving(path: list[int], positions: np.ndarray, min_step_mm: float) -> np.ndarray | None:
-    """Unit direction into the path's last hit from its last hit >= min_step_mm behind, or None."""
-    end = positions[path[-1]]
+def _behind(path: list[int], xyz: list, min_step_mm: float) -> int | None:
+    """The path's last hit at least ``min_step_mm`` before its end, or None."""
+    end = xyz[path[-1]]
     for node in reversed(path[:-1]):
-        if np.linalg.norm(end - positions[node]) >= min_step_mm:
-            return _unit(end - positions[node])
+        if math.dist(end, xyz[node]) >= min_step_mm:
+            return node
     return None
 
 
-def _leaving(path: list[int], positions: np.ndarray, min_step_mm: float) -> np.ndarray | None:
-    """Unit direction out of the path's first hit to its first hit >= min_step_mm ahead, or None."""
-    head = positions[path[0]]
+def _ahead(path: list[int], xyz: list, min_step_mm: float) -> int | None:
+    """The path's first hit at least ``min_step_mm`` after its head, or None."""
+    head = xyz[path[0]]
     for node in path[1:]:
-        if np.linalg.norm(positions[node] - head) >= min_step_mm:
-            return _unit(positions[node] - head)
+        if math.dist(head, xyz[node]) >= min_step_mm:
+            return node
     return None
+
+
+def _step_kink(a, c, t, helix: bool) -> float:
+    """Kink angle [rad] of the chord c -> t after the chord a -> c (:class:`_Chord`)."""
+    d = (t[0] - c[0], t[1] - c[1], t[2] - c[2])
+    length = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+    return _Chord(a, c, helix).kink([d[0] / length, d[1] / length, d[2] / length], length)
 
 
 def merge_fragments(
@@ -147,6 +174,7 @@ def merge_fragments(
     merge_cut: float,
     max_kink: float,
     min_step_mm: float,
+    helix: bool = True,
 ) -> list[list[int]]:
     """Paths with fragments that continue each other joined (step 3 of the module docstring)."""
     n = len(positions)
@@ -168,14 +196,19 @@ def merge_fragments(
             i = root[i]
         return i
 
-    cos_max = math.cos(max_kink)
+    xyz = positions.tolist()
     for e in candidates.tolist():
         a, b = int(tail_of[edge_index[0, e]]), int(head_of[edge_index[1, e]])
         if a in following or b in has_previous or find(a) == find(b):
             continue
-        arriving, leaving = _arriving(paths[a], positions, min_step_mm), _leaving(paths[b], positions, min_step_mm)
-        gap = _unit(positions[edge_index[1, e]] - positions[edge_index[0, e]])
-        if arriving is None or leaving is None or arriving @ gap < cos_max or gap @ leaving < cos_max:
+        before, end, head, after = _behind(paths[a], xyz, min_step_mm), paths[a][-1], paths[b][0], _ahead(paths[b], xyz, min_step_mm)
+        if before is None or after is None:
+            continue
+        if math.dist(xyz[end], xyz[head]) >= min_step_mm:
+            if _step_kink(xyz[before], xyz[end], xyz[head], helix) > max_kink:
+                continue
+            before = end
+        if _step_kink(xyz[before], xyz[head], xyz[after], helix) > max_kink:
             continue
         following[a] = b
         has_previous.add(b)
@@ -197,13 +230,14 @@ def kink_walk_tracks(
     edge_index: np.ndarray,
     edge_scores: np.ndarray,
     positions: np.ndarray,
-    walk_cut: float = 0.1,
-    max_kink: float = 0.15,
+    walk_cut: float = 0.03,
+    max_kink: float = 0.03,
     kink_weight: float = 3.0,
     min_step_mm: float = 20.0,
     merge_cut: float | None = 0.001,
     node_order: np.ndarray | None = None,
     min_hits: int = 1,
+    helix: bool = True,
 ) -> pd.DataFrame:
     """``hit_id, track_id`` for every hit by the kink walk (module docstring).
 
@@ -219,6 +253,7 @@ def kink_walk_tracks(
         merge_cut: edge score above which fragments that continue each other are joined (None: no merge).
         node_order: (N,) sort key of the visit order (inner to outer); default: node index.
         min_hits: shorter tracks become single-hit tracks.
+        helix: predict the next chord on the helix through the beam line (False: straight line).
     """
     hit_ids, edge_index, edge_scores = check_graph_inputs(hit_ids, edge_index, edge_scores)
     positions = np.asarray(positions, dtype=np.float64)
@@ -230,9 +265,9 @@ def kink_walk_tracks(
     collect = gc.isenabled()
     gc.disable()  # the walk makes ~1e6 small lists: cyclic-GC passes over them would double its time
     try:
-        paths = walk_paths(positions, edge_index, edge_scores, key, walk_cut, max_kink, kink_weight, min_step_mm)
+        paths = walk_paths(positions, edge_index, edge_scores, key, walk_cut, max_kink, kink_weight, min_step_mm, helix)
         if merge_cut is not None:
-            paths = merge_fragments(paths, positions, edge_index, edge_scores, merge_cut, max_kink, min_step_mm)
+            paths = merge_fragments(paths, positions, edge_index, edge_scores, merge_cut, max_kink, min_step_mm, helix)
     finally:
         if collect:
             gc.enable()

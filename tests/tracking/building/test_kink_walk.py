@@ -72,7 +72,7 @@ def test_short_overlap_edges_are_judged_by_score():
 
 def test_fragments_that_continue_each_other_are_joined():
     # one straight track 0-5 whose middle edge 2 -> 3 scores below walk_cut: two fragments, joined by
-    # the merge (edge score above merge_cut, no kink); a kinked gap edge (node 3 moved) is not joined.
+    # the merge (edge score above merge_cut, no kink); a kinked gap edge (B turned by 0.4 rad) is not joined.
     positions = _line(0.2, [100, 200, 300, 400, 500, 600])
     edges = np.array([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]])
     scores = np.array([0.9, 0.9, 0.05, 0.9, 0.9])
@@ -82,8 +82,7 @@ def test_fragments_that_continue_each_other_are_joined():
     assert _groups(kink_walk_tracks(np.arange(6), edges, scores, positions, merge_cut=0.01, **args)) == {frozenset(range(6))}
     assert _groups(kink_walk_tracks(np.arange(6), edges, scores, positions, merge_cut=0.1, **args)) == {
         frozenset({0, 1, 2}), frozenset({3, 4, 5})}
-    kinked = positions.copy()
-    kinked[3:] = kinked[2] + _line(0.9, [100, 200, 300])
+    kinked = np.vstack([positions[:3], _line(0.6, [400, 500, 600])])  # B on another line from the origin
     assert len(_groups(kink_walk_tracks(np.arange(6), edges, scores, kinked, merge_cut=0.01, **args))) == 2
 
 
