@@ -1,26 +1,30 @@
-"""Track building by a walk that follows the straightest well-scored edge ("kink walk").
+"""Track building by a walk that follows the well-scored edge that best continues the helix ("kink walk").
 
 The CC-and-walk of Exa.TrkX (Ju et al., arXiv:2103.06995) follows, at each hit, the highest-score
 outgoing edge. At μ=200 the GNN's best edge out of a hit is the true one for only about 84 % of the
-hits (run of issue 13), and every wrong step splits the particle into two fragments, which the
-double-majority rule counts as fakes. Classical seeding-and-extension trackers (the TrackML
-accuracy winners) choose the continuation by geometry instead. The kink walk combines both:
+hits (run of issue 13), and every wrong step splits the particle into fragments, which the
+double-majority rule counts as fakes. Classical seeding-and-extension trackers (the TrackML accuracy
+winners) choose the continuation by geometry instead. The kink walk combines both:
 
 1. Edges with ``score > walk_cut`` are the walk's candidates.
 2. Hits are visited in ``node_order`` (inner to outer); each unused hit starts a path. From the
-   path's last hit, the candidates are the outgoing edges to unused hits. Once the path has a
-   direction (the unit vector from its last hit at least ``min_step_mm`` behind the current hit to
-   the current hit), each candidate edge gets its kink angle theta to that direction [rad];
-   candidates with theta > ``max_kink`` are refused and the walk takes the candidate with the
-   highest ``score - kink_weight * theta / max_kink``. Candidate edges shorter than
-   ``min_step_mm`` (overlap hits of the same layer, whose direction is noise) are judged by their
-   score alone. Without a direction yet, the highest-score candidate is taken.
+   path's last hit, the candidates are the outgoing edges to unused hits. Once the path has a last
+   chord (from its last hit at least ``min_step_mm`` behind the current hit to the current hit),
+   the next chord is predicted on the helix of that chord: the circle through the beam line
+   (x = y = 0) and the chord's two hits in the transverse plane, with the chord's dz per transverse
+   length (:class:`_Chord`; ``helix=False``: a straight line). Each candidate edge gets its kink
+   angle theta [rad] to the prediction; candidates with theta > ``max_kink`` are refused and the
+   walk takes the candidate with the highest ``score - kink_weight * theta / max_kink``. Candidate
+   edges shorter than ``min_step_mm`` (overlap hits of the same layer, whose direction is noise)
+   are judged by their score alone. Without a chord yet, the highest-score candidate is taken.
 3. Optionally (``merge_cut``), fragments that continue each other are joined: the last hit of
-   path A and the first hit of path B (both of at least 2 hits) joined by a graph edge with
-   ``score > merge_cut`` whose direction makes kinks below ``max_kink`` with A's arriving and B's
-   leaving directions; best edge score first, each end used once, no cycles.
+   path A and the first hit of path B (each with a hit ``min_step_mm`` away) joined by a graph edge
+   with ``score > merge_cut``, when the gap and B's first chord both pass the helix kink test of
+   step 2; best edge score first, each end used once, no cycles.
 
 Hits in no path of at least ``min_hits`` hits become single-hit tracks. Positions are in mm.
+Measured on the μ=200 run of issue 13 (``benchmarks/track_building.py``): test-event TrackML score
+0.717 after the refit against 0.504 for the CC-and-walk at 0.5, on the same edge scores.
 """
 
 from __future__ import annotations
@@ -247,7 +251,7 @@ def kink_walk_tracks(
         edge_scores: (E,) edge probabilities.
         positions: (N, 3) hit positions x, y, z [mm] (:func:`graph_positions`).
         walk_cut: edges the walk may follow (score strictly above).
-        max_kink: largest kink angle [rad] between the path direction and the next edge.
+        max_kink: largest kink angle [rad] between the predicted next chord and the next edge.
         kink_weight: score units one ``max_kink`` of kink costs when choosing the next edge.
         min_step_mm: shortest hit distance [mm] that defines a direction.
         merge_cut: edge score above which fragments that continue each other are joined (None: no merge).

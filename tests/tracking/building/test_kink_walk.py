@@ -15,7 +15,7 @@ from gnn4hep.graphs.hit_graph import make_hit_graph
 from gnn4hep.pipelines.trackml_config import TrackBuildingConfig
 from gnn4hep.pipelines.trackml_tasks import track_candidates
 from gnn4hep.tracking.building import components_tracks, kink_walk_tracks, walkthrough_tracks
-from gnn4hep.tracking.building.kink_walk import graph_positions
+from gnn4hep.tracking.building.kink_walk import _step_kink, graph_positions
 from gnn4hep.tracking.scoring import score_event
 from tests.graphs.trackml_toy import trackml_toy_event
 
@@ -45,6 +45,30 @@ def test_geometry_beats_a_wrong_high_score():
     plain = kink_walk_tracks(hit_ids, edges, scores, positions, walk_cut=0.1, max_kink=math.pi, kink_weight=0.0,
                              merge_cut=None, node_order=np.arange(5))
     assert _groups(plain) == _groups(walk)
+
+
+def _helix(radius: float, arcs, dz_ds: float = 0.7, z0: float = 5.0, sign: float = 1.0) -> np.ndarray:
+    """Points [mm] of a helix from the beam line: transverse circle of ``radius`` through the origin
+    (centre (0, sign * radius)), at transverse arc lengths ``arcs``, z = z0 + dz_ds * arc."""
+    s = np.asarray(arcs, dtype=np.float64)
+    phase = s / radius
+    return np.stack([radius * np.sin(phase), sign * radius * (1 - np.cos(phase)), z0 + dz_ds * s], axis=1)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_helix_prediction_follows_a_curved_track(sign):
+    # a 0.3 GeV track in 2 T (radius 500 mm): the straight prediction kinks by ~0.2 rad per 100 mm,
+    # the helix through the beam line predicts each chord to better than 1 mrad (analytic points)
+    points = _helix(500.0, [30, 70, 120, 170, 260, 360], sign=sign).tolist()
+    for a, c, t in zip(points, points[1:], points[2:]):
+        assert _step_kink(a, c, t, helix=True) < 1e-3
+        assert _step_kink(a, c, t, helix=False) > 0.05
+    positions = np.array(points)
+    edges = np.array([[0, 1, 2, 3, 4], [1, 2, 3, 4, 5]])
+    scores = np.full(5, 0.9)
+    args = dict(walk_cut=0.1, max_kink=0.03, merge_cut=None, node_order=np.arange(6))
+    assert _groups(kink_walk_tracks(np.arange(6), edges, scores, positions, helix=True, **args)) == {frozenset(range(6))}
+    assert len(_groups(kink_walk_tracks(np.arange(6), edges, scores, positions, helix=False, **args))) > 1
 
 
 def test_kink_weight_trades_score_for_straightness():
