@@ -70,6 +70,7 @@ def variants(tune: bool) -> dict[str, object]:
             "kink_walk_max_kink0.1": chosen.model_copy(update={"max_kink": 0.1}),
             "kink_walk_walk_cut0.1": chosen.model_copy(update={"walk_cut": 0.1}),
             "kink_walk_no_merge": chosen.model_copy(update={"merge_cut": None}),
+            "kink_walk_one_pass": chosen.model_copy(update={"second_max_kink": None}),
             "kink_walk_kink_weight0": chosen.model_copy(update={"kink_weight": 0.0}),
             **{f"kink_walk_min_hits{m}": chosen.model_copy(update={"min_hits": m}) for m in (1, 4, 5, 6) if m != chosen.min_hits},
         })
@@ -93,7 +94,8 @@ def candidates(kind, graph, scores: np.ndarray, run_tracks: TrackBuildingConfig)
         cfg = chosen_config()
         return kink_walk_tracks(hit_id, edges, scores, graph_positions(graph.x.numpy()), walk_cut=cfg.walk_cut, max_kink=cfg.max_kink,
                                 kink_weight=cfg.kink_weight, min_step_mm=cfg.min_step_mm, merge_cut=cfg.merge_cut,
-                                node_order=walk_order(graph), min_hits=cfg.min_hits, helix=False)
+                                node_order=walk_order(graph), min_hits=cfg.min_hits, keep_hits=cfg.keep_hits,
+                                second_max_kink=cfg.second_max_kink, helix=False)
     return track_candidates(graph, scores, run_tracks if kind is None else kind)
 
 

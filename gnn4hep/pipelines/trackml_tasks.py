@@ -148,5 +148,6 @@ def track_candidates(graph, scores: np.ndarray, cfg: TrackBuildingConfig) -> pd.
         walk_cut = cfg.score_cut if cfg.walk_cut is None else cfg.walk_cut
         return kink_walk_tracks(hit_id, edges, scores, graph_positions(x), walk_cut=walk_cut, max_kink=cfg.max_kink,
                                 kink_weight=cfg.kink_weight, min_step_mm=cfg.min_step_mm, merge_cut=cfg.merge_cut,
-                                node_order=order, min_hits=cfg.min_hits)
+                                node_order=order, min_hits=cfg.min_hits, keep_hits=cfg.keep_hits,
+                                second_max_kink=cfg.second_max_kink)
     return walkthrough_tracks(hit_id, edges, scores, cfg.score_cut, cfg.walk_cut, order, cfg.min_hits)

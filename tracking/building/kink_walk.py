@@ -17,7 +17,11 @@ winners) choose the continuation by geometry instead. The kink walk combines bot
    walk takes the candidate with the highest ``score - kink_weight * theta / max_kink``. Candidate
    edges shorter than ``min_step_mm`` (overlap hits of the same layer, whose direction is noise)
    are judged by their score alone. Without a chord yet, the highest-score candidate is taken.
-3. Optionally (``merge_cut``), fragments that continue each other are joined: the last hit of
+3. Optionally (``second_max_kink``), a second pass in the manner of iterative tracking: the paths
+   of at least ``keep_hits`` hits are kept and their hits removed, and the walk of step 2 runs again
+   on the remaining hits with the looser ``second_max_kink`` (it rejoins fragments of particles
+   that the first pass cut, e.g. where scattering or a missed hit bent the chord).
+4. Optionally (``merge_cut``), fragments that continue each other are joined: the last hit of
    path A and the first hit of path B (each with a hit ``min_step_mm`` away) joined by a graph edge
    with ``score > merge_cut``, when the gap and B's first chord both pass the helix kink test of
    step 2; best edge score first, each end used once, no cycles.
@@ -91,9 +95,10 @@ def walk_paths(
     kink_weight: float,
     min_step_mm: float,
     helix: bool = True,
+    taken: np.ndarray | None = None,
 ) -> list[list[int]]:
-    """The walked paths (lists of node indices, inner to outer) covering every node once (step 1-2
-    of the module docstring)."""
+    """The walked paths (lists of node indices, inner to outer) covering every node not ``taken``
+    (bool (N,), hits of earlier tracks) once (steps 1-2 of the module docstring)."""
     n = len(positions)
     keep = edge_scores > walk_cut
     source, target, score = edge_index[0, keep], edge_index[1, keep], edge_scores[keep]
@@ -106,11 +111,13 @@ def walk_paths(
     targets, scores, lengths = target.tolist(), score.tolist(), length.tolist()
     units = unit.tolist()
     xyz = positions.tolist()
-    used = [False] * n
+    taken = np.zeros(n, dtype=bool) if taken is None else np.asarray(taken, dtype=bool)
+    used = taken.tolist()
     connected = np.zeros(n, dtype=bool)
     connected[source] = True
     connected[target] = True
-    paths = [[node] for node in np.flatnonzero(~connected).tolist()]  # hits without a candidate edge
+    paths = [[node] for node in np.flatnonzero(~connected & ~taken).tolist()]  # hits without a candidate edge
+    connected &= ~taken
     visit = np.argsort(node_order, kind="stable")
     for node in visit[connected[visit]].tolist():
         if used[node]:
@@ -180,7 +187,7 @@ def merge_fragments(
     min_step_mm: float,
     helix: bool = True,
 ) -> list[list[int]]:
-    """Paths with fragments that continue each other joined (step 3 of the module docstring)."""
+    """Paths with fragments that continue each other joined (step 4 of the module docstring)."""
     n = len(positions)
     head_of = np.full(n, -1, dtype=np.int64)
     tail_of = np.full(n, -1, dtype=np.int64)
@@ -242,6 +249,8 @@ def kink_walk_tracks(
     node_order: np.ndarray | None = None,
     min_hits: int = 1,
     helix: bool = True,
+    keep_hits: int = 7,
+    second_max_kink: float | None = 0.1,
 ) -> pd.DataFrame:
     """``hit_id, track_id`` for every hit by the kink walk (module docstring).
 
@@ -258,6 +267,8 @@ def kink_walk_tracks(
         node_order: (N,) sort key of the visit order (inner to outer); default: node index.
         min_hits: shorter tracks become single-hit tracks.
         helix: predict the next chord on the helix through the beam line (False: straight line).
+        keep_hits, second_max_kink: second pass (None: none): the first pass's paths of at least
+            ``keep_hits`` hits are kept, and the other hits are walked again with ``max_kink = second_max_kink``.
     """
     hit_ids, edge_index, edge_scores = check_graph_inputs(hit_ids, edge_index, edge_scores)
     positions = np.asarray(positions, dtype=np.float64)
@@ -270,6 +281,13 @@ def kink_walk_tracks(
     gc.disable()  # the walk makes ~1e6 small lists: cyclic-GC passes over them would double its time
     try:
         paths = walk_paths(positions, edge_index, edge_scores, key, walk_cut, max_kink, kink_weight, min_step_mm, helix)
+        if second_max_kink is not None:
+            paths = [path for path in paths if len(path) >= keep_hits]
+            taken = np.zeros(len(hit_ids), dtype=bool)
+            for path in paths:
+                taken[path] = True
+            paths += walk_paths(positions, edge_index, edge_scores, key, walk_cut, second_max_kink, kink_weight, min_step_mm,
+                                helix, taken=taken)
         if merge_cut is not None:
             paths = merge_fragments(paths, positions, edge_index, edge_scores, merge_cut, max_kink, min_step_mm, helix)
     finally:

@@ -43,7 +43,7 @@ def test_geometry_beats_a_wrong_high_score():
     assert _groups(walk) == {frozenset({10, 11, 12, 14}), frozenset({13})}
     # with kink_weight 0 and no kink limit the kink walk is the score walk
     plain = kink_walk_tracks(hit_ids, edges, scores, positions, walk_cut=0.1, max_kink=math.pi, kink_weight=0.0,
-                             merge_cut=None, node_order=np.arange(5))
+                             merge_cut=None, second_max_kink=None, node_order=np.arange(5))
     assert _groups(plain) == _groups(walk)
 
 
@@ -110,6 +110,23 @@ def test_fragments_that_continue_each_other_are_joined():
     assert len(_groups(kink_walk_tracks(np.arange(6), edges, scores, kinked, merge_cut=0.01, **args))) == 2
 
 
+def test_second_pass_rejoins_a_kinked_track_and_keeps_long_ones():
+    # A: 8 hits on a straight line (kept after the first pass, keep_hits 7). B: 6 hits whose direction
+    # turns by 0.06 rad at its third hit: max_kink 0.03 cuts it in two, the second pass (0.1) rejoins it.
+    a = _line(0.0, np.arange(1, 9) * 100.0)
+    turn = 1.06
+    b = np.vstack([_line(1.0, [100, 200, 300]),
+                   _line(1.0, [300])[0] + _line(turn, [100, 200, 300])])
+    positions = np.vstack([a, b])
+    edges = np.array([[*range(7), *range(8, 13)], [*range(1, 8), *range(9, 14)]])
+    scores = np.full(edges.shape[1], 0.9)
+    args = dict(walk_cut=0.1, max_kink=0.03, merge_cut=None, node_order=np.arange(14), helix=False, keep_hits=7)
+    one = kink_walk_tracks(np.arange(14), edges, scores, positions, second_max_kink=None, **args)
+    assert _groups(one) == {frozenset(range(8)), frozenset({8, 9, 10}), frozenset({11, 12, 13})}
+    two = kink_walk_tracks(np.arange(14), edges, scores, positions, second_max_kink=0.1, **args)
+    assert _groups(two) == {frozenset(range(8)), frozenset(range(8, 14))}
+
+
 def test_bad_inputs():
     edges, scores = np.array([[0], [1]]), np.array([0.9])
     with pytest.raises(ValueError, match="positions"):
@@ -130,7 +147,7 @@ def _toy_graph(seed: int):
 
 
 def test_reduces_to_the_walkthrough_without_geometry():
-    """Random scores on a toy graph: kink_weight 0, no kink limit and no merge give the CC-and-walk's tracks."""
+    """Random scores on a toy graph: kink_weight 0, no kink limit, no merge and one pass give the CC-and-walk's tracks."""
     event, table, graph = _toy_graph(seed=7)
     rng = np.random.default_rng(3)
     edges = graph.edge_index.numpy()
@@ -139,7 +156,7 @@ def test_reduces_to_the_walkthrough_without_geometry():
     hit_id, positions = graph.hit_id.numpy(), graph_positions(graph.x.numpy())
     for cut in (0.3, 0.7):
         kink = kink_walk_tracks(hit_id, edges, scores, positions, walk_cut=cut, max_kink=math.pi, kink_weight=0.0,
-                                merge_cut=None, node_order=order)
+                                merge_cut=None, second_max_kink=None, node_order=order)
         walk = walkthrough_tracks(hit_id, edges, scores, score_cut=cut, node_order=order)
         assert _groups(kink) == _groups(walk)
 
