@@ -11,8 +11,9 @@ run's Kalman refit (its ``refit:`` section, fitted as the ``trackml_refit`` stag
 - ``ceiling_true_above_cut``: components of the true edges the GNN scored above 0.5 (adds the
   GNN's missed edges; a perfect builder with this GNN cannot do better on fragmented particles);
 - ``run_builder``: the run's ``tracks:`` section (CC-and-walk at 0.5);
-- ``kink_walk``: :mod:`gnn4hep.tracking.building.kink_walk` with the ``tracks:`` defaults of
-  experiments/trackml_gnn.yaml, and on the tuning events its variants (kink, cuts, min_hits).
+- ``kink_walk``: :mod:`gnn4hep.tracking.building.kink_walk` with the ``tracks:`` settings of
+  experiments/trackml_gnn.yaml, ``kink_walk_one_pass`` the same without the second pass, and on the
+  tuning events more variants (straight-line prediction, kink, cuts, merge, min_hits).
 
 Settings are chosen on the tuning sample only: training events of the run (``--tune``), whose edge
 scores this script computes with the run's GNN into ``--work`` (the run has none for them). The GNN
@@ -61,7 +62,8 @@ def variants(tune: bool) -> dict[str, object]:
     """Row name -> builder config, or a ceiling name."""
     chosen = chosen_config()
     rows: dict[str, object] = {"ceiling_true_edges": "truth", "ceiling_true_above_cut": "truth_above_cut",
-                               "run_builder": None, "kink_walk": chosen}
+                               "run_builder": None, "kink_walk": chosen,
+                               "kink_walk_one_pass": chosen.model_copy(update={"second_max_kink": None})}
     if tune:
         rows.update({
             "walkthrough_cut0.3": TrackBuildingConfig(builder="walkthrough", score_cut=0.3),
@@ -70,7 +72,6 @@ def variants(tune: bool) -> dict[str, object]:
             "kink_walk_max_kink0.1": chosen.model_copy(update={"max_kink": 0.1}),
             "kink_walk_walk_cut0.1": chosen.model_copy(update={"walk_cut": 0.1}),
             "kink_walk_no_merge": chosen.model_copy(update={"merge_cut": None}),
-            "kink_walk_one_pass": chosen.model_copy(update={"second_max_kink": None}),
             "kink_walk_kink_weight0": chosen.model_copy(update={"kink_weight": 0.0}),
             **{f"kink_walk_min_hits{m}": chosen.model_copy(update={"min_hits": m}) for m in (1, 4, 5, 6) if m != chosen.min_hits},
         })
