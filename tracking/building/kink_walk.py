@@ -276,6 +276,8 @@ def kink_walk_tracks(
         raise ValueError(f"positions must be finite with shape ({len(hit_ids)}, 3), got {positions.shape}")
     if not max_kink > 0:
         raise ValueError(f"max_kink must be > 0 rad, got {max_kink}")
+    if not min_step_mm > 0:
+        raise ValueError(f"min_step_mm must be > 0 mm, got {min_step_mm}")
     key = np.arange(len(hit_ids)) if node_order is None else np.asarray(node_order)
     collect = gc.isenabled()
     gc.disable()  # the walk makes ~1e6 small lists: cyclic-GC passes over them would double its time

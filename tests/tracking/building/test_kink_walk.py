@@ -135,6 +135,8 @@ def test_bad_inputs():
         kink_walk_tracks(np.arange(2), edges, scores, np.full((2, 3), np.nan))
     with pytest.raises(ValueError, match="max_kink"):
         kink_walk_tracks(np.arange(2), edges, scores, np.zeros((2, 3)), max_kink=0.0)
+    with pytest.raises(ValueError, match="min_step_mm"):
+        kink_walk_tracks(np.arange(2), edges, scores, np.zeros((2, 3)), min_step_mm=0.0)
     with pytest.raises(ValueError, match="edge_scores"):
         kink_walk_tracks(np.arange(2), edges, np.array([0.9, 0.1]), np.zeros((2, 3)))
 
