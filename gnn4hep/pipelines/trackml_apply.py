@@ -280,7 +280,7 @@ class EdgeClassifierStage(Stage):
 
 
 class TrackBuildingStage(Stage):
-    """Track candidates from the edge scores (``tracks.builder``: components or walkthrough)."""
+    """Track candidates from the edge scores (``tracks.builder``: components, walkthrough or kink_walk)."""
 
     name = "track_building"
 

@@ -73,10 +73,17 @@ class GraphConfig(Section):
 class TrackBuildingConfig(Section):
     """The ``tracks:`` section: edge scores -> track candidates."""
 
-    builder: Literal["components", "walkthrough"] = "walkthrough"
+    builder: Literal["components", "walkthrough", "kink_walk"] = "walkthrough"
     score_cut: float = Field(0.5, ge=0, le=1)
-    walk_cut: Optional[float] = Field(None, ge=0, le=1, description="walkthrough: edges the walk may follow (default score_cut)")
+    walk_cut: Optional[float] = Field(None, ge=0, le=1, description="walkthrough, kink_walk: edges the walk may follow (default score_cut)")
     min_hits: int = Field(1, ge=1, description="shorter candidates become single-hit tracks")
+    # kink_walk (gnn4hep.tracking.building.kink_walk)
+    max_kink: float = Field(0.03, gt=0, le=3.1416, description="kink_walk: largest kink angle between path and next edge, rad")
+    kink_weight: float = Field(3.0, ge=0, description="kink_walk: score units one max_kink of kink costs")
+    min_step_mm: float = Field(20.0, gt=0, description="kink_walk: shortest hit distance that defines a direction, mm")
+    merge_cut: Optional[float] = Field(0.001, ge=0, le=1, description="kink_walk: edge score above which continuing fragments are joined (None: no merge)")
+    keep_hits: int = Field(7, ge=1, description="kink_walk: first-pass tracks of at least this many hits are kept before the second pass")
+    second_max_kink: Optional[float] = Field(0.1, gt=0, le=3.1416, description="kink_walk: max_kink of the second pass over the other hits, rad (None: one pass)")
 
 
 class TrackingEvaluationConfig(Section):

@@ -134,13 +134,20 @@ def build_tracks(task: TracksTask) -> float:
 
 def track_candidates(graph, scores: np.ndarray, cfg: TrackBuildingConfig) -> pd.DataFrame:
     """Track candidates (hit_id, track_id; every hit of the graph once) from one graph's edge scores:
-    connected components or CC-and-walk (``cfg.builder``), shared by :func:`build_tracks` and ``gnn4hep track``."""
+    connected components, CC-and-walk or the kink walk (``cfg.builder``), shared by :func:`build_tracks` and ``gnn4hep track``."""
     from gnn4hep.graphs.layers import LAYER_RANK
-    from gnn4hep.tracking.building import components_tracks, walkthrough_tracks
+    from gnn4hep.tracking.building import components_tracks, kink_walk_tracks, walkthrough_tracks
+    from gnn4hep.tracking.building.kink_walk import graph_positions
 
     hit_id, edges = graph.hit_id.numpy(), graph.edge_index.numpy()
     if cfg.builder == "components":
         return components_tracks(hit_id, edges, scores, score_cut=cfg.score_cut, min_hits=cfg.min_hits)
     x = graph.x.numpy()
     order = LAYER_RANK[graph.layer.numpy()] * 1e4 + np.hypot(x[:, 0], x[:, 2])
+    if cfg.builder == "kink_walk":
+        walk_cut = cfg.score_cut if cfg.walk_cut is None else cfg.walk_cut
+        return kink_walk_tracks(hit_id, edges, scores, graph_positions(x), walk_cut=walk_cut, max_kink=cfg.max_kink,
+                                kink_weight=cfg.kink_weight, min_step_mm=cfg.min_step_mm, merge_cut=cfg.merge_cut,
+                                node_order=order, min_hits=cfg.min_hits, keep_hits=cfg.keep_hits,
+                                second_max_kink=cfg.second_max_kink)
     return walkthrough_tracks(hit_id, edges, scores, cfg.score_cut, cfg.walk_cut, order, cfg.min_hits)
