@@ -52,14 +52,21 @@ def test_solenoid_equals_biot_savart_of_current_loops(point):
     np.testing.assert_allclose(field.exact(np.asarray([point]))[0], expected, atol=2e-4)
 
 
-def test_interpolated_field_within_1e4_tesla_of_closed_form():
-    rng = np.random.default_rng(2)
-    points = np.c_[rng.uniform(-1100, 1100, (5000, 2)), rng.uniform(-3500, 3500, 5000)]
-    # the tracker (outer radius 1025 mm); the fitted current sheet is at 1177 mm, where B jumps
+def _assert_table_matches_closed_form(field, seed: int, n_points: int) -> np.ndarray:
+    """The interpolated table within 1e-4 T of the closed form inside the tracker, exact outside the table;
+    returns the tracker points (mm) it checked."""
+    rng = np.random.default_rng(seed)
+    points = np.c_[rng.uniform(-1100, 1100, (n_points, 2)), rng.uniform(-3500, 3500, n_points)]
+    # the tracker (outer radius 1025 mm); the fitted current sheet lies beyond it, where B jumps
     points = points[np.hypot(points[:, 0], points[:, 1]) < 1030]
-    np.testing.assert_allclose(TRACKML_SOLENOID(points), TRACKML_SOLENOID.exact(points), atol=1e-4)
+    np.testing.assert_allclose(field(points), field.exact(points), atol=1e-4)
     outside = np.array([[0.0, 0.0, 5000.0], [2000.0, 0.0, 0.0]])
-    np.testing.assert_allclose(TRACKML_SOLENOID(outside), TRACKML_SOLENOID.exact(outside), rtol=1e-12)
+    np.testing.assert_allclose(field(outside), field.exact(outside), rtol=1e-12)
+    return points
+
+
+def test_interpolated_field_within_1e4_tesla_of_closed_form():
+    _assert_table_matches_closed_form(TRACKML_SOLENOID, seed=2, n_points=5000)
 
 
 def test_solenoid_field_is_divergence_and_curl_free_in_the_tracker():
@@ -185,12 +192,7 @@ def test_segmented_sheet_equals_biot_savart_of_its_loops(point):
 
 
 def test_segmented_field_table_metadata_and_name():
-    rng = np.random.default_rng(6)
-    points = np.c_[rng.uniform(-1100, 1100, (4000, 2)), rng.uniform(-3500, 3500, 4000)]
-    points = points[np.hypot(points[:, 0], points[:, 1]) < 1030]
-    np.testing.assert_allclose(TRACKML_SEGMENTED(points), TRACKML_SEGMENTED.exact(points), atol=1e-4)
-    outside = np.array([[0.0, 0.0, 5000.0], [2000.0, 0.0, 0.0]])
-    np.testing.assert_allclose(TRACKML_SEGMENTED(outside), TRACKML_SEGMENTED.exact(outside), rtol=1e-12)
+    points = _assert_table_matches_closed_form(TRACKML_SEGMENTED, seed=6, n_points=4000)
     assert field_from_name("segmented") is TRACKML_SEGMENTED
     again = field_from_metadata(TRACKML_SEGMENTED.metadata())
     assert again == TRACKML_SEGMENTED
