@@ -37,6 +37,19 @@ def _check_field(value: str | None) -> str | None:
     return value
 
 
+def _check_beam_sigma_z(value: str | None) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        values = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a length in mm or a comma-separated list of them",
+                                 param_hint="--beam-sigma-z") from None
+    if not all(0.0 <= v <= 1000.0 for v in values):
+        raise typer.BadParameter(f"{value!r}: every length must be in [0, 1000] mm", param_hint="--beam-sigma-z")
+    return values
+
+
 def simulate(
     out: Annotated[Path, typer.Option("--out", parser=params.output_dir, help="output folder for eventNNNNNNNNN-*.csv.gz")],
     events: Annotated[int, typer.Option("--events", parser=params.integer(1, 1_000_000), help="number of events")] = 1,
@@ -56,13 +69,17 @@ def simulate(
     field: Annotated[str | None, typer.Option("--field", parser=_check_field,
                                               help="uniform: 2 T, exact helices; solenoid: the TrackML finite solenoid "
                                               "[default: solenoid for pythia and replay, uniform for gun and quick]")] = None,
+    beam_sigma_z: Annotated[str | None, typer.Option(
+        "--beam-sigma-z", metavar="MM[,MM...]",
+        help="pythia: beam-spot sigma_z in mm, or a list that event i cycles through (e.g. 5.5,50 mixes the "
+        "challenge's 5.5 mm with a 50 mm luminous region like the sample event's) [default: 5.5]")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
 ) -> None:
     """Simulate events in the TrackML challenge format on the TrackML detector; prints the event
     prefixes written, one per line."""
     from gnn4hep.cli.common import console
     from gnn4hep.tracking.simulation import simulate_events
-    from gnn4hep.tracking.simulation.batch import default_config
+    from gnn4hep.tracking.simulation.batch import default_config, make_source
 
     given = {"hit_efficiency": efficiency}
     if noise_hits is not None:
@@ -73,9 +90,13 @@ def simulate(
         given.update(trackml_material=material == "trackml", energy_loss=material == "trackml")
     if field is not None:
         given["field"] = field
+    beam = _check_beam_sigma_z(beam_sigma_z)
+    if beam is not None and source != "pythia":
+        raise typer.BadParameter("--beam-sigma-z applies to --source pythia only", param_hint="--beam-sigma-z")
     config = default_config(source, **given)
+    spec = source if beam is None else make_source(source, pileup, beam)
     prefixes = simulate_events(
-        out, events, source=source, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
+        out, events, source=spec, pileup=pileup, seed=seed, workers=workers, progress=progress, config=config
     )
     console.print(f"wrote {len(prefixes)} event(s) to {out}:", markup=False, highlight=False, soft_wrap=True)
     for prefix in prefixes:

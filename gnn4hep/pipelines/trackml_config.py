@@ -23,6 +23,11 @@ class TrackmlDataConfig(Section):
         "pythia", description="simulator source when simulating (quick: 300-particle gun; toy: analytic barrel toy)"
     )
     pileup: float = Field(200.0, ge=0, description="mean pile-up of simulated events")
+    train_beam_sigma_z_mm: Optional[list[Annotated[float, Field(ge=0, le=1000)]]] = Field(
+        None, min_length=1, description="pythia: beam-spot sigma_z [mm] of the simulated training events, cycled "
+        "through event by event (None: the simulator's 5.5 mm, that of the challenge's training sample; [5.5, 55.0] "
+        "also trains on the real sample event's 55 mm luminous region); test events keep the default; other sources "
+        "ignore it")
     n_train: int = Field(100, ge=1, description="training events to simulate / use")
     n_test: int = Field(10, ge=1, description="test events to simulate / use")
     n_particles: int = Field(200, ge=1, description="toy source: particles per event")

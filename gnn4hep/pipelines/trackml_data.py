@@ -92,10 +92,14 @@ def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: l
     train, test = data_dirs(run_dir, cfg)
     jobs = []
     if cfg.train_dir is None:
-        jobs.append((train, cfg.n_train, seed * 1000 + 1, 1))
+        beam = None if cfg.train_beam_sigma_z_mm is None else tuple(cfg.train_beam_sigma_z_mm)
+        if beam is not None and cfg.source != "pythia":
+            logger.info(f"  data.train_beam_sigma_z_mm applies to pythia events only: ignored for source {cfg.source}")
+            beam = None
+        jobs.append((train, cfg.n_train, seed * 1000 + 1, 1, beam))
     if cfg.test_dir is None:
-        jobs.append((test, cfg.n_test, seed * 1000 + 500_001, 100_001))
-    for folder, n_events, job_seed, first_id in jobs:
+        jobs.append((test, cfg.n_test, seed * 1000 + 500_001, 100_001, None))
+    for folder, n_events, job_seed, first_id, beam in jobs:
         folder.mkdir(parents=True, exist_ok=True)
         pileup = f" (pile-up {cfg.pileup:g})" if cfg.source == "pythia" else ""
         logger.info(f"  simulating {n_events} {cfg.source} events{pileup} into {folder}")
@@ -103,8 +107,10 @@ def simulate_missing(run_dir: Path, cfg: TrackmlDataConfig, seed: int, logger: l
             write_toy_events(folder, n_events, cfg.n_particles, job_seed, first_id)
             continue
         from gnn4hep.tracking.simulation import simulate_events
+        from gnn4hep.tracking.simulation.batch import make_source
 
-        simulate_events(folder, n_events, source=cfg.source, pileup=cfg.pileup, seed=job_seed, workers=cfg.workers,
+        source = cfg.source if beam is None else make_source(cfg.source, cfg.pileup, beam)
+        simulate_events(folder, n_events, source=source, pileup=cfg.pileup, seed=job_seed, workers=cfg.workers,
                         executor=executor)
 
 

@@ -60,12 +60,15 @@ def test_bad_inputs_give_one_line_errors(event_files, tmp_path):
         (("info", str(tmp_path / "event000000001")), "event000000001: no event files"),
         (("score", str(event_files / "event000000003"), str(event_files / "sub.csv"), "--weights", "phase9"), "phase9"),
         (("run", str(tmp_path / "missing.yaml")), "config file not found"),
+        (("simulate", "--out", str(tmp_path / "sim"), "--source", "pythia", "--beam-sigma-z", "5.5,wide"), "'5.5,wide'"),
+        (("simulate", "--out", str(tmp_path / "sim"), "--beam-sigma-z", "55"), "--source pythia only"),
     ]
     for args, message in cases:
         result = gnn4hep(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert message in result.stderr.replace("\n", " ") or message in result.stdout, (args, result.stderr)
         assert "Traceback" not in result.stderr
+    assert not (tmp_path / "sim").exists()
 
 
 def test_run_with_override_and_out(tmp_path):

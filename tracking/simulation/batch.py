@@ -60,14 +60,20 @@ def default_config(source: str | ParticleSource, **overrides) -> SimulationConfi
     return SimulationConfig(**{**values, **overrides})
 
 
-def make_source(spec: str | ParticleSource, pileup: float = 200.0) -> ParticleSource:
+def make_source(spec: str | ParticleSource, pileup: float = 200.0,
+                beam_sigma_z_mm: float | tuple[float, ...] | None = None) -> ParticleSource:
     """The source named by ``spec`` (see the module docstring); sources pass through unchanged.
+
+    ``beam_sigma_z_mm`` (pythia only; None: the source's default, 5.5 mm): the beam spot's length, or a tuple
+    cycled through event by event (:class:`~gnn4hep.tracking.simulation.pythia_source.PythiaSource`).
 
     Raises:
         ValueError: unknown specification (the message lists the valid ones).
     """
     if not isinstance(spec, str):
         return spec
+    if beam_sigma_z_mm is not None and spec != "pythia":
+        raise ValueError(f"a beam-spot length applies to the pythia source only, not {spec!r}")
     if spec == "gun":
         return GunSource()
     if spec == "quick":
@@ -75,7 +81,8 @@ def make_source(spec: str | ParticleSource, pileup: float = 200.0) -> ParticleSo
     if spec == "pythia":
         from gnn4hep.tracking.simulation.pythia_source import PythiaSource
 
-        return PythiaSource(pileup=pileup)
+        return PythiaSource(pileup=pileup) if beam_sigma_z_mm is None else PythiaSource(
+            pileup=pileup, beam_sigma_z_mm=beam_sigma_z_mm)
     if spec.startswith("replay:") and len(spec) > len("replay:"):
         return ReplaySource(spec[len("replay:"):])
     raise ValueError(f"unknown source {spec!r}; choose one of {', '.join(SOURCE_KINDS)}")
@@ -98,6 +105,8 @@ def write_settings(out_dir: Path, source: ParticleSource, config: SimulationConf
     configuration and the magnetic field (:meth:`MagneticField.metadata`, read back by :func:`read_field`)."""
     settings = {"source": type(source).__name__, "seed": int(seed), "config": config.model_dump(mode="json"),
                 "field": config.magnetic_field(detector, source).metadata()}  # fmt: skip
+    if hasattr(source, "beam_sigma_z_mm"):
+        settings["beam_sigma_z_mm"] = source.beam_sigma_z_mm
     path = Path(out_dir) / SETTINGS_FILE
     atomic_write_json(path, settings)
     return path

@@ -9,7 +9,10 @@ re-seeds both from the event's random generator (``Rndm::init``), so an event de
 Each collision gets a beam-spot vertex (Gaussian, sigma_xy = 15 um, sigma_z = 5.5 mm by default)
 added to Pythia's production vertices (mm). MEASURED on the real particles files of events 1000-1019: the
 3,004 collision vertices (median vertex of each vertex_id's particles starting within 1 mm of the beam line)
-have standard deviations 15.1, 14.9 um in x, y and 5.48 mm in z, Gaussian (excess kurtosis 0.00 in z). Kept: final-state (status > 0) charged particles, and
+have standard deviations 15.1, 14.9 um in x, y and 5.48 mm in z, Gaussian (excess kurtosis 0.00 in z). Other real
+TrackML events differ: the reduced sample event's particles starting within 1 mm of the beam line have a vz spread of
+49 mm, like the LHC's luminous region (about 45 mm). ``beam_sigma_z_mm`` may therefore be a tuple: event i then uses
+its element i mod its length, so one set of events mixes run conditions (GNN training, issue 13). Kept: final-state (status > 0) charged particles, and
 (``neutral_hadrons``) the long-lived neutral hadrons :data:`NEUTRAL_HADRONS` with q = 0, whose
 interactions in the material make charged secondaries (the simulator never lists them), with
 pT above ``min_pt_gev`` (0.1 GeV: the real particles files start there) and |eta| below ``max_abs_eta``. vertex_id is 1 for the hard collision and
@@ -80,7 +83,7 @@ class PythiaSource:
     min_pt_gev: float = 0.1
     max_abs_eta: float = 4.0
     beam_sigma_xy_mm: float = 0.015
-    beam_sigma_z_mm: float = 5.5
+    beam_sigma_z_mm: float | tuple[float, ...] = 5.5
     neutral_hadrons: bool = True
 
     def _collisions(self, settings: tuple[str, ...], n: int, seed: int):
@@ -108,6 +111,11 @@ class PythiaSource:
         keep &= (charge != 0) | neutral
         return collision[keep], pdg[keep], vertex[keep], momentum[keep], charge[keep]
 
+    def sigma_z_mm(self, event_index: int) -> float:
+        """Beam-spot sigma_z [mm] of event ``event_index`` (a tuple ``beam_sigma_z_mm`` is cycled through)."""
+        values = np.atleast_1d(np.asarray(self.beam_sigma_z_mm, dtype=float))
+        return float(values[event_index % len(values)])
+
     def generate(self, rng: np.random.Generator, event_index: int) -> pd.DataFrame:
         seeds = rng.integers(1, PYTHIA_MAX_SEED, size=2)  # never 0 (the clock)
         n_pileup = int(rng.poisson(self.pileup)) if self.pileup > 0 else 0
@@ -119,7 +127,7 @@ class PythiaSource:
             parts.append((c + len(parts), *rest))
         collision, pdg, vertex, momentum, charge = (np.concatenate(x) for x in zip(*parts))
         n_collisions = int(collision.max()) + 1 if len(collision) else 0
-        sigma = [self.beam_sigma_xy_mm, self.beam_sigma_xy_mm, self.beam_sigma_z_mm]
+        sigma = [self.beam_sigma_xy_mm, self.beam_sigma_xy_mm, self.sigma_z_mm(event_index)]
         beam_spot = rng.normal(0.0, sigma, size=(n_collisions, 3))
         vertex = vertex + beam_spot[collision]
         order = np.argsort(collision, kind="stable")

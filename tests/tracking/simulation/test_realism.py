@@ -114,3 +114,25 @@ def test_pythia_beam_spot_matches_the_real_vertices():
     vertex_id = decode_particle_id(particles.particle_id.to_numpy()).vertex_id.to_numpy()
     sim = particles.assign(vertex_id=vertex_id).groupby("vertex_id")[["vx", "vy", "vz"]].median().std().to_numpy()
     np.testing.assert_allclose(sim, real, rtol=0.25)
+
+
+def _vertex_spread(particles: pd.DataFrame) -> np.ndarray:
+    """Standard deviations (x, y, z) mm of the median vertex of each vertex_id (particles within 1 mm of the beam)."""
+    particles = particles[np.hypot(particles.vx, particles.vy) < 1]
+    vertex_id = decode_particle_id(particles.particle_id.to_numpy()).vertex_id.to_numpy()
+    return particles.assign(vertex_id=vertex_id).groupby("vertex_id")[["vx", "vy", "vz"]].median().std().to_numpy()
+
+
+@pytest.mark.skipif(not Path(f"{SAMPLE}-particles.csv.gz").exists(), reason="real TrackML sample event not present")
+def test_a_cycled_beam_spot_gives_the_challenge_and_the_sample_event_luminous_regions():
+    """beam_sigma_z_mm (5.5, 55): even events get the challenge's 5.5 mm, odd ones the sample event's ~55 mm."""
+    pytest.importorskip("pythia8mc")
+    from gnn4hep.tracking.simulation.pythia_source import PythiaSource
+
+    sample = _vertex_spread(pd.read_csv(f"{SAMPLE}-particles.csv.gz"))
+    assert 45 < sample[2] < 65  # the reduced sample event: 100 collision vertices
+    source = PythiaSource(pileup=150, hard_process=(), beam_sigma_z_mm=(5.5, 55.0))
+    narrow, wide = (_vertex_spread(source.generate(np.random.default_rng(3), i)) for i in (0, 1))
+    assert narrow[2] == pytest.approx(5.5, rel=0.25)
+    assert wide[2] == pytest.approx(sample[2], rel=0.25)
+    np.testing.assert_allclose([narrow[:2], wide[:2]], 0.015, rtol=0.3)
