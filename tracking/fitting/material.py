@@ -14,13 +14,14 @@ the value the measured layer material was derived with), lowers |p| of the state
 (:func:`qop_after_loss`); the real truth shows it (about 10 MeV over a barrel track).
 
 The real data's barrel is different (``transverse``): in the TrackML truth the momentum lost and the scattering
-angle at a barrel layer hardly grow with the polar crossing angle (``benchmarks/scattering_material.py``: the
-median loss per pixel-barrel layer is 0.54-0.62 MeV at |cos| 0.3-1 of the module normal, per short-strip
-layer 0.72-0.85 MeV at |cos| 0.1-1, where the path 1 / |cos| grows 3-7 fold; the scattering angle over
-Highland's theta_0 of that path falls from 1.4 to 0.7 and from 1.1 to 0.4). With ``transverse`` set for a
-crossing (the fitter sets it on the barrel modules of real data, ``material_model="trackml"``), the path is
-the thickness over |cos| of the angle between the module normal and the track's *transverse* direction: the
-crossing angle in phi (module tilt, curvature) lengthens it, the polar angle does not.
+angle at a barrel layer hardly grow with the polar crossing angle (``benchmarks/scattering_material.py``, its
+``by_cos`` table): the median loss per pixel-barrel layer is 0.63-0.67 MeV at |cos| 0.3-1 of the module normal
+(0.92 MeV below 0.3), per short-strip layer 0.82-0.95 MeV at all |cos|, while the path 1 / |cos| grows from 1.1 to
+2.4 (4.6); the scattering angle over Highland's theta_0 of the transverse path stays 1.6-1.8 and 1.1-1.2 (its
+plain-path ratio falls by half). With ``transverse`` set for a crossing (the fitter sets it on the barrel modules
+of real data, ``material_model="trackml"``), the path is the thickness over |cos| of the angle between the
+module normal and the track's *transverse* direction: the crossing angle in phi (module tilt, curvature)
+lengthens it, the polar angle does not.
 """
 
 from __future__ import annotations
