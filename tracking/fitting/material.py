@@ -17,11 +17,11 @@ The real data's barrel is different (``transverse``): in the TrackML truth the m
 angle at a barrel layer hardly grow with the polar crossing angle (``benchmarks/scattering_material.py``, its
 ``by_cos`` table): the median loss per pixel-barrel layer is 0.63-0.67 MeV at |cos| 0.3-1 of the module normal
 (0.92 MeV below 0.3), per short-strip layer 0.82-0.95 MeV at all |cos|, while the path 1 / |cos| grows from 1.1 to
-2.4 (4.6); the scattering angle over Highland's theta_0 of the transverse path stays 1.6-1.8 and 1.1-1.2 at
-|cos| > 0.3 (its plain-path ratio falls by half). With ``transverse`` set for a crossing (the fitter sets it on the barrel modules
-of real data, ``material_model="trackml"``), the path is the thickness over |cos| of the angle between the
-module normal and the track's *transverse* direction: the crossing angle in phi (module tilt, curvature)
-lengthens it, the polar angle does not.
+2.4 (4.6); the scattering angle over Highland's theta_0 of the transverse path stays 1.6-1.8 and 1.1-1.2 at |cos| >
+0.3 (its plain-path ratio falls by half). With ``transverse`` set for a crossing (the fitter sets it on the barrel
+modules of real data, ``material_model="trackml"``), the path is the thickness over |cos| of the angle between the
+module normal and the track's *transverse* direction: the crossing angle in phi (module tilt, curvature) lengthens
+it, the polar angle does not.
 """
 
 from __future__ import annotations
