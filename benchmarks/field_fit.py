@@ -26,6 +26,11 @@ Two fits:
    constant (B_r sign(z - z_c), B_z), z_c the fitted centre, B_r away from the fitted axis: linear least
    squares, compared with the fitted model averaged over the same segments.
 
+``--profile`` checks the scale of the axis-free solenoid along z: B = f(z) B_solenoid with f piecewise linear
+between knots (every 300 mm over |z| < 1.65 m, then 2.0 and 2.4 m, constant beyond), fitted by linear least
+squares on the same residuals (soft-L1 re-weighted); f = 1 within its errors means the solenoid's magnitude is
+right there (benchmarks/results/field_fit_profile.json).
+
 ``--segments K`` instead fits a thin current sheet of the solenoid's radius with a piecewise-constant
 current along z (K equal segments over |z| < ``SHEET_HALF_LENGTH_MM``,
 :class:`gnn4hep.tracking.field.SegmentedSolenoidField`): the field is linear in the K currents, so it is a
@@ -257,6 +262,50 @@ def segmented_study(seg, n_segments: int, solenoid_params) -> dict:
             "cross_validation_cost_x1e4": {k: 1e4 * v for k, v in cv.items()}, "bin_chi2": chi2, "bins": bins}
 
 
+PROFILE_KNOTS_MM = (-2400.0, -2000.0, -1650.0, -1350.0, -1050.0, -750.0, -450.0, -150.0, 150.0, 450.0, 750.0, 1050.0,
+                    1350.0, 1650.0, 2000.0, 2400.0)
+
+
+def hat_basis(z: np.ndarray, knots) -> np.ndarray:
+    """(n, K) piecewise-linear interpolation weights of the knots at ``z`` (constant beyond the end knots)."""
+    knots = np.asarray(knots, dtype=np.float64)
+    z = np.clip(z, knots[0], knots[-1])
+    i = np.clip(np.searchsorted(knots, z) - 1, 0, len(knots) - 2)
+    t = (z - knots[i]) / (knots[i + 1] - knots[i])
+    out = np.zeros((len(z), len(knots)))
+    out[np.arange(len(z)), i] = 1.0 - t
+    out[np.arange(len(z)), i + 1] = t
+    return out
+
+
+def profile_study(seg, params, knots=PROFILE_KNOTS_MM) -> dict:
+    """Scale factors f(knot) of the solenoid ``params`` along z, B = f(z) B_solenoid (chord-averaged like
+    :func:`chord_mean_b`), by soft-L1 re-weighted linear least squares; sigmas from the robust residual scale."""
+    e1, e2 = perpendicular_basis(seg["p"])
+    fractions = np.linspace(-0.5, 0.5, 9)
+    weights = np.array([1, 4, 2, 4, 2, 4, 2, 4, 1], dtype=np.float64) / 24.0
+    points = seg["mid"][:, None, :] + fractions[None, :, None] * seg["dx"][:, None, :]
+    field = model_b(points.reshape(-1, 3), params).reshape(points.shape)
+    basis = hat_basis(points[..., 2].ravel(), knots).reshape(len(points), 9, -1)
+    columns = []
+    for k in range(len(knots)):
+        mean = np.einsum("j,nji->ni", weights, field * basis[:, :, k:k + 1])
+        force = C_GEV_PER_T_MM * seg["q"][:, None] * np.cross(seg["dx"], mean)
+        columns.append(np.concatenate([np.einsum("ij,ij->i", force, e1), np.einsum("ij,ij->i", force, e2)]))
+    design = np.stack(columns, -1)
+    target = np.concatenate([np.einsum("ij,ij->i", seg["dp"], e1), np.einsum("ij,ij->i", seg["dp"], e2)])
+    factors = fit_linear_soft_l1(design, target)
+    res = target - design @ factors
+    scale = 1.4826 * np.median(np.abs(res))
+    sigma = np.sqrt(np.diag(np.linalg.inv(design.T @ design))) * scale
+    cost = {"solenoid": 1e4 * soft_l1_cost(target - design.sum(axis=1)), "profiled": 1e4 * soft_l1_cost(res)}
+    print(f"scale of the solenoid along z (B = f(z) B_solenoid); soft-L1 cost x 1e4: solenoid {cost['solenoid']:.2f}, "
+          f"with f(z) {cost['profiled']:.2f}")
+    for knot, value, s in zip(knots, factors, sigma):
+        print(f"  z = {knot:7.0f} mm: f = {value:.4f} +- {s:.4f}")
+    return {"knots_mm": list(knots), "factors": factors.tolist(), "sigma": sigma.tolist(), "cost_x1e4": cost}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     n_segments = None
@@ -268,10 +317,27 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         n_segments = int(value)
         argv = argv[:at] + argv[at + 2:]
-    unknown = [a for a in argv if a not in ("--centered", "--on-axis")]
+    unknown = [a for a in argv if a not in ("--centered", "--on-axis", "--profile")]
     if unknown:
-        print(f"field_fit: unknown option {unknown[0]!r} (only --on-axis, --centered, --segments K)", file=sys.stderr)
+        print(f"field_fit: unknown option {unknown[0]!r} (only --on-axis, --centered, --profile, --segments K)",
+              file=sys.stderr)
         return 2
+    if "--profile" in argv:
+        if len(argv) > 1 or n_segments is not None:
+            print("field_fit: --profile takes no other option", file=sys.stderr)
+            return 2
+        if not Path(f"{DATA}-truth.csv.gz").exists():
+            print(f"field_fit: the real sample event is missing ({DATA}-truth.csv.gz); nothing to fit", file=sys.stderr)
+            return 2
+        from gnn4hep.tracking.field import TRACKML_FIELD
+
+        params = (TRACKML_FIELD.radius_mm, TRACKML_FIELD.half_length_mm, TRACKML_FIELD.b_center_tesla,
+                  TRACKML_FIELD.center_z_mm, TRACKML_FIELD.axis_x_mm, TRACKML_FIELD.axis_y_mm)
+        out = OUT.with_name("field_fit_profile.json")
+        atomic_write_json(out, {"solenoid": [float(v) for v in params], **profile_study(segments(), params),
+                                "command": "OMP_NUM_THREADS=1 python benchmarks/field_fit.py --profile"})
+        print(f"\nwrote {out}")
+        return 0
     centered, on_axis = "--centered" in argv, "--on-axis" in argv
     if (n_segments is not None) + centered + on_axis > 1:
         print("field_fit: --on-axis, --centered and --segments exclude each other", file=sys.stderr)

@@ -76,6 +76,10 @@ axis-free fit, field_fit.json; the on-axis figures are in field_fit_on_axis.json
 
 (beyond 2.2 m the reduced event has too few segments to separate B_r from B_z). The ideal thin solenoid
 still falls off too slowly: 0.2-0.4% low at |z| < 0.9 m, 1-2% high at 1.2-1.5 m and 4-8% high at 1.5-2.2 m.
+These per-bin constants trade B_r against B_z; a joint fit of the solenoid's scale along z on the same residuals
+(B = f(z) B_solenoid, f piecewise linear, ``benchmarks/field_fit.py --profile``) gives f = 1.000 +- 0.002 at
+|z| < 0.9 m (0.998-1.003 per 300 mm knot), 0.994-1.015 (+- 0.003-0.008) at 1.0-1.7 m and 0.987 +- 0.011 at 2 m:
+the magnitude is right where the central tracks run (a 0.5 % weaker field would show as f = 0.995).
 A free current distribution does not do better: ``benchmarks/field_fit.py --segments K`` fits a sheet of
 the on-axis solenoid's radius with K segment currents over |z| < 2.7 m (linear least squares, soft-L1
 re-weighting): K = 10 gives a soft-L1 cost of 245.0 against that solenoid's 244.8 and a cross-validation

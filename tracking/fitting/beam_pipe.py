@@ -22,8 +22,9 @@ vertex state carried to the first hit in the fitted solenoid), the pipe acts lik
 0.64 in the other; rms 0.89, a tail; states carried in the real data's field, :data:`~gnn4hep.tracking.field.TRACKML_FIELD`;
 0.76 and 0.137% in the on-axis solenoid), the width of 0.119% X0; and the median momentum lost on the way is
 0.108 MeV at normal incidence, against a Landau most probable loss of about 0.19 MeV (Bethe mean 0.24 MeV)
-for 0.8 mm of beryllium. Both point to about 0.5 mm. The fitter takes the measured 0.119%, as for the layers
-(:data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`: MAD widths of the same truth).
+for 0.8 mm of beryllium. Both point to about 0.5 mm. The fitter takes the measured 0.119% (the core width; the
+layers' table, :data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`, now takes the RMS within
+5 robust sigma, which for the pipe was not re-measured).
 The energy loss in the pipe (0.1-0.2 MeV) is far below the q/p resolution and is not corrected.
 Units: mm, GeV, rad.
 """

@@ -47,7 +47,9 @@ class Surfaces:
     """Per-track surface sequences, padded: centres (T, L, 3), rotations (T, L, 3, 3),
     thickness (T, L) mm (full thickness, 0 for no material), measurements (T, L, 2) mm local,
     variances (T, L, 2) mm^2, mask (T, L) True for real measurements; loss_thickness (T, L) mm, the
-    material of the energy loss where it differs from the scattering's (None: ``thickness``)."""
+    material of the energy loss where it differs from the scattering's (None: ``thickness``); transverse (T, L)
+    bool, surfaces whose material path ignores the polar crossing angle (the real data's barrel,
+    :func:`~gnn4hep.tracking.fitting.material.crossing_cos`; None: none)."""
 
     centers: np.ndarray
     rotations: np.ndarray
@@ -56,13 +58,15 @@ class Surfaces:
     variances: np.ndarray
     mask: np.ndarray
     loss_thickness: np.ndarray | None = None
+    transverse: np.ndarray | None = None
 
     def take(self, rows) -> "Surfaces":
         """The tracks ``rows`` (any numpy index: array, slice, or (rows, columns) tuple)."""
         return Surfaces(*(None if getattr(self, f) is None else getattr(self, f)[rows] for f in SURFACE_FIELDS))
 
 
-SURFACE_FIELDS = ("centers", "rotations", "thickness", "measurements", "variances", "mask", "loss_thickness")
+SURFACE_FIELDS = ("centers", "rotations", "thickness", "measurements", "variances", "mask", "loss_thickness",
+                  "transverse")
 
 
 @dataclass
@@ -269,13 +273,15 @@ def kalman_smoother(surfaces: Surfaces, seed: np.ndarray, seed_cov: np.ndarray, 
         if material and k < n_surf - 1:
             thick = np.where(m, surfaces.thickness[:, k], 0.0)
             # the crossing angle and sin(theta) of the reference, the momentum of the filtered state
-            var_phi, var_theta = scattering_variance_along(ref_dir, state[:, 4], here_r[:, :, 2], thick, mass_gev)
+            transverse = None if surfaces.transverse is None else surfaces.transverse[:, k]
+            var_phi, var_theta = scattering_variance_along(ref_dir, state[:, 4], here_r[:, :, 2], thick, mass_gev,
+                                                           transverse=transverse)
             cov = cov.copy()
             cov[:, 2, 2] += var_phi
             cov[:, 3, 3] += var_theta
             if energy_loss:  # mean loss on the state and its reference (d qop' / d qop = 1 + O(dE / E))
                 loss = thick if surfaces.loss_thickness is None else np.where(m, surfaces.loss_thickness[:, k], 0.0)
-                path = crossing_path_mm(ref_dir, here_r[:, :, 2], loss)
+                path = crossing_path_mm(ref_dir, here_r[:, :, 2], loss, transverse)
                 state = state.copy()
                 state[:, 4] = qop_after_loss(state[:, 4], path, mass_gev)
                 ref = ref.copy()

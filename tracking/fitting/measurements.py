@@ -81,10 +81,10 @@ def hit_table(event, candidates: pd.DataFrame, detector: Detector, config) -> pd
     table = table.sort_values(["track_id", "distance"], kind="stable").reset_index(drop=True)
     model = getattr(config, "material_model", "sensors")
     table["material_mm"] = crossed_material_mm(table, detector, model)
-    if model == "trackml":  # the energy loss keeps the energy-loss material (the scattering's is effective)
-        from gnn4hep.tracking.fitting.material import TRACKML_ENERGY_LOSS_SCALE
-
-        table["loss_material_mm"] = TRACKML_ENERGY_LOSS_SCALE * crossed_material_mm(table, detector, "simulator")
+    if model == "trackml":  # the energy loss has its own measured material; the barrel's path is transverse
+        table["loss_material_mm"] = crossed_material_mm(table, detector, "trackml_loss")
+        normal_z = detector.rotations[table["module_row"].to_numpy(), 2, 2]
+        table["transverse"] = np.abs(normal_z) < 0.5
     return table
 
 
@@ -97,17 +97,22 @@ def crossed_material_mm(table: pd.DataFrame, detector: Detector, model: str) -> 
     the real sample event (:data:`~gnn4hep.tracking.simulation.material.TRACKML_LAYER_MATERIAL_MM`, the
     simulator's measured material), overlap hits of the same crossing their own silicon.
     ``trackml`` (for scattering): the same with the effective scattering material measured from the
-    real truth's angle changes (:data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`).
+    real truth's angle changes (:data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM`);
+    ``trackml_loss`` (for the energy loss) with the material measured from the real truth's momentum loss
+    (:data:`~gnn4hep.tracking.fitting.material.TRACKML_LOSS_MATERIAL_MM`). With ``trackml`` the barrel modules
+    (normal within 60 degrees of the transverse plane) get a ``transverse`` path (:func:`hit_table`,
+    :func:`~gnn4hep.tracking.fitting.material.crossing_cos`).
     ``table`` is sorted by (track_id, distance).
     """
     sensors = 2.0 * detector.modules["module_t"].to_numpy(np.float64)[table["module_row"].to_numpy()]
     if model == "sensors":
         return sensors
-    from gnn4hep.tracking.fitting.material import scattering_material_mm
+    from gnn4hep.tracking.fitting.material import loss_material_mm, scattering_material_mm
     from gnn4hep.tracking.simulation.material import layer_material_mm
 
     volume, layer, track = (table[c].to_numpy() for c in ("volume_id", "layer_id", "track_id"))
-    measured = scattering_material_mm(volume, layer) if model == "trackml" else layer_material_mm(volume, layer)
+    lookup = {"trackml": scattering_material_mm, "trackml_loss": loss_material_mm}.get(model, layer_material_mm)
+    measured = lookup(volume, layer)
     same_crossing = np.zeros(len(table), dtype=bool)
     same_crossing[1:] = (track[1:] == track[:-1]) & (volume[1:] == volume[:-1]) & (layer[1:] == layer[:-1])
     return np.where(same_crossing, sensors, measured)
@@ -128,4 +133,5 @@ def track_surfaces(table: pd.DataFrame, rows: np.ndarray, lengths: np.ndarray, d
     thickness = table["material_mm"].to_numpy(np.float64)[index]
     variances = table[["var_u", "var_v"]].to_numpy(np.float64)[index]
     loss = table["loss_material_mm"].to_numpy(np.float64)[index] if "loss_material_mm" in table.columns else None
-    return Surfaces(centers, rotations, thickness, local, variances, mask, loss)
+    transverse = table["transverse"].to_numpy(bool)[index] if "transverse" in table.columns else None
+    return Surfaces(centers, rotations, thickness, local, variances, mask, loss, transverse)

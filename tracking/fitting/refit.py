@@ -66,9 +66,11 @@ class FitConfig:
     max_hits: candidates with more hits are not one particle (merged components): passed through
     unfitted, like tracks with fewer than 3 hits.
     mass_gev: scattering mass hypothesis. material: multiple scattering on/off.
-    material_model: "trackml" (the default, for real data: scattering from the effective scattering
-        material measured on the real truth, energy loss from the simulator's measured layer material, and the
-        beam pipe's scattering in the perigee covariance, :mod:`~gnn4hep.tracking.fitting.beam_pipe`),
+    material_model: "trackml" (the default, for real data: scattering and energy loss from the materials measured
+        on the real truth, :data:`~gnn4hep.tracking.fitting.material.TRACKML_SCATTERING_MATERIAL_MM` and
+        :data:`~gnn4hep.tracking.fitting.material.TRACKML_LOSS_MATERIAL_MM`, with the barrel's path transverse
+        (:func:`~gnn4hep.tracking.fitting.material.crossing_cos`), and the beam pipe's scattering in the perigee
+        covariance, :mod:`~gnn4hep.tracking.fitting.beam_pipe`),
         "simulator" (the simulator's measured layer material for both: events simulated with it) or
         "sensors" (each module's bare silicon), see :func:`~gnn4hep.tracking.fitting.measurements.crossed_material_mm`.
     field: "trackml" (the default, for real data: :data:`~gnn4hep.tracking.field.TRACKML_FIELD`, the solenoid

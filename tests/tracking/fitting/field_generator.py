@@ -57,8 +57,14 @@ def _plane(point, barrel):
 
 
 def generate_in_field(n: int, field, seed: int = 0, pt_range=(1.0, 100.0), eta_max: float = 2.5,
-                      scatter: bool = True, max_path_mm: float = 4000.0):
-    """(true perigee (n, 5), Surfaces padded to the longest track, n_hits (n,)) of muons in ``field``."""
+                      scatter: bool = True, max_path_mm: float = 4000.0, thickness_mm: float = THICKNESS_MM,
+                      transverse_barrel: bool = False):
+    """(true perigee (n, 5), Surfaces padded to the longest track, n_hits (n,)) of muons in ``field``.
+
+    ``thickness_mm``: silicon of every layer at normal incidence. ``transverse_barrel``: the material path at a
+    barrel layer is the thickness over |cos| of the angle between the radial normal and the track's transverse
+    direction (the real TrackML barrel's behaviour), not over |cos| of the angle to the direction; the returned
+    Surfaces then flag the barrel crossings (``transverse``)."""
     rng = np.random.default_rng(seed)
     pt = np.exp(rng.uniform(np.log(pt_range[0]), np.log(pt_range[1]), n))
     eta = rng.uniform(-eta_max, eta_max, n)
@@ -98,9 +104,14 @@ def generate_in_field(n: int, field, seed: int = 0, pt_range=(1.0, 100.0), eta_m
             barrel = layer < len(BARRELS)
             sigma_u, sigma_v = (BARRELS[layer][2:] if barrel else DISKS[layer - len(BARRELS)][3:])
             rotation = _plane(point, barrel)
-            hits[track].append((point, rotation, rng.normal(0.0, sigma_u), rng.normal(0.0, sigma_v), sigma_u, sigma_v))
+            hits[track].append((point, rotation, rng.normal(0.0, sigma_u), rng.normal(0.0, sigma_v), sigma_u, sigma_v,
+                                barrel))
             momentum = tangent[None, :] / abs(qop[track])
-            crossing = THICKNESS_MM / max(abs(tangent @ rotation[:, 2]), 1e-3)
+            if barrel and transverse_barrel:  # written out here, independent of the fitter's crossing_cos
+                cos = abs(tangent[:2] @ rotation[:2, 2]) / max(np.hypot(tangent[0], tangent[1]), 1e-12)
+            else:
+                cos = abs(tangent @ rotation[:, 2])
+            crossing = thickness_mm / max(cos, 1e-3)
             if scatter:
                 theta0 = highland_theta0(1.0 / abs(qop[track]), MUON_MASS_GEV, 1.0, crossing)
                 momentum = deflect(momentum, np.atleast_1d(theta0), rng)
@@ -114,11 +125,14 @@ def generate_in_field(n: int, field, seed: int = 0, pt_range=(1.0, 100.0), eta_m
     width = int(n_hits.max())
     centers, rotations = np.zeros((n, width, 3)), np.tile(np.eye(3), (n, width, 1, 1))
     meas, var, mask = np.zeros((n, width, 2)), np.ones((n, width, 2)), np.zeros((n, width), bool)
+    in_barrel = np.zeros((n, width), bool)
     for i, track_hits in enumerate(hits):
         for k in range(width):
-            point, rotation, u, v, su, sv = track_hits[min(k, len(track_hits) - 1)]
+            point, rotation, u, v, su, sv, barrel = track_hits[min(k, len(track_hits) - 1)]
             centers[i, k], rotations[i, k] = point, rotation
             meas[i, k], var[i, k] = (u, v), (su**2, sv**2)
             mask[i, k] = k < len(track_hits)
-    surfaces = Surfaces(centers, rotations, np.full((n, width), THICKNESS_MM), meas, var, mask)
+            in_barrel[i, k] = barrel
+    surfaces = Surfaces(centers, rotations, np.full((n, width), thickness_mm), meas, var, mask,
+                        transverse=in_barrel if transverse_barrel else None)
     return perigee, surfaces, n_hits
