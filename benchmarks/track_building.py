@@ -156,13 +156,15 @@ def main() -> None:
         if not (score_dir / f"{name}.parquet").is_file():
             infer_edges(InferTask(args.run / "filtered_graphs" / "train" / f"{name}.pt", score_dir / f"{name}.parquet",
                                   args.run / "edge_classifier.pt"))
-    train_dir = Path(data["train_dir"])
+    from gnn4hep.pipelines.trackml_config import TrackmlDataConfig
+    from gnn4hep.pipelines.trackml_data import data_dirs
+
+    train_dir, test_dir = data_dirs(args.run, TrackmlDataConfig(**data))  # the run's folders or its simulated ones
     results = {"run": str(args.run), "tracks": chosen_config().model_dump(), "run_tracks": run_tracks.model_dump(),
                "tune_events": tune_names,
                "tune": evaluate("train", tune_names, args.run, score_dir, train_dir, variants(True),
                                 refit_cfg.fit_config(simulation=read_settings(train_dir)), run_tracks)}
     if args.final:
-        test_dir = Path(data["test_dir"])
         test_names = sorted(p.stem for p in (args.run / "edge_scores" / "test").glob("*.parquet"))
         results["test"] = evaluate("test", test_names, args.run, args.run / "edge_scores" / "test", test_dir, variants(False),
                                    refit_cfg.fit_config(simulation=read_settings(test_dir)), run_tracks)
