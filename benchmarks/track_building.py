@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,12 +59,23 @@ def chosen_config() -> TrackBuildingConfig:
     return TrackBuildingConfig(**yaml.safe_load(EXPERIMENT.read_text())["tracks"])
 
 
+def chosen_refit() -> RefitConfig:
+    """The ``refit:`` section of experiments/trackml_gnn.yaml."""
+    return RefitConfig(**yaml.safe_load(EXPERIMENT.read_text()).get("refit", {}))
+
+
 def variants(tune: bool) -> dict[str, object]:
-    """Row name -> builder config, or a ceiling name."""
+    """Row name -> builder config, a ceiling name, or ("quality", chi2/ndf cut, max hits): the chosen kink walk
+    refitted with that track-quality cut (``FitConfig.reject_chi2_ndf``) on top of the run's refit settings."""
     chosen = chosen_config()
     rows: dict[str, object] = {"ceiling_true_edges": "truth", "ceiling_true_above_cut": "truth_above_cut",
                                "run_builder": None, "kink_walk": chosen,
                                "kink_walk_one_pass": chosen.model_copy(update={"second_max_kink": None})}
+    refit_cfg = chosen_refit()
+    if refit_cfg.reject_chi2_ndf is not None:
+        rows["kink_walk_quality"] = ("quality", refit_cfg.reject_chi2_ndf, refit_cfg.reject_max_hits)
+    if tune:
+        rows.update({f"kink_walk_reject{c:g}_max{m}": ("quality", c, m) for c in (3.0, 10.0, 30.0) for m in (5, 7)})
     if tune:
         rows.update({
             "walkthrough_cut0.3": TrackBuildingConfig(builder="walkthrough", score_cut=0.3),
@@ -114,12 +126,16 @@ def evaluate(split: str, names: list[str], run: Path, score_dir: Path, event_dir
         scores = pd.read_parquet(score_dir / f"{name}.parquet")["edge_score"].to_numpy().astype(np.float64)
         event = read_available(event_dir / name)
         for row, kind in rows.items():
+            row_fit = fit_config
+            if isinstance(kind, tuple):
+                row_fit = replace(fit_config, reject_chi2_ndf=kind[1], reject_max_hits=kind[2])
+                kind = chosen_config()
             start = time.process_time()
             submission = all_hits(event, candidates(kind, graph, scores, run_tracks))
             per_row[row]["build_s"].append(time.process_time() - start)
             per_row[row]["raw"].append(event_track_summary(event, submission))
             start = time.process_time()
-            cleaned, _ = refit(event, submission, detector, fit_config)
+            cleaned, _ = refit(event, submission, detector, row_fit)
             per_row[row]["refit_s"].append(time.process_time() - start)
             per_row[row]["refit"].append(event_track_summary(event, cleaned))
         print(f"  {split} {name} done", flush=True)

@@ -120,6 +120,9 @@ class RefitConfig(Section):
         "singletons", description="rejected hits become single-hit tracks, or one new track per candidate"
     )
     split_bad: bool = Field(True, description="split candidates of >= 6 hits that no helix fits")
+    reject_chi2_ndf: Optional[float] = Field(None, gt=0, description="track-quality cut: a fitted track of at most "
+                                             "reject_max_hits hits above this chi2/ndf is dissolved into singletons (None: off)")
+    reject_max_hits: int = Field(7, ge=3, description="longest track the quality cut applies to")
     attach_orphans: bool = Field(True, description="orphan hits join the fitted track whose chi2 increment accepts them")
     attach_window_mm: float = Field(10.0, gt=0, description="orphan search window around each helix's layer crossing, mm")
     attach_neighbours: int = Field(2, ge=1, description="helices tried per orphan hit (the nearest)")

@@ -90,6 +90,11 @@ class FitConfig:
         (:mod:`~gnn4hep.tracking.fitting.splitting`): hits off the best seed helix by more than
         split_tolerance_mm (transverse, z) form a new candidate; both parts are refitted and the split
         is kept when both then fit (>= 4 hits, chi2/ndf <= restore_chi2_ndf).
+    reject_chi2_ndf: track-quality cut (None: off). A fitted track of at most ``reject_max_hits`` hits whose
+        final chi2/ndf stays above it is no track: its hits become singletons (orphans for ``attach_orphans``)
+        and its parameter row is marked unfitted with all its hits as outliers. Measured on the 10 simulated
+        mu = 200 test events of the issue-13 run (kink-walk candidates): wrong tracks have a median chi2/ndf
+        of about 300, right ones about 1.1.
     attach_orphans: hits left alone (rejected outliers, unassigned hits) join the fitted track of
         >= attach_min_hits hits whose fit accepts them (chi2 increment < chi2_cut), tried on the
         attach_neighbours helices crossing the hit's layer nearest to it within attach_window_mm
@@ -117,6 +122,8 @@ class FitConfig:
     outlier_ids: str = "singletons"
     split_bad: bool = True
     split_tolerance_mm: tuple[float, float] = (3.0, 20.0)
+    reject_chi2_ndf: float | None = None
+    reject_max_hits: int = 7
     attach_orphans: bool = True
     workers: int = 1
     attach_window_mm: float = 10.0
@@ -289,8 +296,34 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
     cleaned = _cleaned_candidates(event, table, active, track_code, candidates, config.outlier_ids == "split")
     if config.split_bad:
         cleaned, params = _split_bad_candidates(event, table, cleaned, params, detector, config)
+    if config.reject_chi2_ndf is not None:
+        cleaned, params = _dissolve_bad_tracks(cleaned, params, config.reject_chi2_ndf, config.reject_max_hits)
     if config.attach_orphans:
         cleaned, params = attach_orphan_hits(event, cleaned, params, detector, config)
+    return cleaned, params
+
+
+def _dissolve_bad_tracks(cleaned: pd.DataFrame, params: pd.DataFrame, max_chi2_ndf: float,
+                         max_hits: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fitted tracks of <= ``max_hits`` hits with chi2/ndf > ``max_chi2_ndf``: hits to new singleton ids,
+    parameter rows unfitted (see ``FitConfig.reject_chi2_ndf``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bad = (params["fitted"].to_numpy() & (params["n_hits"].to_numpy() <= max_hits)
+               & (params["chi2"].to_numpy() / params["ndf"].to_numpy() > max_chi2_ndf))
+    if not bad.any():
+        return cleaned, params
+    bad_ids = params["track_id"].to_numpy()[bad]
+    rows = np.flatnonzero(np.isin(cleaned["track_id"].to_numpy(), bad_ids))
+    cleaned = cleaned.copy()
+    start = int(max(cleaned["track_id"].max(), params["track_id"].max())) + 1
+    cleaned.iloc[rows, cleaned.columns.get_loc("track_id")] = start + np.arange(len(rows))
+    params = params.copy()
+    params.loc[bad, "n_outliers"] += params.loc[bad, "n_hits"]
+    params.loc[bad, "n_hits"] = 0
+    params.loc[bad, "fitted"] = False
+    numeric = [c for c in PARAM_COLUMNS if c not in ("track_id", "n_hits", "fitted", "ndf", "n_outliers", "n_attached")]
+    params.loc[bad, numeric] = np.nan
+    params.loc[bad, "ndf"] = 0
     return cleaned, params
 
 

@@ -225,3 +225,41 @@ def test_hits_on_fewer_than_three_modules_are_not_fitted_and_tracks_take_no_seco
     cleaned, params = refit(extended, with_duplicate, detector, FitConfig(mass_gev=0.13957, split_bad=False, **SIMULATED))
     assert cleaned.set_index("hit_id").loc[int(hit["hit_id"].iloc[0]), "track_id"] == -7
     assert params.set_index("track_id").loc[host, "n_attached"] == 0
+
+
+def test_quality_cut_dissolves_short_wrong_tracks_and_keeps_true_ones(event, detector):
+    """Short candidates made of two particles' hits (2 + 3) fit with chi2/ndf far above any true track's; with
+    reject_chi2_ndf their hits become singletons, exactly the tracks the same fit without the cut finds above it."""
+    candidates = _truth_candidates(event)
+    sizes = candidates["track_id"].value_counts()
+    ids = sizes[sizes >= 8].index.to_numpy()[:20]
+    track = candidates["track_id"].to_numpy().copy()
+    hit_rank = candidates.groupby("track_id").cumcount().to_numpy()
+    next_id = int(track.max()) + 1
+    wrong = []
+    for a, b in ids.reshape(-1, 2):  # a 5-hit fake from the first hits of two unrelated particles
+        rows = np.flatnonzero(((track == a) & (hit_rank < 2)) | ((track == b) & (hit_rank < 3)))
+        track[rows] = next_id
+        wrong.append(next_id)
+        next_id += 1
+    candidates = candidates.assign(track_id=track)
+    settings = dict(mass_gev=0.13957, attach_orphans=False, split_bad=False, **SIMULATED)
+    plain_cleaned, plain = refit(event, candidates, detector, FitConfig(**settings))
+    cut_cleaned, cut = refit(event, candidates, detector, FitConfig(reject_chi2_ndf=10.0, reject_max_hits=7, **settings))
+    ratio = plain["chi2"] / plain["ndf"]
+    expected = set(plain["track_id"][plain["fitted"] & (plain["n_hits"] <= 7) & (ratio > 10.0)])
+    pid = event.truth.set_index("hit_id")["particle_id"]
+    for track_id in set(wrong) - expected:  # a fake the cut keeps was cleaned down to one particle's hits
+        assert pid.loc[plain_cleaned["hit_id"][plain_cleaned["track_id"] == track_id]].nunique() == 1
+    assert len(set(wrong) & expected) >= len(wrong) // 2
+    dissolved = set(cut["track_id"][~cut["fitted"] & plain["fitted"].to_numpy()])
+    assert dissolved == expected
+    assert len(expected) < len(wrong) + 5  # and (almost) no true track is
+    assert cut_cleaned["hit_id"].is_unique and len(cut_cleaned) == len(event.hits)
+    sizes_after = cut_cleaned["track_id"].value_counts()
+    for track_id in expected:
+        hits = plain_cleaned["hit_id"][plain_cleaned["track_id"] == track_id]
+        assert (sizes_after.loc[cut_cleaned.set_index("hit_id").loc[hits, "track_id"]] == 1).all()
+    kept = plain[~plain["track_id"].isin(expected)]
+    pd.testing.assert_frame_equal(cut[cut["track_id"].isin(kept["track_id"])].reset_index(drop=True),
+                                  kept.reset_index(drop=True))
