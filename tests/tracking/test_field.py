@@ -127,6 +127,18 @@ def _field_fit_module():
     return module
 
 
+def _random_segments(rng, n: int, z_half_mm: float) -> dict:
+    """n synthetic chords (mid point, dx [mm], momentum p [GeV], charge q) inside the tracker, for field_fit.py."""
+    rho, phi = rng.uniform(50, 1000, n), rng.uniform(-np.pi, np.pi, n)
+    mid = np.c_[rho * np.cos(phi), rho * np.sin(phi), rng.uniform(-z_half_mm, z_half_mm, n)]
+    theta, direction_phi = rng.uniform(0.15, np.pi - 0.15, n), rng.uniform(-np.pi, np.pi, n)
+    unit = np.c_[np.sin(theta) * np.cos(direction_phi), np.sin(theta) * np.sin(direction_phi), np.cos(theta)]
+    dx = unit * rng.uniform(30, 300, n)[:, None]
+    p = unit * rng.uniform(1.0, 10.0, n)[:, None]
+    q = rng.choice([-1.0, 1.0], n)
+    return {"mid": mid, "dx": dx, "p": p, "q": q, "particle": np.arange(n)}
+
+
 def test_field_fit_recovers_a_known_offset_solenoid():
     """benchmarks/field_fit.py on synthetic segments: dp = K q dx x <B> of a known solenoid (centre +150 mm, axis
     at (-120, 80) mm) with 0.5 MeV of scattering noise perpendicular to p; the six-parameter fit finds it from
@@ -137,14 +149,8 @@ def test_field_fit_recovers_a_known_offset_solenoid():
     truth = (1100.0, 2500.0, 1.95, 150.0, -120.0, 80.0)
     rng = np.random.default_rng(11)
     n = 1500
-    rho, phi = rng.uniform(50, 1000, n), rng.uniform(-np.pi, np.pi, n)
-    mid = np.c_[rho * np.cos(phi), rho * np.sin(phi), rng.uniform(-2500, 2500, n)]
-    theta, direction_phi = rng.uniform(0.15, np.pi - 0.15, n), rng.uniform(-np.pi, np.pi, n)
-    unit = np.c_[np.sin(theta) * np.cos(direction_phi), np.sin(theta) * np.sin(direction_phi), np.cos(theta)]
-    dx = unit * rng.uniform(30, 300, n)[:, None]
-    p = unit * rng.uniform(1.0, 10.0, n)[:, None]
-    q = rng.choice([-1.0, 1.0], n)
-    seg = {"mid": mid, "dx": dx, "p": p, "q": q, "particle": np.arange(n)}
+    seg = _random_segments(rng, n, 2500.0)
+    dx, q, p = seg["dx"], seg["q"], seg["p"]
     seg["dp"] = C_GEV_PER_T_MM * q[:, None] * np.cross(dx, field_fit.chord_mean_b(seg, truth))
     e1, e2 = field_fit.perpendicular_basis(p)
     seg["dp"] += 5e-4 * (rng.normal(size=(n, 1)) * e1 + rng.normal(size=(n, 1)) * e2)
@@ -168,14 +174,8 @@ def test_field_fit_profile_finds_a_weaker_centre():
     model = (1266.5, 2614.8, 1.989, -150.4, -142.3, -157.2)
     rng = np.random.default_rng(12)
     n = 3000
-    rho, phi = rng.uniform(50, 1000, n), rng.uniform(-np.pi, np.pi, n)
-    mid = np.c_[rho * np.cos(phi), rho * np.sin(phi), rng.uniform(-2200, 2200, n)]
-    theta, direction_phi = rng.uniform(0.15, np.pi - 0.15, n), rng.uniform(-np.pi, np.pi, n)
-    unit = np.c_[np.sin(theta) * np.cos(direction_phi), np.sin(theta) * np.sin(direction_phi), np.cos(theta)]
-    dx = unit * rng.uniform(30, 300, n)[:, None]
-    p = unit * rng.uniform(1.0, 10.0, n)[:, None]
-    q = rng.choice([-1.0, 1.0], n)
-    seg = {"mid": mid, "dx": dx, "p": p, "q": q, "particle": np.arange(n)}
+    seg = _random_segments(rng, n, 2200.0)
+    mid, dx, q, p = seg["mid"], seg["dx"], seg["q"], seg["p"]
     e1, e2 = field_fit.perpendicular_basis(p)
     noise = 5e-4 * (rng.normal(size=(n, 1)) * e1 + rng.normal(size=(n, 1)) * e2)
     # the true field, integrated here with its own 33-point trapezoid along the chord
