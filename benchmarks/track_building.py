@@ -75,9 +75,8 @@ def variants(tune: bool) -> dict[str, object]:
     if refit_cfg.reject_chi2_ndf is not None:
         rows["kink_walk_quality"] = ("quality", refit_cfg.reject_chi2_ndf, refit_cfg.reject_max_hits)
     if tune:
-        rows.update({f"kink_walk_reject{c:g}_max{m}": ("quality", c, m) for c in (3.0, 10.0, 30.0) for m in (5, 7)})
-    if tune:
         rows.update({
+            **{f"kink_walk_reject{c:g}_max{m}": ("quality", c, m) for c in (3.0, 10.0, 30.0) for m in (5, 7)},
             "walkthrough_cut0.3": TrackBuildingConfig(builder="walkthrough", score_cut=0.3),
             "kink_walk_straight": "straight",
             "kink_walk_max_kink0.05": chosen.model_copy(update={"max_kink": 0.05}),

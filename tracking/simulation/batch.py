@@ -81,8 +81,8 @@ def make_source(spec: str | ParticleSource, pileup: float = 200.0,
     if spec == "pythia":
         from gnn4hep.tracking.simulation.pythia_source import PythiaSource
 
-        return PythiaSource(pileup=pileup) if beam_sigma_z_mm is None else PythiaSource(
-            pileup=pileup, beam_sigma_z_mm=beam_sigma_z_mm)
+        beam = {} if beam_sigma_z_mm is None else {"beam_sigma_z_mm": beam_sigma_z_mm}
+        return PythiaSource(pileup=pileup, **beam)
     if spec.startswith("replay:") and len(spec) > len("replay:"):
         return ReplaySource(spec[len("replay:"):])
     raise ValueError(f"unknown source {spec!r}; choose one of {', '.join(SOURCE_KINDS)}")
