@@ -223,7 +223,7 @@ def trackml_infer(ctx: RunContext) -> None:
 
         raise InputFileError(model_path, "no such model file (run the training stage first)")
     tasks = [(split, InferTask(path, ctx.path("edge_scores", split, f"{path.stem}.parquet"), model_path))
-             for split in SPLITS for path in graph_files(ctx.path(graph_folder(ctx), split))]
+             for split in SPLITS for path in graph_files(_find(ctx, graph_folder(ctx), split))]
     seconds = executor(ctx).map(infer_edges, [task for _, task in tasks], description="inference")
     _log_split_time(ctx, "inference", tasks, seconds)
 
@@ -243,7 +243,7 @@ def trackml_build_tracks(ctx: RunContext) -> None:
     cfg: TrackBuildingConfig = ctx.config.tracks
     tasks = [(split, TracksTask(path, ctx.path("edge_scores", split, f"{path.stem}.parquet"),
                                 ctx.path("submissions", split, f"{path.stem}.csv"), cfg))
-             for split in SPLITS for path in graph_files(ctx.path(graph_folder(ctx), split))]
+             for split in SPLITS for path in graph_files(_find(ctx, graph_folder(ctx), split))]
     seconds = executor(ctx).map(build_tracks, [task for _, task in tasks], description="track building")
     _log_split_time(ctx, "building", tasks, seconds)
 

@@ -176,7 +176,7 @@ def trackml_hdbscan_tracks(ctx: RunContext) -> None:
     model_path = _find(ctx, "condensation_net.pt")
     load_condensation_model(model_path)  # a clear error here when it is missing
     tasks = [(split, HdbscanTask(path, ctx.path("submissions", split, f"{path.stem}.csv"), model_path, ctx.config.hdbscan))
-             for split in SPLITS for path in graph_files(ctx.path("graphs", split))]
+             for split in SPLITS for path in graph_files(_find(ctx, "graphs", split))]
     results = executor(ctx).map(hdbscan_event, [task for _, task in tasks], description="hdbscan")
     test = [result for (split, _), result in zip(tasks, results) if split == "test"]
     for name in ("inference", "building"):

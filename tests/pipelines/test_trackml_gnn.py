@@ -60,3 +60,19 @@ def test_stages_one_by_one_reuse_an_earlier_run(tmp_path, sample_event_prefix):
     assert_headline_metrics_recomputed(second, [sample_event_prefix])  # the real event, scored independently
     assert not (second / "graphs" / "train").exists()
     assert (second / "submissions" / "test" / f"{sample_event_prefix.name}.csv").exists()
+
+
+def test_inference_alone_reads_the_earlier_runs_graphs(tmp_path):
+    first = run_experiment(SMALL, ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0"], out=tmp_path / "first")
+    overrides = [
+        f"data.from_run={first}",
+        f"data.test_dir={first / 'data' / 'test'}",
+        "stages=[trackml_infer,trackml_build_tracks]",
+    ]
+    second = run_experiment(SMALL, overrides, out=tmp_path / "second")
+    assert not any(second.rglob("*.pt"))  # no graphs of its own: the first run's are read
+    for earlier in sorted((first / "edge_scores" / "test").glob("*.parquet")):
+        again = pd.read_parquet(second / "edge_scores" / "test" / earlier.name)
+        pd.testing.assert_frame_equal(again, pd.read_parquet(earlier))  # same graphs, same model
+        assert (second / "submissions" / "test" / f"{earlier.stem}.csv").exists()
+    assert any((second / "edge_scores" / "test").glob("*.parquet"))
