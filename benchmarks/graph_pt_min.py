@@ -94,7 +94,9 @@ def main() -> None:
             for budget in args.budgets:  # the filter cut that keeps the best `budget` edges of the event
                 top = edges[:, order[:budget]]
                 row[f"top{budget // 1000}k_cut"] = float(filter_scores[order[min(budget, len(order)) - 1]])
-                row[f"top{budget // 1000}k_efficiency"] = graph_metrics(table, top)["efficiency"]
+                top_metrics = graph_metrics(table, top)
+                row[f"top{budget // 1000}k_efficiency"] = top_metrics["efficiency"]
+                row[f"top{budget // 1000}k_efficiency_pt1"] = top_metrics["efficiency_pt1"]
                 row[f"top{budget // 1000}k_ceiling"] = true_edge_ceiling(event, table, top)
             rows.append(row)
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
