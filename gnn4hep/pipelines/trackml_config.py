@@ -127,6 +127,7 @@ class RefitConfig(Section):
     attach_window_mm: float = Field(10.0, gt=0, description="orphan search window around each helix's layer crossing, mm")
     attach_neighbours: int = Field(2, ge=1, description="helices tried per orphan hit (the nearest)")
     attach_min_hits: int = Field(4, ge=3, description="hits of a track that can take orphans; shorter candidates' hits are orphans")
+    attach_rounds: int = Field(1, ge=1, description="orphan-attachment passes, each from the tracks the previous one extended")
     mass_gev: float = Field(0.13957, gt=0, description="scattering mass hypothesis, GeV (the pion: most tracks)")
     field: Literal["auto", "trackml", "solenoid", "uniform"] = Field(
         "auto", description="field of the fit of the test events: auto (the field they were simulated in, from "

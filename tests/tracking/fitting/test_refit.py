@@ -263,3 +263,42 @@ def test_quality_cut_dissolves_short_wrong_tracks_and_keeps_true_ones(event, det
     kept = plain[~plain["track_id"].isin(expected)]
     pd.testing.assert_frame_equal(cut[cut["track_id"].isin(kept["track_id"])].reset_index(drop=True),
                                   kept.reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def low_pt_event(detector):
+    source = GunSource(n_particles=200, pt_gev=(0.5, 2.0), eta=(-2.5, 2.5))
+    return simulate_event(source, detector, seed=5, config=SimulationConfig(digitisation="smear", hit_efficiency=1.0,
+                                                                         energy_loss=True))
+
+
+def _inner_hits_only(event, keep=4):
+    """Truth tracks cut to their ``keep`` hits nearest the vertex; the other hits become singletons."""
+    truth = event.truth.merge(event.particles[["particle_id", "vx", "vy", "vz"]], on="particle_id")
+    truth["d"] = np.sqrt((truth["tx"] - truth["vx"]) ** 2 + (truth["ty"] - truth["vy"]) ** 2 + (truth["tz"] - truth["vz"]) ** 2)
+    order = truth.sort_values(["particle_id", "d"]).groupby("particle_id").cumcount()
+    inner = order.reindex(truth.index).to_numpy() < keep
+    track = np.where(inner, truth["particle_id"].to_numpy().astype(np.int64), -1 - np.arange(len(truth)))
+    return pd.DataFrame({"hit_id": truth["hit_id"].to_numpy(), "track_id": track})
+
+
+def test_second_attachment_pass_is_one_more_pass_on_the_first_ones_output(low_pt_event, detector):
+    """attach_rounds=2 equals attach_orphan_hits applied once more to the attach_rounds=1 refit, and the
+    second pass, starting from the extended helices, attaches hits the first could not reach."""
+    from dataclasses import replace
+
+    from gnn4hep.tracking.fitting.extension import attach_orphan_hits
+
+    candidates = _inner_hits_only(low_pt_event)
+    one = FitConfig(mass_gev=0.13957, split_bad=False, **SIMULATED)
+    cleaned1, params1 = refit(low_pt_event, candidates, detector, one)
+    cleaned2, params2 = refit(low_pt_event, candidates, detector, replace(one, attach_rounds=2))
+    again, again_params = attach_orphan_hits(low_pt_event, cleaned1, params1.assign(n_attached=0), detector, one)
+    pd.testing.assert_frame_equal(cleaned2.sort_values("hit_id").reset_index(drop=True),
+                                  again.sort_values("hit_id").reset_index(drop=True))
+    second = again_params["n_attached"].to_numpy()
+    assert second.sum() > 0  # the second pass found more
+    assert np.array_equal(params2["n_attached"].to_numpy(), params1["n_attached"].to_numpy() + second)
+    assert score_event(low_pt_event.truth, cleaned2) > score_event(low_pt_event.truth, cleaned1)
+    with pytest.raises(ValueError, match="attach_rounds"):
+        FitConfig(attach_rounds=0)
