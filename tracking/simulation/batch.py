@@ -31,11 +31,13 @@ QUICK_PARTICLES = 300
 #: The real detector's behaviour, each measured on the real TrackML data: particles are propagated
 #: from pT = 0.15 GeV (the real particles files list particles from 0.1 GeV, 11% of them below 0.15,
 #: but of those only 10% have any hit, 1.1 on average, against 89% at 0.150-0.155 GeV and 97% above
-#: 0.16 GeV: the challenge simulation did not propagate them), the measured layer material with its
+#: 0.16 GeV: the challenge simulation did not propagate them) and stopped where their pT falls below
+#: 0.1 GeV (no true hit of the real sample event lies below 0.1009 GeV), the measured layer material with its
 #: energy loss, noise at the rate of the real event 1001 spread like the sample event's noise, and
 #: (pythia only) hadronic interactions in the material.
 REALISTIC = {
     "min_pt_gev": 0.15,
+    "stop_pt_gev": 0.1,
     "trackml_material": True,
     "energy_loss": True,
     "noise_fraction": digitisation.TRACKML_NOISE_FRACTION,
