@@ -47,14 +47,21 @@ def test_missing_train_dir_is_named(tmp_path):  # every stage accepts the whole 
         run_experiment(SMALL, [f"data.train_dir={tmp_path / 'nowhere'}", "stages=[trackml_build_graphs]"], out=tmp_path / "run")
 
 
-def test_stages_one_by_one_reuse_an_earlier_run(tmp_path, sample_event_prefix):
-    first = run_experiment(SMALL, ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0"], out=tmp_path / "first")
-    overrides = [
-        f"data.from_run={first}",
-        f"data.test_dir={sample_event_prefix.parent}",
-        "stages=[trackml_build_graphs,trackml_filter,trackml_infer,trackml_build_tracks,trackml_evaluate]",
-    ]
-    second = run_experiment(SMALL, overrides, out=tmp_path / "second")
+@pytest.fixture(scope="module")
+def earlier_run(tmp_path_factory):
+    """A finished small run (2 training events, 1 test event) that later runs reuse through data.from_run."""
+    out = tmp_path_factory.mktemp("earlier") / "first"
+    return run_experiment(SMALL, ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0"], out=out)
+
+
+def rerun(earlier: Path, test_dir: Path, stages: str, out: Path) -> Path:
+    """Run only ``stages`` (a YAML list) on ``test_dir``, taking everything else from ``earlier``."""
+    return run_experiment(SMALL, [f"data.from_run={earlier}", f"data.test_dir={test_dir}", f"stages={stages}"], out=out)
+
+
+def test_stages_one_by_one_reuse_an_earlier_run(tmp_path, earlier_run, sample_event_prefix):
+    stages = "[trackml_build_graphs,trackml_filter,trackml_infer,trackml_build_tracks,trackml_evaluate]"
+    second = rerun(earlier_run, sample_event_prefix.parent, stages, tmp_path / "second")
     metrics = json.loads((second / "metrics.json").read_text())
     assert metrics["test"]["n_events"] == 1
     assert_headline_metrics_recomputed(second, [sample_event_prefix])  # the real event, scored independently
@@ -62,16 +69,10 @@ def test_stages_one_by_one_reuse_an_earlier_run(tmp_path, sample_event_prefix):
     assert (second / "submissions" / "test" / f"{sample_event_prefix.name}.csv").exists()
 
 
-def test_inference_alone_reads_the_earlier_runs_graphs(tmp_path):
-    first = run_experiment(SMALL, ["data.n_train=2", "data.n_test=1", "data.val_fraction=0.0"], out=tmp_path / "first")
-    overrides = [
-        f"data.from_run={first}",
-        f"data.test_dir={first / 'data' / 'test'}",
-        "stages=[trackml_infer,trackml_build_tracks]",
-    ]
-    second = run_experiment(SMALL, overrides, out=tmp_path / "second")
-    assert not any(second.rglob("*.pt"))  # no graphs of its own: the first run's are read
-    for earlier in sorted((first / "edge_scores" / "test").glob("*.parquet")):
+def test_inference_alone_reads_the_earlier_runs_graphs(tmp_path, earlier_run):
+    second = rerun(earlier_run, earlier_run / "data" / "test", "[trackml_infer,trackml_build_tracks]", tmp_path / "second")
+    assert not any(second.rglob("*.pt"))  # no graphs of its own: the earlier run's are read
+    for earlier in sorted((earlier_run / "edge_scores" / "test").glob("*.parquet")):
         again = pd.read_parquet(second / "edge_scores" / "test" / earlier.name)
         pd.testing.assert_frame_equal(again, pd.read_parquet(earlier))  # same graphs, same model
         assert (second / "submissions" / "test" / f"{earlier.stem}.csv").exists()
