@@ -51,6 +51,10 @@ VARIANTS = {
     # 15 of the 20 PFN trainings of the four schedule variants above, and 4 of the 5 PFN CV folds, ran into
     # the 30-epoch cap: a longer cap, same patience
     "max_epochs60": ({"feature_scaling": "fixed"}, {**CHOSEN, "max_epochs": 60}, 0.1),
+    # the recipe chosen above (the jets default) with the training jets mirrored in Δη and Δφ
+    "mirror": ({"feature_scaling": "fixed"}, {**CHOSEN, "max_epochs": 60, "augment": "mirror"}, 0.1),
+    "mirror_patience20": ({"feature_scaling": "fixed"}, {**CHOSEN, "max_epochs": 60, "augment": "mirror",
+                                                         "early_stopping_patience": 20}, 0.1),
 }
 
 

@@ -61,6 +61,43 @@ def make_inputs(jets: Jets, names: set[str], settings: InputSettings) -> dict[st
     return out
 
 
+def mirror_jets(batch: dict[str, Tensor], flip_eta: Tensor, flip_phi: Tensor,
+                feature_offsets: tuple[float, float] = (0.0, 0.0)) -> dict[str, Tensor]:
+    """The batch with jet b mirrored about its axis: Δη → −Δη where ``flip_eta[b]``, Δφ → −Δφ where ``flip_phi[b]``.
+
+    Args:
+        batch: per-jet tensors; ``points`` (B, M, 2) = (Δη, Δφ) and columns 0, 1 of ``features`` (B, M, F)
+            (Δη, Δφ, :data:`gnn4hep.jets.features.KINEMATIC_FEATURES`) are mirrored.
+        flip_eta, flip_phi: (B,) bool.
+        feature_offsets: for a feature column scaled as z = (x − μ) / σ the mirrored value −x scales to
+            −z − 2μ/σ; these are the two 2μ/σ (0 for the fixed scaling, which leaves Δη and Δφ unscaled).
+
+    Padded constituents stay 0. ΔR, pT and energies do not change under the mirror; ``vectors`` are left as they
+    are (the Particle Transformer reads them only through pair features, ΔR, kT, z and m², that the mirror
+    keeps), and ``images`` too (their preprocessing already fixes the orientation, :mod:`gnn4hep.jets.images`).
+    """
+    flips = torch.stack([flip_eta, flip_phi], dim=-1)  # (B, 2)
+    out = dict(batch)
+    mask = batch["mask"][..., None]
+    if "points" in batch:
+        out["points"] = torch.where(flips[:, None, :], -batch["points"], batch["points"])
+    if "features" in batch:
+        features = batch["features"]
+        offsets = torch.tensor(feature_offsets, dtype=features.dtype, device=features.device)
+        mirrored = torch.where(mask, -features[..., :2] - offsets, features[..., :2])
+        angles = torch.where(flips[:, None, :], mirrored, features[..., :2])
+        out["features"] = torch.cat([angles, features[..., 2:]], dim=-1)
+    return out
+
+
+def mirror_offsets(settings: InputSettings) -> tuple[float, float]:
+    """The ``feature_offsets`` of :func:`mirror_jets` for features made with ``settings``."""
+    if settings.scaling == "fixed" or settings.stats is None:
+        return (0.0, 0.0)
+    mean, std = settings.stats
+    return (float(2 * mean[0] / std[0]), float(2 * mean[1] / std[1]))
+
+
 class JetDataset(torch.utils.data.Dataset):
     """Index -> dict of per-jet tensors."""
 

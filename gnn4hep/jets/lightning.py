@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from gnn4hep.jets.inputs import mirror_jets
 from gnn4hep.jets.recipe import RecipeConfig, make_optimizer, make_scheduler
 
 
@@ -22,13 +23,17 @@ class JetTaggerModule(L.LightningModule):
         model: an ``nn.Module`` with ``input_names`` and ``forward(**inputs) -> logits (B, C)``.
         recipe: optimizer, learning rate and schedule (default: the recipe's defaults).
         max_epochs: the epochs the schedule spans (default: ``recipe.max_epochs``).
+        mirror_offsets: ``feature_offsets`` of :func:`gnn4hep.jets.inputs.mirror_jets` for ``recipe.augment``
+            "mirror" (0, 0 for the fixed feature scaling).
     """
 
-    def __init__(self, model: nn.Module, recipe: RecipeConfig | None = None, max_epochs: int | None = None):
+    def __init__(self, model: nn.Module, recipe: RecipeConfig | None = None, max_epochs: int | None = None,
+                 mirror_offsets: tuple[float, float] = (0.0, 0.0)):
         super().__init__()
         self.model = model
         self.recipe = recipe or RecipeConfig()
         self.max_epochs = max_epochs or self.recipe.max_epochs
+        self.mirror_offsets = mirror_offsets
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:
         return self.model(**{name: batch[name] for name in self.model.input_names})
@@ -43,6 +48,10 @@ class JetTaggerModule(L.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx):
+        if self.recipe.augment == "mirror":
+            size = batch["labels"].shape[0]
+            flips = torch.rand(2, size, device=batch["labels"].device) < 0.5
+            batch = mirror_jets(batch, flips[0], flips[1], self.mirror_offsets)
         return self._step(batch, "train")
 
     def validation_step(self, batch, batch_idx):

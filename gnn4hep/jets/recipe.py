@@ -19,7 +19,11 @@ One place for how a network is trained; the models and the features do not chang
 * at most ``max_epochs`` epochs (per model: ``epochs``), early stopping on the validation loss after
   ``early_stopping_patience`` epochs without improvement, and the weights of the best validation epoch
   restored (always) before the network is scored;
-* cross entropy on the logits, mini-batches of ``batch_size`` jets.
+* cross entropy on the logits, mini-batches of ``batch_size`` jets;
+* ``augment``: ``none``, or ``mirror``: each training jet of each batch is mirrored about its axis in Δη and,
+  independently, in Δφ with probability 1/2 each (:func:`gnn4hep.jets.inputs.mirror_jets`); a quark or gluon
+  jet and its mirror images are equally likely, so the labels stay right. Validation and test jets are never
+  mirrored.
 
 Defaults, and how they were chosen (validation jets only, never a test fold; see
 ``benchmarks/jets_qg_recipe.py``, PFN held-out AUC over 5 inner folds of the real quark/gluon jets
@@ -66,6 +70,8 @@ class RecipeConfig(Section):
     plateau_patience: int = Field(3, ge=0, description="plateau: epochs without improvement before a reduction")
     lookahead_steps: int = Field(6, ge=1, description="ranger: Lookahead k (fast steps per slow update)")
     lookahead_alpha: float = Field(0.5, gt=0, le=1, description="ranger: Lookahead slow-weight rate α")
+    augment: Literal["none", "mirror"] = Field("none", description="training-jet augmentation: none, or mirror "
+                                               "(Δη → −Δη and Δφ → −Δφ, each with probability 1/2 per jet and batch)")
 
     def max_epochs_of(self, name: str) -> int:
         """Maximum epochs of model ``name``."""

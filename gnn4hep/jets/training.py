@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gnn4hep.jets.constituents import Jets
-from gnn4hep.jets.inputs import InputSettings, loader, make_inputs
+from gnn4hep.jets.inputs import InputSettings, loader, make_inputs, mirror_offsets
 from gnn4hep.jets.metrics import tagging_metrics
 from gnn4hep.jets.model_config import JetModelConfig
 from gnn4hep.jets.recipe import RecipeConfig, trainer_for
@@ -100,9 +100,11 @@ def inference_rate(model: torch.nn.Module, tensors: dict, device: str, batch_siz
 
 def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_config, config: JetModelConfig,
                  run_dir: Path, seed: int = 0, radius: float = 1.0,
-                 recipe: RecipeConfig | None = None) -> tuple[torch.nn.Module, float, int]:
+                 recipe: RecipeConfig | None = None,
+                 mirror_offsets: tuple[float, float] = (0.0, 0.0)) -> tuple[torch.nn.Module, float, int]:
     """Train model ``name`` with the shared ``recipe`` (:mod:`gnn4hep.jets.recipe`; ``trainer_config`` gives
-    only the machine settings: threads, accelerator, progress bar); returns (model with the weights of the
+    only the machine settings: threads, accelerator, progress bar; ``mirror_offsets``: those of the features'
+    scaling, :func:`gnn4hep.jets.inputs.mirror_offsets`); returns (model with the weights of the
     epoch of lowest validation loss, training seconds, epochs run)."""
     import lightning as L
 
@@ -113,7 +115,7 @@ def train_neural(name: str, train: dict, val: dict, input_dim: int, trainer_conf
     L.seed_everything(seed, workers=True, verbose=False)
     trainer_config = trainer_for(trainer_config, recipe, name)
     model = build_model(name, input_dim, config, radius)
-    module = JetTaggerModule(model, recipe, trainer_config.max_epochs)
+    module = JetTaggerModule(model, recipe, trainer_config.max_epochs, mirror_offsets)
     trainer, checkpoint = make_trainer(trainer_config, run_dir, name)
     start = time.perf_counter()
     trainer.fit(module, loader(train, trainer_config.batch_size, shuffle=True, seed=seed),
@@ -158,7 +160,7 @@ def evaluate_models(names: list[str], train_jets: Jets, val_jets: Jets, test_jet
             epochs = 1
         else:
             model, seconds, epochs = train_neural(name, train, val, input_dim, trainer_config, config, run_dir, seed,
-                                                  radius, recipe)
+                                                  radius, recipe, mirror_offsets(settings))
             scores = predict_scores(model, test)
             n_params = sum(p.numel() for p in model.parameters())
             rate = {}

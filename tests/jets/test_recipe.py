@@ -139,3 +139,65 @@ def test_same_seed_same_weights(tmp_path, optimizer, schedule):
     for (key, a), b, c in zip(first.state_dict().items(), again.state_dict().values(), other.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)
     assert any(not torch.equal(a, c) for a, c in zip(first.state_dict().values(), other.state_dict().values()))
+
+
+def _mirrored_in_phi(jets):
+    """The jets reflected about their axis in the transverse plane, built from the four-momenta: (px, py)
+    mirrored on the jet's direction, pz and E kept (Δφ → −Δφ exactly; the jet axis does not move)."""
+    from gnn4hep.jets.constituents import jet_p4
+
+    axis = jet_p4(jets)[:, :2]
+    axis = axis / np.linalg.norm(axis, axis=1, keepdims=True)
+    transverse = jets.p4[..., :2]
+    along = (transverse * axis[:, None, :]).sum(-1, keepdims=True)
+    p4 = jets.p4.copy()
+    p4[..., :2] = np.where(jets.mask[..., None], 2 * along * axis[:, None, :] - transverse, 0.0)
+    return dataclasses.replace(jets, p4=p4)
+
+
+@pytest.mark.parametrize("scaling", ["fixed", "fitted"])
+def test_mirror_in_phi_equals_the_inputs_of_the_mirrored_jets(scaling):
+    from gnn4hep.jets.inputs import mirror_jets, mirror_offsets
+
+    jets = make_jets(16, 20, seed=3)
+    settings = InputSettings(True, 8, 0.4, scaling=scaling)
+    names = {"features", "points", "mask"}
+    original = make_inputs(jets, names, settings)  # fits the stats ("fitted") ...
+    direct = make_inputs(_mirrored_in_phi(jets), names, settings)  # ... that the mirrored jets reuse
+    flip_phi = torch.arange(16) % 2 == 0
+    mirrored = mirror_jets(original, torch.zeros(16, dtype=torch.bool), flip_phi, mirror_offsets(settings))
+    expected = {n: torch.where(flip_phi[:, None, None], direct[n], original[n]) for n in ("features", "points")}
+    for name in ("features", "points"):
+        torch.testing.assert_close(mirrored[name], expected[name], atol=2e-5, rtol=1e-5)
+    assert (mirrored["features"][~original["mask"]] == 0).all()  # padding stays 0
+
+
+def test_mirror_in_eta_undoes_the_fitted_scaling_and_is_an_involution():
+    from gnn4hep.jets.inputs import mirror_jets, mirror_offsets
+
+    jets = make_jets(12, 20, seed=4)
+    settings = InputSettings(True, 8, 0.4, scaling="fitted")
+    inputs = make_inputs(jets, {"features", "points", "mask"}, settings)
+    mean, std = settings.stats
+    flip_eta, no = torch.ones(12, dtype=torch.bool), torch.zeros(12, dtype=torch.bool)
+    mirrored = mirror_jets(inputs, flip_eta, no, mirror_offsets(settings))
+    mask = inputs["mask"]
+    raw_eta = inputs["features"][..., 0] * float(std[0]) + float(mean[0])  # unscaled Δη
+    torch.testing.assert_close(mirrored["features"][..., 0][mask], ((-raw_eta - float(mean[0])) / float(std[0]))[mask],
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mirrored["points"][..., 0], -inputs["points"][..., 0])
+    torch.testing.assert_close(mirrored["features"][..., 1:], inputs["features"][..., 1:])
+    twice = mirror_jets(mirrored, flip_eta, no, mirror_offsets(settings))
+    torch.testing.assert_close(twice["features"], inputs["features"], atol=1e-5, rtol=1e-5)
+
+
+def test_mirror_augmentation_trains_reproducibly_and_changes_the_training(tmp_path):
+    recipe = RecipeConfig(learning_rate=0.03, batch_size=8, max_epochs=2, early_stopping_patience=None)
+    mirrored = recipe.model_copy(update={"augment": "mirror"})
+    first, _, _ = _train(tmp_path, mirrored, name="a")
+    second, _, _ = _train(tmp_path, mirrored, name="b")
+    plain, _, _ = _train(tmp_path, recipe, name="c")
+    for a, b, c in zip(first.state_dict().values(), second.state_dict().values(), plain.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert any(not torch.equal(a, c) for a, c in zip(first.state_dict().values(), plain.state_dict().values())
+               if a.is_floating_point())
