@@ -55,6 +55,8 @@ VARIANTS = {
     "mirror": ({"feature_scaling": "fixed"}, {**CHOSEN, "max_epochs": 60, "augment": "mirror"}, 0.1),
     "mirror_patience20": ({"feature_scaling": "fixed"}, {**CHOSEN, "max_epochs": 60, "augment": "mirror",
                                                          "early_stopping_patience": 20}, 0.1),
+    # the chosen recipe with weaver-core's ParticleNet fusion block (gnn4hep/models/particlenet.py)
+    "fusion": ({"feature_scaling": "fixed", "particlenet_fusion": True}, {**CHOSEN, "max_epochs": 60}, 0.1),
 }
 
 

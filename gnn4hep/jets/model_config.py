@@ -21,6 +21,8 @@ class JetModelConfig(Section):
     part_num_cls_layers: int = 2
     """Particle Transformer sizes (arXiv:2202.03772): particle embedding, pair embedding, heads, particle
     and class attention blocks."""
+    particlenet_fusion: bool = False
+    """weaver-core's fusion block in ParticleNet / ParticleNet-Lite (:mod:`gnn4hep.models.particlenet`)."""
     mpnn_hidden: int = 64
     mpnn_iterations: int = 3
     mpnn_edge_hidden: int = 16

@@ -36,9 +36,9 @@ def build_model(name: str, input_dim: int, config: JetModelConfig, radius: float
     from gnn4hep.models.pfn import ParticleFlowNetwork
 
     if name == "particlenet":
-        return ParticleNet(input_dim=input_dim)
+        return ParticleNet(input_dim=input_dim, fusion=config.particlenet_fusion)
     if name == "particlenet_lite":
-        return ParticleNet.lite(input_dim=input_dim)
+        return ParticleNet.lite(input_dim=input_dim, fusion=config.particlenet_fusion)
     if name == "part":
         return ParticleTransformer(input_dim=input_dim, embed_dims=config.part_embed_dims,
                                    pair_embed_dims=config.part_pair_embed_dims, num_heads=config.part_num_heads,

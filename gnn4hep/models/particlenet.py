@@ -8,10 +8,16 @@
 
 with k = 16 (ParticleNet) or, for ParticleNet-Lite, two blocks (32, 32, 32), (64, 64, 64) with
 k = 7 and a 128-wide FC layer. Global average pooling runs over real constituents only.
+
+``fusion=True`` adds the fusion block of weaver-core's implementation (its default, not in the paper): the
+outputs of all EdgeConv blocks are concatenated per constituent and mapped by a linear layer (no bias),
+BatchNorm and ReLU to W = clip(⌊ΣC / 128⌋ · 128, 128, 1024) channels before the pooling (ParticleNet:
+448 → 384, ParticleNet-Lite: 96 → 128).
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from gnn4hep.models.jet_masking import masked_mean
@@ -31,6 +37,7 @@ class ParticleNet(nn.Module):
         dropout: dropout after it (paper: 0.1).
         num_classes: output logits.
         packed: EdgeConv on real constituents only (see :class:`EdgeConvBlock`; same values, faster).
+        fusion: the fusion block of weaver-core (module docstring); off in the paper's network.
 
     Shapes: ``points`` (B, M, 2) (Δη, Δφ), ``features`` (B, M, F), ``mask`` (B, M) -> (B, classes).
     """
@@ -38,7 +45,7 @@ class ParticleNet(nn.Module):
     input_names = ("points", "features", "mask")
 
     def __init__(self, *, input_dim: int, blocks: tuple = PARTICLENET["blocks"], fc_size: int = 256,
-                 dropout: float = 0.1, num_classes: int = 2, packed: bool = True):
+                 dropout: float = 0.1, num_classes: int = 2, packed: bool = True, fusion: bool = False):
         super().__init__()
         self.input_norm = nn.BatchNorm1d(input_dim)
         convs = []
@@ -47,19 +54,33 @@ class ParticleNet(nn.Module):
             convs.append(EdgeConvBlock(in_channels=previous, channels=tuple(channels), k=k, packed=packed))
             previous = channels[-1]
         self.blocks = nn.ModuleList(convs)
+        self.fusion = None
+        if fusion:
+            total = sum(channels[-1] for _, channels in blocks)
+            width = min(max(total // 128 * 128, 128), 1024)
+            self.fusion = nn.Sequential(nn.Linear(total, width, bias=False), nn.BatchNorm1d(width), nn.ReLU())
+            previous = width
         self.head = nn.Sequential(nn.Linear(previous, fc_size), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(fc_size, num_classes))
 
     @classmethod
-    def lite(cls, *, input_dim: int, num_classes: int = 2, dropout: float = 0.1, packed: bool = True) -> "ParticleNet":
+    def lite(cls, *, input_dim: int, num_classes: int = 2, dropout: float = 0.1, packed: bool = True,
+             fusion: bool = False) -> "ParticleNet":
         """ParticleNet-Lite (two blocks, k = 7)."""
-        return cls(input_dim=input_dim, num_classes=num_classes, dropout=dropout, packed=packed, **PARTICLENET_LITE)
+        return cls(input_dim=input_dim, num_classes=num_classes, dropout=dropout, packed=packed, fusion=fusion,
+                   **PARTICLENET_LITE)
 
     def forward(self, points: Tensor, features: Tensor, mask: Tensor) -> Tensor:
         m = mask[..., None].to(features.dtype)
         x = self.input_norm(features.reshape(-1, features.shape[-1])).reshape(features.shape) * m
-        coordinates = points
+        coordinates, outputs = points, []
         for block in self.blocks:
             x = block(coordinates, x, mask)
             coordinates = x
+            outputs.append(x)
+        if self.fusion is not None:  # on real constituents only: padding never enters the BatchNorm statistics
+            joined = torch.cat(outputs, dim=-1)
+            fused = self.fusion(joined[mask])
+            x = joined.new_zeros(*mask.shape, fused.shape[-1])
+            x[mask] = fused
         return self.head(masked_mean(x, mask))

@@ -124,3 +124,29 @@ def _varied_batch(M=30):
     points = torch.randn(4, M, 2, generator=gen) * 0.3 * mask[..., None]
     features = torch.randn(4, M, 7, generator=gen) * mask[..., None]
     return points, features, mask
+
+
+def test_fusion_block_widths_and_invariances():
+    # weaver-core's fusion: concatenated block outputs -> clip(floor(sum / 128) * 128, 128, 1024) channels
+    lite, full = ParticleNet.lite(input_dim=7, fusion=True), ParticleNet(input_dim=7, fusion=True)
+    assert lite.fusion[0].weight.shape == (128, 32 + 64) and full.fusion[0].weight.shape == (384, 64 + 128 + 256)
+    assert n_params(lite) == n_params(ParticleNet.lite(input_dim=7)) + 96 * 128 + 2 * 128 + (128 - 64) * 128
+    torch.manual_seed(2)
+    points, features, mask = inputs()
+    pad = lambda t: torch.cat([t, torch.zeros(3, 5, *t.shape[2:], dtype=t.dtype)], 1)
+    perm = torch.randperm(20)
+    lite.eval()
+    out = lite(points, features, mask)
+    torch.testing.assert_close(lite(pad(points), pad(features), pad(mask)), out, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(lite(points[:, perm], features[:, perm], mask[:, perm]), out, atol=1e-5, rtol=1e-5)
+    # the fusion BatchNorm's training statistics come from real constituents only
+    lite.train()
+    fusion_norm = lite.fusion[1]
+    fusion_norm.reset_running_stats()
+    fusion_norm.momentum = 1.0
+    captured = {}
+    hook = lite.fusion[0].register_forward_hook(lambda module, args, result: captured.update(h=result.detach()))
+    lite(pad(points), pad(features), pad(mask))
+    hook.remove()
+    assert captured["h"].shape[0] == int(mask.sum())
+    torch.testing.assert_close(fusion_norm.running_mean, captured["h"].mean(0))
