@@ -78,6 +78,19 @@ def development_jets(source: Path, scratch: str, folds: int = 5, seed: int = 0, 
     return jets.subset(np.flatnonzero(fold_of != 0))
 
 
+def write_results(args, rows: dict) -> None:
+    """benchmarks/results/jets_qg_recipe.json (or ``--output``) with the finished variants."""
+    from gnn4hep.utils.atomic import atomic_write_json
+
+    out = REPO / "benchmarks" / "results" / (args.output or "jets_qg_recipe.json")
+    atomic_write_json(out, {
+        "command": f"python benchmarks/jets_qg_recipe.py --models {args.models} --inner-folds {args.inner_folds} "
+                   f"--variants {args.variants} --seed {args.seed}",
+        "variants": {k: {"jet_models": VARIANTS[k][0], "recipe": VARIANTS[k][1], "val_fraction": VARIANTS[k][2]}
+                     for k in rows},
+        "results": rows})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", nargs="?", default=str(DEFAULT_SOURCE))
@@ -93,7 +106,6 @@ def main() -> None:
     from gnn4hep.jets.stages import stratified_split
     from gnn4hep.jets.training import evaluate_models
     from gnn4hep.training.trainer import TrainerConfig
-    from gnn4hep.utils.atomic import atomic_write_json
 
     models = args.models.split(",")
     rows = {}
@@ -125,17 +137,11 @@ def main() -> None:
             rows[variant]["cpu_seconds"] = time.process_time() - start
             print(variant, {m: f"{v['auc']:.4f} ± {v['auc_std']:.4f}" for m, v in rows[variant].items()
                             if m != "cpu_seconds"}, flush=True)
+            write_results(args, rows)  # after every variant: a stopped study keeps what it finished
     print(f"\n| variant | " + " | ".join(f"{m} held-out AUC" for m in models) + " |")
     print("| --- |" + " --- |" * len(models))
     for variant, row in rows.items():
         print(f"| {variant} | " + " | ".join(f"{row[m]['auc']:.4f} ± {row[m]['auc_std']:.4f}" for m in models) + " |")
-    out = REPO / "benchmarks" / "results" / (args.output or "jets_qg_recipe.json")
-    atomic_write_json(out, {
-        "command": f"python benchmarks/jets_qg_recipe.py --models {args.models} --inner-folds {args.inner_folds} "
-                   f"--variants {args.variants} --seed {args.seed}",
-        "variants": {k: {"jet_models": VARIANTS[k][0], "recipe": VARIANTS[k][1], "val_fraction": VARIANTS[k][2]}
-                     for k in rows},
-        "results": rows})
 
 
 if __name__ == "__main__":
