@@ -37,6 +37,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Optional
+
+import yaml
 
 from gnn4hep.errors import ConfigError
 from gnn4hep.executor import ExecutorConfig, make_executor
@@ -99,11 +102,26 @@ def graph_folder(ctx: RunContext) -> str:
 
 
 def _data_config(ctx: RunContext) -> TrackmlDataConfig:
-    """data section, with train_dir taken from data.from_run when that run simulated its own."""
+    """data section, with train_dir taken from data.from_run: the events that run simulated, or else the
+    data.train_dir it read them from (its config.yaml)."""
     cfg: TrackmlDataConfig = ctx.config.data
-    if cfg.from_run is not None and cfg.path is None and cfg.train_dir is None and (Path(cfg.from_run) / "data" / "train").is_dir():
-        cfg = cfg.model_copy(update={"train_dir": Path(cfg.from_run) / "data" / "train"})
+    if cfg.from_run is not None and cfg.path is None and cfg.train_dir is None:
+        earlier = _earlier_train_dir(Path(cfg.from_run))
+        if earlier is not None:
+            cfg = cfg.model_copy(update={"train_dir": earlier})
     return cfg
+
+
+def _earlier_train_dir(earlier: Path) -> Optional[Path]:
+    """The training events of the run folder ``earlier``: its data/train, else its config's data.train_dir."""
+    own = earlier / "data" / "train"
+    if own.is_dir():
+        return own
+    config = earlier / "config.yaml"
+    if not config.is_file():
+        return None
+    data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
+    return Path(data["train_dir"]) if data.get("train_dir") else None
 
 
 def _split_prefixes(ctx: RunContext) -> dict[str, list[Path]]:

@@ -77,3 +77,16 @@ def test_inference_alone_reads_the_earlier_runs_graphs(tmp_path, earlier_run):
         pd.testing.assert_frame_equal(again, pd.read_parquet(earlier))  # same graphs, same model
         assert (second / "submissions" / "test" / f"{earlier.stem}.csv").exists()
     assert any((second / "edge_scores" / "test").glob("*.parquet"))
+
+
+def test_from_run_finds_the_training_events_that_run_read_from_train_dir(tmp_path, earlier_run):
+    # a run that read its training events from data.train_dir has no data/train of its own; a later run
+    # from it finds them through its config.yaml (before: "data.train_dir: <run>/data/train is not a folder")
+    events = earlier_run / "data"
+    reader = run_experiment(SMALL, [f"data.train_dir={events / 'train'}", f"data.test_dir={events / 'test'}",
+                                    f"data.from_run={earlier_run}", "stages=[trackml_build_graphs]"], out=tmp_path / "reader")
+    assert not (reader / "data" / "train").exists() and not (reader / "graph_builder").exists()
+    later = rerun(reader, events / "test", "[trackml_build_graphs]", tmp_path / "later")
+    assert (later / "graph_builder").is_dir()  # fitted anew on the reader's training events
+    assert sorted(p.name for p in (later / "graphs" / "train").glob("*.pt")) == \
+        sorted(f"{p.name.split('-')[0]}.pt" for p in (events / "train").glob("*-hits.csv*"))
