@@ -192,7 +192,7 @@ def test_mirror_in_eta_undoes_the_fitted_scaling_and_is_an_involution():
 
 
 def test_mirror_augmentation_trains_reproducibly_and_changes_the_training(tmp_path):
-    recipe = RecipeConfig(learning_rate=0.03, batch_size=8, max_epochs=2, early_stopping_patience=None)
+    recipe = RecipeConfig(learning_rate=0.03, batch_size=8, max_epochs=2, early_stopping_patience=None, augment="none")
     mirrored = recipe.model_copy(update={"augment": "mirror"})
     first, _, _ = _train(tmp_path, mirrored, name="a")
     second, _, _ = _train(tmp_path, mirrored, name="b")
