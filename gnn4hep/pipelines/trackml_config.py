@@ -128,6 +128,9 @@ class RefitConfig(Section):
     attach_neighbours: int = Field(2, ge=1, description="helices tried per orphan hit (the nearest)")
     attach_min_hits: int = Field(4, ge=3, description="hits of a track that can take orphans; shorter candidates' hits are orphans")
     attach_rounds: int = Field(1, ge=1, description="orphan-attachment passes, each from the tracks the previous one extended")
+    merge_fragments: bool = Field(False, description="join fitted tracks of >= attach_min_hits hits that continue each "
+                                  "other (joint-fit chi2 increment below merge_chi2_cut) before the orphan attachment")
+    merge_chi2_cut: float = Field(20.5, gt=0, description="largest chi2 increment (5 dof) of a joined pair of tracks")
     mass_gev: float = Field(0.13957, gt=0, description="scattering mass hypothesis, GeV (the pion: most tracks)")
     field: Literal["auto", "trackml", "solenoid", "uniform"] = Field(
         "auto", description="field of the fit of the test events: auto (the field they were simulated in, from "

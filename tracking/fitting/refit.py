@@ -16,7 +16,9 @@ builder and of the QUBO decoder. For each candidate with at least 3 hits:
    than ``outlier_min_mm`` off the smoothed track (waived on tracks with chi2/ndf above ``drag_chi2_ndf``)
    and the track keeps >= ``min_hits`` hits, that hit is dropped and the changed tracks are refitted
    (at most ``max_outliers`` rounds); a track whose cleaned fit stays bad gets its hits back;
-5. candidates no helix fits are split in two when both parts then fit (``FitConfig.split_bad``).
+5. candidates no helix fits are split in two when both parts then fit (``FitConfig.split_bad``);
+6. optionally, fitted tracks that continue each other are joined (``FitConfig.merge_fragments``), and
+   orphan hits join the tracks whose fit accepts them (``FitConfig.attach_orphans``).
 
 Returns ``(cleaned_candidates, track_params)``. ``cleaned_candidates`` holds every hit of the event:
 rejected outliers, and hits absent from ``candidates``, get new singleton track ids, so the table
@@ -39,6 +41,7 @@ from gnn4hep.tracking.fitting.beam_pipe import beam_pipe_covariance
 from gnn4hep.tracking.fitting.material import MUON_MASS_GEV
 from gnn4hep.tracking.fitting.perigee import PERIGEE_NAMES as PERIGEE
 from gnn4hep.tracking.fitting.extension import attach_orphan_hits
+from gnn4hep.tracking.fitting.fragment_merge import merge_fragment_tracks
 from gnn4hep.tracking.fitting.hit_errors import HIT_ERROR_MODELS
 from gnn4hep.tracking.fitting.measurements import hit_table, track_surfaces
 from gnn4hep.tracking.fitting.track_fit import fit_surfaces
@@ -104,6 +107,10 @@ class FitConfig:
         extended and refitted, whose helices reach orphans the first pass missed; passes stop early when
         one attaches nothing. ``n_attached`` counts the hits of all passes. (issue-13 run, kink-walk
         candidates on its three tuning events: 2 passes score 0.7255 against 0.7232, a third 0.7257.)
+    merge_fragments: before the orphan attachment, well-fitted tracks of >= attach_min_hits hits that continue
+        each other are joined (:mod:`~gnn4hep.tracking.fitting.fragment_merge`): at least half of one track's hits
+        near the other's helix (attach_window_mm), no shared module, and the joint fit's chi2 increment (5 dof)
+        below merge_chi2_cut (20.5: p = 0.001) with chi2/ndf <= restore_chi2_ndf.
     workers: threads of the batched fit (see :func:`~gnn4hep.tracking.fitting.track_fit.fit_surfaces`).
     """
 
@@ -134,6 +141,8 @@ class FitConfig:
     attach_neighbours: int = 2
     attach_min_hits: int = 4
     attach_rounds: int = 1
+    merge_fragments: bool = False
+    merge_chi2_cut: float = 20.5
 
     def __post_init__(self) -> None:
         if self.material_model not in MATERIAL_MODELS:
@@ -305,6 +314,8 @@ def refit(event, candidates: pd.DataFrame, detector: Detector | None = None, con
         cleaned, params = _split_bad_candidates(event, table, cleaned, params, detector, config)
     if config.reject_chi2_ndf is not None:
         cleaned, params = _dissolve_bad_tracks(cleaned, params, config.reject_chi2_ndf, config.reject_max_hits)
+    if config.merge_fragments:
+        cleaned, params = merge_fragment_tracks(event, cleaned, params, detector, config)
     if config.attach_orphans:
         attached = np.zeros(len(params), dtype=np.int64)
         for _ in range(config.attach_rounds):
