@@ -88,7 +88,7 @@ def _log_time(ctx: RunContext, name: str, seconds: float, n_events: int) -> None
 
 
 def _find(ctx: RunContext, *parts: str) -> Path:
-    """``<run>/parts`` when it exists, else the same path in data.from_run (when set)."""
+    """``<run>/parts`` when it exists, else the same path in data.from_run (when set and it has it)."""
     here = ctx.run_dir.joinpath(*parts)
     earlier = ctx.config.data.from_run
     if not here.exists() and earlier is not None and Path(earlier).joinpath(*parts).exists():
@@ -112,8 +112,9 @@ def _data_config(ctx: RunContext) -> TrackmlDataConfig:
     return cfg
 
 
-def _earlier_train_dir(earlier: Path) -> Optional[Path]:
-    """The training events of the run folder ``earlier``: its data/train, else its config's data.train_dir."""
+def _earlier_train_dir(earlier: Path, depth: int = 0) -> Optional[Path]:
+    """The training events of the run folder ``earlier``: its data/train, else its config's data.train_dir,
+    else those of its own data.from_run (a chain of runs, followed up to 8 deep)."""
     own = earlier / "data" / "train"
     if own.is_dir():
         return own
@@ -121,7 +122,11 @@ def _earlier_train_dir(earlier: Path) -> Optional[Path]:
     if not config.is_file():
         return None
     data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
-    return Path(data["train_dir"]) if data.get("train_dir") else None
+    if data.get("train_dir"):
+        return Path(data["train_dir"])
+    if data.get("from_run") and depth < 8:
+        return _earlier_train_dir(Path(data["from_run"]), depth + 1)
+    return None
 
 
 def _split_prefixes(ctx: RunContext) -> dict[str, list[Path]]:
@@ -259,7 +264,7 @@ def trackml_build_tracks(ctx: RunContext) -> None:
     from gnn4hep.pipelines.trackml_tasks import TracksTask, build_tracks
 
     cfg: TrackBuildingConfig = ctx.config.tracks
-    tasks = [(split, TracksTask(path, ctx.path("edge_scores", split, f"{path.stem}.parquet"),
+    tasks = [(split, TracksTask(path, _find(ctx, "edge_scores", split, f"{path.stem}.parquet"),
                                 ctx.path("submissions", split, f"{path.stem}.csv"), cfg))
              for split in SPLITS for path in graph_files(_find(ctx, graph_folder(ctx), split))]
     seconds = executor(ctx).map(build_tracks, [task for _, task in tasks], description="track building")

@@ -23,7 +23,7 @@ import pandas as pd
 
 from gnn4hep.errors import ConfigError
 from gnn4hep.pipelines.trackml_config import RefitConfig
-from gnn4hep.pipelines.trackml_gnn import SECTIONS, SPLITS, _log_time, _split_prefixes, executor
+from gnn4hep.pipelines.trackml_gnn import SECTIONS, SPLITS, _find, _log_time, _split_prefixes, executor
 from gnn4hep.runner.context import RunContext
 from gnn4hep.runner.registry import stage
 from gnn4hep.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -138,12 +138,14 @@ def check_modules(event, detector, name: str) -> None:
 
 @dataclass(frozen=True)
 class RefitTask:
-    """Refit the candidates ``submissions/{split}/{name}.csv`` of the event at ``prefix``."""
+    """Refit the candidates ``candidates`` (``submissions/{split}/{name}.csv``, of this run or of
+    data.from_run) of the event at ``prefix``; the outputs go to ``run_dir``."""
 
     prefix: Path
     run_dir: Path
     split: str
     fit_config: object  # gnn4hep.tracking.fitting.FitConfig
+    candidates: Path
 
 
 def refit_event(task: RefitTask) -> dict:
@@ -162,7 +164,7 @@ def refit_event(task: RefitTask) -> dict:
     name, run_dir = Path(task.prefix).name, Path(task.run_dir)
     event = read_available(task.prefix)
     check_modules(event, detector, name)
-    candidates = pd.read_csv(run_dir / "submissions" / task.split / f"{name}.csv")
+    candidates = pd.read_csv(task.candidates)
     start = time.perf_counter()
     cleaned, params = refit(event, candidates, detector, task.fit_config, name=f"submissions/{task.split}/{name}.csv")
     seconds = time.perf_counter() - start
@@ -186,7 +188,8 @@ def trackml_refit(ctx: RunContext) -> None:
     configs = {"test": cfg.fit_config(simulation=simulation), "eval": cfg.fit_config(eval_events=True)}
     ctx.logger.info(f"  test events fitted in the {configs['test'].field} field, {configs['test'].material_model} "
                     f"material, {configs['test'].hit_errors} hit errors")
-    tasks = [RefitTask(Path(p), ctx.run_dir, split, configs[split]) for split in SPLITS for p in prefixes[split]]
+    tasks = [RefitTask(Path(p), ctx.run_dir, split, configs[split], _find(ctx, "submissions", split, f"{Path(p).name}.csv"))
+             for split in SPLITS for p in prefixes[split]]
     results = executor(ctx).map(refit_event, tasks, description="refit")
     for split in SPLITS:
         done = [(task, result) for task, result in zip(tasks, results) if task.split == split]

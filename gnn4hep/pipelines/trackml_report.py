@@ -55,7 +55,9 @@ def score_event(task: ScoreTask) -> tuple[dict, pd.DataFrame]:
 
 
 def _score_tasks(ctx: RunContext, split: str, prefixes: list[Path], cfg: TrackingEvaluationConfig, candidates: str) -> list[ScoreTask]:
-    return [ScoreTask(Path(p), ctx.path(candidates, split, f"{Path(p).name}.csv"), cfg.pt_min, cfg.min_hits) for p in prefixes]
+    from gnn4hep.pipelines.trackml_gnn import _find
+
+    return [ScoreTask(Path(p), _find(ctx, candidates, split, f"{Path(p).name}.csv"), cfg.pt_min, cfg.min_hits) for p in prefixes]
 
 
 #: Sample labels of the efficiency plot, by candidate folder.
@@ -89,6 +91,7 @@ def evaluate_split(
     """
     import numpy as np
 
+    from gnn4hep.pipelines.trackml_gnn import _find
     from gnn4hep.tracking.evaluation.aggregate import combine_track_summaries
     from gnn4hep.training.edge_metrics import edge_metrics, plot_edge_roc
 
@@ -97,7 +100,7 @@ def evaluate_split(
     summaries, particle_tables = [summary for summary, _ in scored], [table for _, table in scored]
     scores, truth = [], []
     for prefix in prefixes if edges else []:
-        table = pd.read_parquet(ctx.path("edge_scores", split, f"{Path(prefix).name}.parquet"))
+        table = pd.read_parquet(_find(ctx, "edge_scores", split, f"{Path(prefix).name}.parquet"))
         scores.append(table["edge_score"].to_numpy())
         truth.append(table["y"].to_numpy())
 
@@ -126,9 +129,24 @@ def evaluate_split(
 
         prefix = Path(prefixes[min(cfg.display_event, len(prefixes) - 1)])
         event = read_event(prefix, parts=("hits", "particles", "truth"))
-        submission = pd.read_csv(ctx.path(candidates, split, f"{prefix.name}.csv"))
+        submission = pd.read_csv(_find(ctx, candidates, split, f"{prefix.name}.csv"))
         ctx.save_figure(plot_event_display(event.hits, event.truth, submission, event.particles, cfg.pt_min), f"{plot_prefix or split}_event_display")
     return result
+
+
+def _refitted_exists(ctx: RunContext, split: str, name: str) -> bool:
+    """Whether the event has a refit of this run's track candidates: ``refitted/`` of this run, or of
+    data.from_run when the candidates come from there too (never an earlier refit of candidates this run
+    built anew, nor any refit when refit.enabled is false)."""
+    refit = getattr(ctx.config, "refit", None)
+    if refit is not None and not refit.enabled:
+        return False
+    file = Path("refitted", split, f"{name}.csv")
+    if ctx.run_dir.joinpath(file).exists():
+        return True
+    earlier = ctx.config.data.from_run if hasattr(ctx.config, "data") else None
+    built_here = ctx.run_dir.joinpath("submissions", split, f"{name}.csv").exists()
+    return earlier is not None and not built_here and Path(earlier).joinpath(file).exists()
 
 
 def evaluate_tracks(ctx: RunContext, prefixes: dict[str, list[Path]], cfg: TrackingEvaluationConfig, edges: bool = True) -> None:
@@ -146,7 +164,7 @@ def evaluate_tracks(ctx: RunContext, prefixes: dict[str, list[Path]], cfg: Track
         if not group:
             continue
         names = [Path(p).name for p in group]
-        refitted = all(ctx.run_dir.joinpath("refitted", split, f"{n}.csv").exists() for n in names)
+        refitted = all(_refitted_exists(ctx, split, n) for n in names)
         if refitted:  # first, so that the plots of the refitted candidates can compare with it
             jobs.append((split, key, group, "submissions", "_before_refit"))
         jobs.append((split, key, group, "refitted" if refitted else "submissions", ""))

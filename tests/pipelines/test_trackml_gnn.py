@@ -90,3 +90,21 @@ def test_from_run_finds_the_training_events_that_run_read_from_train_dir(tmp_pat
     assert (later / "graph_builder").is_dir()  # fitted anew on the reader's training events
     assert sorted(p.name for p in (later / "graphs" / "train").glob("*.pt")) == \
         sorted(f"{p.name.split('-')[0]}.pt" for p in (events / "train").glob("*-hits.csv*"))
+
+
+def test_refit_and_evaluation_alone_read_the_earlier_runs_candidates(tmp_path, earlier_run, sample_event_prefix):
+    # before: the refit read submissions/ of its own run only ("No such file or directory")
+    stages = "[trackml_build_graphs,trackml_filter,trackml_infer,trackml_build_tracks,trackml_evaluate]"
+    built = rerun(earlier_run, sample_event_prefix.parent, stages, tmp_path / "built")  # candidates of the real event
+    refitted = rerun(built, sample_event_prefix.parent, "[trackml_refit,trackml_evaluate]", tmp_path / "refitted")
+    assert not (refitted / "submissions").exists() and not (refitted / "edge_scores").exists()
+    name = f"{sample_event_prefix.name}.csv"
+    assert sorted(p.name for p in (refitted / "refitted" / "test").glob("*.csv")) == [name]
+    candidates = pd.read_csv(built / "submissions" / "test" / name)
+    cleaned = pd.read_csv(refitted / "refitted" / "test" / name)
+    assert sorted(cleaned["hit_id"]) == sorted(candidates["hit_id"])
+    earlier, metrics = (json.loads((run / "metrics.json").read_text()) for run in (built, refitted))
+    # the candidates scored before the refit are the earlier run's, with the earlier run's edge scores
+    assert metrics["test_before_refit"]["trackml_score"] == earlier["test"]["trackml_score"]
+    assert metrics["test"]["edges"] == earlier["test"]["edges"]
+    assert_headline_metrics_recomputed(refitted, [sample_event_prefix])

@@ -62,6 +62,14 @@ def test_refit_disabled_scores_the_raw_candidates(refit_run, tmp_path):
     assert metrics["trackml_score"] == first["trackml_score_before_refit"]  # same model, same raw candidates
 
 
+def test_evaluation_alone_scores_the_earlier_runs_refit(refit_run, tmp_path):
+    run = run_experiment(QUICKSTART, [*TINY, f"data.from_run={refit_run}", f"data.test_dir={refit_run / 'data' / 'test'}",
+                                      "stages=[trackml_evaluate]"], out=tmp_path / "run")
+    metrics, first = (json.loads((r / "metrics.json").read_text()) for r in (run, refit_run))
+    assert metrics["trackml_score"] == first["trackml_score"]
+    assert metrics["trackml_score_before_refit"] == first["trackml_score_before_refit"]
+
+
 def test_toy_events_without_module_geometry_are_a_clear_error():
     from gnn4hep.tracking.toy import make_toy_event
 
