@@ -138,15 +138,15 @@ def _refitted_exists(ctx: RunContext, split: str, name: str) -> bool:
     """Whether the event has a refit of this run's track candidates: ``refitted/`` of this run, or of
     data.from_run when the candidates come from there too (never an earlier refit of candidates this run
     built anew, nor any refit when refit.enabled is false)."""
+    from gnn4hep.pipelines.trackml_gnn import _find
+
     refit = getattr(ctx.config, "refit", None)
     if refit is not None and not refit.enabled:
         return False
-    file = Path("refitted", split, f"{name}.csv")
-    if ctx.run_dir.joinpath(file).exists():
-        return True
-    earlier = ctx.config.data.from_run if hasattr(ctx.config, "data") else None
-    built_here = ctx.run_dir.joinpath("submissions", split, f"{name}.csv").exists()
-    return earlier is not None and not built_here and Path(earlier).joinpath(file).exists()
+    refitted = _find(ctx, "refitted", split, f"{name}.csv")
+    candidates = _find(ctx, "submissions", split, f"{name}.csv")
+    here = ctx.run_dir
+    return refitted.exists() and (refitted.is_relative_to(here) or not candidates.is_relative_to(here))
 
 
 def evaluate_tracks(ctx: RunContext, prefixes: dict[str, list[Path]], cfg: TrackingEvaluationConfig, edges: bool = True) -> None:
